@@ -1,0 +1,1 @@
+//! Graded exercises (see the book issue). Empty until the exercises land.

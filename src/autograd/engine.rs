@@ -1,0 +1,95 @@
+//! The backward pass: topological order, gradient accumulation, freeing the graph.
+
+use super::no_grad;
+use crate::tensor::Tensor;
+use std::collections::{HashMap, HashSet};
+
+/// Tensors reachable from `root` through recorded nodes, every tensor after all of its inputs
+/// (post-order). Iterative, so graph depth is bounded by memory, not by the stack.
+pub(crate) fn topological_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut visited = HashSet::new();
+    // (tensor, inputs already pushed?)
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((t, expanded)) = stack.pop() {
+        if expanded {
+            order.push(t);
+            continue;
+        }
+        if !visited.insert(t.id()) {
+            continue;
+        }
+        let inputs = t.node_inputs();
+        stack.push((t, true));
+        for input in inputs {
+            if input.requires_grad() && !visited.contains(&input.id()) {
+                stack.push((input, false));
+            }
+        }
+    }
+    order
+}
+
+/// Runs backpropagation from `root`, seeded with `grad_root` = ∂L/∂root.
+pub(crate) fn backward(root: &Tensor, grad_root: Tensor) {
+    if !root.requires_grad() {
+        panic!(
+            "backward: the tensor does not require grad — no parameter it depends on was created \
+             with requires_grad_(), or it was computed under no_grad()"
+        );
+    }
+    assert_eq!(
+        root.dims(),
+        grad_root.dims(),
+        "backward: gradient shape {:?} vs tensor shape {:?}",
+        grad_root.dims(),
+        root.dims()
+    );
+    let _guard = no_grad();
+    let order = topological_order(root);
+    let mut grads: HashMap<usize, Tensor> = HashMap::new();
+    grads.insert(root.id(), grad_root);
+    for t in order.iter().rev() {
+        let Some(grad) = grads.remove(&t.id()) else { continue };
+        if t.is_leaf() || t.retains_grad() {
+            t.accumulate_grad(&grad);
+        }
+        if t.is_leaf() {
+            continue;
+        }
+        // Taking the node frees this part of the graph: the inputs it kept alive can go as soon
+        // as nothing else holds them.
+        let Some(node) = t.take_node() else {
+            panic!(
+                "backward: trying to backward through the graph a second time — the first \
+                 backward() freed it; recompute the forward pass"
+            );
+        };
+        let input_grads = node.op.backward(&node.inputs, t, &grad);
+        assert_eq!(
+            input_grads.len(),
+            node.inputs.len(),
+            "{}: backward returned the wrong number of gradients",
+            node.op.name()
+        );
+        for (input, g) in node.inputs.iter().zip(input_grads) {
+            let Some(g) = g else { continue };
+            if !input.requires_grad() {
+                continue;
+            }
+            assert_eq!(
+                g.dims(),
+                input.dims(),
+                "{} backward: gradient shape {:?} vs input shape {:?}",
+                node.op.name(),
+                g.dims(),
+                input.dims()
+            );
+            // grad_input accumulates: an input used by several ops gets the sum.
+            match grads.remove(&input.id()) {
+                Some(prev) => grads.insert(input.id(), &prev + &g),
+                None => grads.insert(input.id(), g),
+            };
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The CPU backend: contiguous `Vec<f32>` buffers, kernels parallelised with rayon above a size
+//! threshold, GEMM through matrixmultiply (AVX-512 + threading) via ndarray.
+
+mod elementwise;
+mod index;
+mod matmul;
+mod reduce;
+
+use super::{Backend, MatmulLayout};
+use crate::device::Device;
+use crate::ops::binary::BinaryOp;
+use crate::ops::reduce::ReduceOp;
+use crate::ops::unary::UnaryOp;
+
+/// Below this many elements a kernel runs on one thread: spawning costs more than it saves.
+pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
+
+/// A contiguous host buffer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuStorage(Vec<f32>);
+
+impl CpuStorage {
+    /// Wraps a buffer.
+    pub fn new(data: Vec<f32>) -> Self {
+        CpuStorage(data)
+    }
+    /// The data.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.0
+    }
+    /// The data, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.0
+    }
+}
+
+impl Backend for CpuStorage {
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn to_vec(&self) -> Vec<f32> {
+        self.0.clone()
+    }
+    fn unary(&self, op: UnaryOp) -> Self {
+        CpuStorage(elementwise::unary(&self.0, op))
+    }
+    fn unary_grad(&self, op: UnaryOp, y: &Self, grad: &Self) -> Self {
+        CpuStorage(elementwise::unary_grad(&self.0, &y.0, &grad.0, op))
+    }
+    fn binary(&self, rhs: &Self, op: BinaryOp, shapes: [&[usize]; 3]) -> Self {
+        CpuStorage(elementwise::binary(&self.0, &rhs.0, op, shapes))
+    }
+    fn where_cond(cond: &Self, a: &Self, b: &Self, shapes: [&[usize]; 4]) -> Self {
+        CpuStorage(elementwise::where_cond(&cond.0, &a.0, &b.0, shapes))
+    }
+    fn reduce(&self, op: ReduceOp, shape: &[usize], dim: usize) -> Self {
+        CpuStorage(reduce::reduce(&self.0, op, shape, dim))
+    }
+    fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64> {
+        reduce::arg_reduce(&self.0, shape, dim, largest)
+    }
+    fn matmul(&self, rhs: &Self, layout: &MatmulLayout) -> Self {
+        CpuStorage(matmul::matmul(&self.0, &rhs.0, layout))
+    }
+    fn strided_copy(&self, out_shape: &[usize], strides: &[usize], offset: usize) -> Self {
+        CpuStorage(elementwise::strided_copy(&self.0, out_shape, strides, offset))
+    }
+    fn cat(parts: &[(&Self, &[usize])], dim: usize) -> Self {
+        let parts: Vec<(&[f32], &[usize])> = parts.iter().map(|(s, sh)| (s.as_slice(), *sh)).collect();
+        CpuStorage(index::cat(&parts, dim))
+    }
+    fn index_select(&self, shape: &[usize], dim: usize, idx: &[i64]) -> Self {
+        CpuStorage(index::index_select(&self.0, shape, dim, idx))
+    }
+    fn index_add(&self, shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]) -> Self {
+        CpuStorage(index::index_add(&self.0, shape, dim, idx, out_shape))
+    }
+    fn gather(&self, shape: &[usize], dim: usize, idx: &[i64], idx_shape: &[usize]) -> Self {
+        CpuStorage(index::gather(&self.0, shape, dim, idx, idx_shape))
+    }
+    fn scatter_add(&self, idx: &[i64], idx_shape: &[usize], dim: usize, out_shape: &[usize]) -> Self {
+        CpuStorage(index::scatter_add(&self.0, idx, idx_shape, dim, out_shape))
+    }
+    fn softmax_last(&self, cols: usize, log: bool) -> Self {
+        CpuStorage(reduce::softmax_last(&self.0, cols, log))
+    }
+}
+
+/// Splits `shape` around `dim` into `(outer, size, inner)`: the number of slices before the
+/// dimension, its length, and the contiguous run after it.
+pub(crate) fn split_at_dim(shape: &[usize], dim: usize) -> (usize, usize, usize) {
+    let outer = shape[..dim].iter().product();
+    let inner = shape[dim + 1..].iter().product();
+    (outer, shape[dim], inner)
+}

@@ -1,0 +1,120 @@
+//! Reductions along one dimension, arg-reductions and the row softmax.
+
+use super::{split_at_dim, PAR_THRESHOLD};
+use crate::ops::reduce::ReduceOp;
+use rayon::prelude::*;
+
+/// Sum of a contiguous run with 8 independent accumulators: vectorises, and the error grows
+/// like that of 8 short sums rather than one long one.
+fn sum_run(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in rest {
+        s += v;
+    }
+    s
+}
+
+fn reduce_run(x: &[f32], op: ReduceOp) -> f32 {
+    match op {
+        ReduceOp::Sum => sum_run(x),
+        ReduceOp::Max => x.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        ReduceOp::Min => x.iter().copied().fold(f32::INFINITY, f32::min),
+    }
+}
+
+pub(super) fn reduce(x: &[f32], op: ReduceOp, shape: &[usize], dim: usize) -> Vec<f32> {
+    let (outer, n, inner) = split_at_dim(shape, dim);
+    let mut out = vec![0.0; outer * inner];
+    if inner == 1 {
+        // Each output is one contiguous run of x.
+        let f = |(o, v): (usize, &mut f32)| *v = reduce_run(&x[o * n..(o + 1) * n], op);
+        if x.len() >= PAR_THRESHOLD && outer > 1 {
+            out.par_iter_mut().enumerate().for_each(f);
+        } else {
+            out.iter_mut().enumerate().for_each(f);
+        }
+        return out;
+    }
+    // Each output row of `inner` accumulates `n` rows of x, element by element.
+    let f = |(o, acc): (usize, &mut [f32])| {
+        let block = &x[o * n * inner..(o + 1) * n * inner];
+        match op {
+            ReduceOp::Sum => acc.fill(0.0),
+            ReduceOp::Max => acc.fill(f32::NEG_INFINITY),
+            ReduceOp::Min => acc.fill(f32::INFINITY),
+        }
+        for row in block.chunks_exact(inner) {
+            match op {
+                ReduceOp::Sum => acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v),
+                ReduceOp::Max => acc.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v)),
+                ReduceOp::Min => acc.iter_mut().zip(row).for_each(|(a, &v)| *a = a.min(v)),
+            }
+        }
+    };
+    if x.len() >= PAR_THRESHOLD && outer > 1 {
+        out.par_chunks_mut(inner).enumerate().for_each(f);
+    } else {
+        out.chunks_mut(inner).enumerate().for_each(f);
+    }
+    out
+}
+
+pub(super) fn arg_reduce(x: &[f32], shape: &[usize], dim: usize, largest: bool) -> Vec<i64> {
+    let (outer, n, inner) = split_at_dim(shape, dim);
+    let mut out = vec![0i64; outer * inner];
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut best = 0;
+            let mut best_v = x[o * n * inner + i];
+            for j in 1..n {
+                let v = x[(o * n + j) * inner + i];
+                if (largest && v > best_v) || (!largest && v < best_v) {
+                    best = j;
+                    best_v = v;
+                }
+            }
+            out[o * inner + i] = best as i64;
+        }
+    }
+    out
+}
+
+/// softmax(x)_i = exp(x_i − m) / Σ_j exp(x_j − m) with m = max_j x_j (subtracting m keeps
+/// exp from overflowing and changes nothing mathematically);
+/// log_softmax(x)_i = x_i − m − log Σ_j exp(x_j − m).
+pub(super) fn softmax_last(x: &[f32], cols: usize, log: bool) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    if cols == 0 {
+        return out;
+    }
+    let f = |(xr, o): (&[f32], &mut [f32])| {
+        let m = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        for (o, &v) in o.iter_mut().zip(xr) {
+            *o = (v - m).exp();
+        }
+        let s = sum_run(o);
+        if log {
+            let ls = s.ln();
+            for (o, &v) in o.iter_mut().zip(xr) {
+                *o = v - m - ls;
+            }
+        } else {
+            let inv = 1.0 / s;
+            o.iter_mut().for_each(|o| *o *= inv);
+        }
+    };
+    if x.len() >= PAR_THRESHOLD {
+        x.par_chunks(cols).zip(out.par_chunks_mut(cols)).for_each(f);
+    } else {
+        x.chunks(cols).zip(out.chunks_mut(cols)).for_each(f);
+    }
+    out
+}

@@ -1,0 +1,207 @@
+//! Backends: where the numbers are actually computed.
+//!
+//! A [`Storage`] is an enum over devices (candle's design, f32 only). Every variant implements
+//! the same [`Backend`] trait of *forward kernels*; autograd never lives here: backward rules are
+//! written with tensor ops in `ops/`, so a new backend gets gradients for free. The CUDA issue
+//! adds `#[cfg(feature = "cuda")] Cuda(CudaStorage)` and the compiler then points at every match
+//! that must learn the new variant.
+//!
+//! All storages hold a contiguous row-major buffer; shapes travel beside them as `&[usize]`.
+
+pub mod cpu;
+
+pub use cpu::CpuStorage;
+
+use crate::device::Device;
+use crate::ops::binary::BinaryOp;
+use crate::ops::reduce::ReduceOp;
+use crate::ops::unary::UnaryOp;
+
+/// How a (batched) matrix product reads its operands. Operand `a` holds `batch` matrices of
+/// `m×k` (or `k×m` read transposed when `trans_a`), `a_batch_stride` elements apart (0 to reuse
+/// one matrix for every batch); likewise `b` with `k×n`. The output is `batch×m×n`, contiguous.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulLayout {
+    /// Number of matrix products.
+    pub batch: usize,
+    /// Rows of the output.
+    pub m: usize,
+    /// Columns of the output.
+    pub n: usize,
+    /// The contracted dimension.
+    pub k: usize,
+    /// Elements between consecutive matrices of `a` (0 = broadcast).
+    pub a_batch_stride: usize,
+    /// Elements between consecutive matrices of `b` (0 = broadcast).
+    pub b_batch_stride: usize,
+    /// `a` is stored `k×m` and read transposed.
+    pub trans_a: bool,
+    /// `b` is stored `n×k` and read transposed.
+    pub trans_b: bool,
+}
+
+/// The forward kernels every device implements. Shapes are those of the contiguous operands.
+pub trait Backend: Sized + Send + Sync {
+    /// The device this storage lives on.
+    fn device(&self) -> Device;
+    /// Number of f32 elements.
+    fn len(&self) -> usize;
+    /// True when there are no elements.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A copy of the data on the host.
+    fn to_vec(&self) -> Vec<f32>;
+    /// `y = op(x)` elementwise.
+    fn unary(&self, op: UnaryOp) -> Self;
+    /// `grad_x = grad · op'(x)` elementwise, given `x = self`, `y = op(x)` and the upstream grad.
+    fn unary_grad(&self, op: UnaryOp, y: &Self, grad: &Self) -> Self;
+    /// `out = op(lhs, rhs)` with broadcasting to `out_shape`.
+    fn binary(&self, rhs: &Self, op: BinaryOp, shapes: [&[usize]; 3]) -> Self;
+    /// `out = cond ≠ 0 ? a : b`, all three broadcast to `shapes[3]`.
+    fn where_cond(cond: &Self, a: &Self, b: &Self, shapes: [&[usize]; 4]) -> Self;
+    /// Reduces dimension `dim` of a tensor of `shape` (the output keeps it with size 1).
+    fn reduce(&self, op: ReduceOp, shape: &[usize], dim: usize) -> Self;
+    /// Index of the largest (`largest`) or smallest element along `dim`, first on ties.
+    fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64>;
+    /// Batched matrix product, see [`MatmulLayout`].
+    fn matmul(&self, rhs: &Self, layout: &MatmulLayout) -> Self;
+    /// Gathers a contiguous tensor of `out_shape` whose element `i` is at
+    /// `offset + Σ i_k · strides[k]` in `self`: permute, expand and narrow are all this.
+    fn strided_copy(&self, out_shape: &[usize], strides: &[usize], offset: usize) -> Self;
+    /// Concatenation along `dim`; every part has the output's shape except at `dim`.
+    fn cat(parts: &[(&Self, &[usize])], dim: usize) -> Self;
+    /// `out[.., j, ..] = x[.., idx[j], ..]` along `dim`.
+    fn index_select(&self, shape: &[usize], dim: usize, idx: &[i64]) -> Self;
+    /// Zeros of `out_shape`, then `out[.., idx[j], ..] += self[.., j, ..]` along `dim`.
+    fn index_add(&self, shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]) -> Self;
+    /// `torch.gather`: `out[i] = x[i with i_dim replaced by idx[i]]`, `out` shaped like `idx`.
+    fn gather(&self, shape: &[usize], dim: usize, idx: &[i64], idx_shape: &[usize]) -> Self;
+    /// Zeros of `out_shape`, then `out[i with i_dim replaced by idx[i]] += self[i]`.
+    fn scatter_add(&self, idx: &[i64], idx_shape: &[usize], dim: usize, out_shape: &[usize]) -> Self;
+    /// Softmax (or log-softmax) over the last dimension, rows of `cols` elements.
+    fn softmax_last(&self, cols: usize, log: bool) -> Self;
+}
+
+/// A tensor's data on one device.
+pub enum Storage {
+    /// Host memory.
+    Cpu(CpuStorage),
+}
+
+impl Storage {
+    /// Host data → storage on `device`.
+    pub(crate) fn from_vec(data: Vec<f32>, device: Device) -> Storage {
+        match device {
+            Device::Cpu => Storage::Cpu(CpuStorage::new(data)),
+            Device::Cuda(_) => unreachable!("callers check Device::ensure_available first"),
+        }
+    }
+
+    /// Borrows the CPU buffer, if on the host.
+    pub(crate) fn as_cpu_slice(&self) -> Option<&[f32]> {
+        match self {
+            Storage::Cpu(c) => Some(c.as_slice()),
+        }
+    }
+
+    /// Mutable CPU buffer, if on the host (optimizer updates, in-place fills).
+    pub(crate) fn as_cpu_slice_mut(&mut self) -> Option<&mut [f32]> {
+        match self {
+            Storage::Cpu(c) => Some(c.as_mut_slice()),
+        }
+    }
+}
+
+/// Forwards a `Backend` method to the variant's implementation. Two-operand methods require both
+/// operands on the same device; a mixed call panics naming the op and both devices.
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Storage::Cpu($s) => Storage::Cpu($e),
+        }
+    };
+}
+
+fn same_device<'a>(op: &str, a: &'a Storage, b: &'a Storage) -> (&'a CpuStorage, &'a CpuStorage) {
+    match (a, b) {
+        (Storage::Cpu(x), Storage::Cpu(y)) => (x, y),
+        #[allow(unreachable_patterns)]
+        _ => panic!("{op}: operands on {} and {}", a.device(), b.device()),
+    }
+}
+
+impl Storage {
+    /// See [`Backend::device`].
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(c) => c.device(),
+        }
+    }
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(c) => c.len(),
+        }
+    }
+    pub(crate) fn to_vec(&self) -> Vec<f32> {
+        match self {
+            Storage::Cpu(c) => c.to_vec(),
+        }
+    }
+    pub(crate) fn unary(&self, op: UnaryOp) -> Storage {
+        dispatch!(self, s => s.unary(op))
+    }
+    pub(crate) fn unary_grad(&self, op: UnaryOp, y: &Storage, grad: &Storage) -> Storage {
+        let (x, y) = same_device(op.name(), self, y);
+        let (_, g) = same_device(op.name(), self, grad);
+        Storage::Cpu(x.unary_grad(op, y, g))
+    }
+    pub(crate) fn binary(&self, rhs: &Storage, op: BinaryOp, shapes: [&[usize]; 3]) -> Storage {
+        let (a, b) = same_device(op.name(), self, rhs);
+        Storage::Cpu(a.binary(b, op, shapes))
+    }
+    pub(crate) fn where_cond(c: &Storage, a: &Storage, b: &Storage, s: [&[usize]; 4]) -> Storage {
+        match (c, a, b) {
+            (Storage::Cpu(c), Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(CpuStorage::where_cond(c, a, b, s)),
+        }
+    }
+    pub(crate) fn reduce(&self, op: ReduceOp, shape: &[usize], dim: usize) -> Storage {
+        dispatch!(self, s => s.reduce(op, shape, dim))
+    }
+    pub(crate) fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64> {
+        match self {
+            Storage::Cpu(s) => s.arg_reduce(shape, dim, largest),
+        }
+    }
+    pub(crate) fn matmul(&self, rhs: &Storage, layout: &MatmulLayout) -> Storage {
+        let (a, b) = same_device("matmul", self, rhs);
+        Storage::Cpu(a.matmul(b, layout))
+    }
+    pub(crate) fn strided_copy(&self, out: &[usize], strides: &[usize], offset: usize) -> Storage {
+        dispatch!(self, s => s.strided_copy(out, strides, offset))
+    }
+    pub(crate) fn cat(parts: &[(&Storage, &[usize])], dim: usize) -> Storage {
+        let cpu: Vec<(&CpuStorage, &[usize])> = parts
+            .iter()
+            .map(|(s, shape)| match s {
+                Storage::Cpu(c) => (c, *shape),
+            })
+            .collect();
+        Storage::Cpu(CpuStorage::cat(&cpu, dim))
+    }
+    pub(crate) fn index_select(&self, shape: &[usize], dim: usize, idx: &[i64]) -> Storage {
+        dispatch!(self, s => s.index_select(shape, dim, idx))
+    }
+    pub(crate) fn index_add(&self, shape: &[usize], dim: usize, idx: &[i64], out: &[usize]) -> Storage {
+        dispatch!(self, s => s.index_add(shape, dim, idx, out))
+    }
+    pub(crate) fn gather(&self, shape: &[usize], dim: usize, idx: &[i64], ishape: &[usize]) -> Storage {
+        dispatch!(self, s => s.gather(shape, dim, idx, ishape))
+    }
+    pub(crate) fn scatter_add(&self, idx: &[i64], ishape: &[usize], dim: usize, out: &[usize]) -> Storage {
+        dispatch!(self, s => s.scatter_add(idx, ishape, dim, out))
+    }
+    pub(crate) fn softmax_last(&self, cols: usize, log: bool) -> Storage {
+        dispatch!(self, s => s.softmax_last(cols, log))
+    }
+}

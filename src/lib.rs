@@ -1,0 +1,38 @@
+//! # gradschool
+//!
+//! An educational deep-learning framework: tensors, a hand-written reverse-mode autograd, a CPU
+//! backend (ndarray + rayon), and — chapter by chapter — the layers, optimizers and models of a
+//! course that goes from a single neuron to fine-tuning GPT-2.
+//!
+//! ```
+//! use gradschool::{manual_seed, Tensor};
+//! let mut rng = manual_seed(0);
+//! let x = Tensor::randn([4, 3], &mut rng);
+//! let w = Tensor::randn([3, 2], &mut rng).requires_grad_();
+//! let b = Tensor::zeros([2]).requires_grad_();
+//! let y = (x.matmul(&w) + &b).relu();
+//! y.sum().backward();
+//! assert_eq!(w.grad().unwrap().dims(), &[3, 2]);
+//! ```
+
+pub mod autograd;
+pub mod backend;
+pub mod device;
+pub mod error;
+pub mod int_tensor;
+pub mod nn;
+pub mod ops;
+pub mod random;
+pub mod shape;
+pub mod tensor;
+
+pub use autograd::{
+    gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckOptions, GradcheckReport, NoGradGuard,
+};
+pub use device::Device;
+pub use error::{Error, Result};
+pub use int_tensor::{IntTensor, IGNORE_INDEX};
+pub use ops::loss::{ClassLossOptions, Reduction};
+pub use random::manual_seed;
+pub use shape::Shape;
+pub use tensor::Tensor;

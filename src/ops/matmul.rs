@@ -1,0 +1,116 @@
+//! Matrix products with `torch.matmul` semantics: 2-D, batched with broadcast batch dims, and
+//! the vector cases (1-D operands get a dimension added, then removed).
+//!
+//! For C = A·B (A: m×k, B: k×n), ∂L/∂A = ∂L/∂C · Bᵀ and ∂L/∂B = Aᵀ · ∂L/∂C. The transposes are
+//! never materialised: the backend reads the operand through swapped strides.
+
+use crate::autograd::Backward;
+use crate::backend::{MatmulLayout, Storage};
+use crate::shape::broadcast_shapes;
+use crate::tensor::Tensor;
+
+/// Batched product of rank-3 operands `a: (Ba, ·, ·)`, `b: (Bb, ·, ·)` with `Ba, Bb ∈ {1, B}`,
+/// each read transposed when asked. Returns the output storage and its shape `(B, m, n)`.
+fn bmm_storage(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> (Storage, [usize; 3]) {
+    let (ad, bd) = (a.dims(), b.dims());
+    let (m, k) = if trans_a { (ad[2], ad[1]) } else { (ad[1], ad[2]) };
+    let (kb, n) = if trans_b { (bd[2], bd[1]) } else { (bd[1], bd[2]) };
+    assert_eq!(k, kb, "matmul: inner dimensions {k} vs {kb}");
+    let batch = ad[0].max(bd[0]);
+    let layout = MatmulLayout {
+        batch,
+        m,
+        n,
+        k,
+        a_batch_stride: if ad[0] == 1 { 0 } else { m * k },
+        b_batch_stride: if bd[0] == 1 { 0 } else { k * n },
+        trans_a,
+        trans_b,
+    };
+    (a.storage().matmul(&b.storage(), &layout), [batch, m, n])
+}
+
+/// [`bmm_storage`] as a tensor without autograd: the building block of the backward pass.
+fn bmm_raw(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Tensor {
+    let (out, shape) = bmm_storage(a, b, trans_a, trans_b);
+    Tensor::from_storage(out, shape)
+}
+
+/// C = A·B ⇒ ∂L/∂A = ∂L/∂C·Bᵀ, ∂L/∂B = Aᵀ·∂L/∂C (summed over the batch where an operand was
+/// shared by every batch entry).
+struct BmmBackward;
+
+impl Backward for BmmBackward {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let (a, b) = (&inputs[0], &inputs[1]);
+        let shared = |grad: Tensor, x: &Tensor| {
+            if x.dims()[0] == 1 && grad.dims()[0] != 1 {
+                grad.sum_dims(&[0], true)
+            } else {
+                grad
+            }
+        };
+        let grad_a = a.requires_grad().then(|| shared(bmm_raw(g, b, false, true), a));
+        let grad_b = b.requires_grad().then(|| shared(bmm_raw(a, g, true, false), b));
+        vec![grad_a, grad_b]
+    }
+}
+
+fn bmm(a: &Tensor, b: &Tensor) -> Tensor {
+    let (out, shape) = bmm_storage(a, b, false, false);
+    Tensor::from_op(out, shape, &[a, b], || BmmBackward)
+}
+
+impl Tensor {
+    /// Matrix product with `torch.matmul` semantics. Shapes: `(…, m, k) @ (…, k, n) → (…, m, n)`
+    /// with broadcast batch dimensions; a 1-D left operand is a row vector, a 1-D right operand
+    /// a column vector (the added dimension is removed from the result).
+    pub fn matmul(&self, rhs: &Tensor) -> Tensor {
+        let (ra, rb) = (self.rank(), rhs.rank());
+        assert!(
+            ra > 0 && rb > 0,
+            "matmul: both arguments need at least 1 dimension, got shapes {} and {}",
+            self.shape(),
+            rhs.shape()
+        );
+        let k = self.dims()[ra - 1];
+        let kb = if rb == 1 { rhs.dims()[0] } else { rhs.dims()[rb - 2] };
+        assert_eq!(k, kb, "matmul: lhs {} vs rhs {}", self.shape(), rhs.shape());
+        match (ra, rb) {
+            (1, 1) => self.reshape([1, k]).matmul(&rhs.reshape([k, 1])).reshape([]),
+            (1, _) => self.unsqueeze(0).matmul(rhs).squeeze(-2),
+            (_, 1) => self.matmul(&rhs.unsqueeze(-1)).squeeze(-1),
+            (_, 2) => {
+                // (…, m, k) @ (k, n): fold the batch into the rows — one large GEMM.
+                let n = rhs.dims()[1];
+                let rows = self.numel() / k.max(1);
+                let out = bmm(&self.reshape([1, rows, k]), &rhs.reshape([1, k, n]));
+                let mut shape = self.dims()[..ra - 1].to_vec();
+                shape.push(n);
+                out.reshape(shape)
+            }
+            _ => {
+                let (m, n) = (self.dims()[ra - 2], rhs.dims()[rb - 1]);
+                let batch = broadcast_shapes("matmul", &self.dims()[..ra - 2], &rhs.dims()[..rb - 2]);
+                let bn: usize = batch.iter().product();
+                let as_batch = |x: &Tensor, r: usize, c: usize| {
+                    let xb: usize = x.dims()[..x.rank() - 2].iter().product();
+                    if xb == 1 {
+                        x.reshape([1, r, c])
+                    } else {
+                        let mut full = batch.clone();
+                        full.extend([r, c]);
+                        x.broadcast_to(&full).reshape([bn, r, c])
+                    }
+                };
+                let out = bmm(&as_batch(self, m, k), &as_batch(rhs, k, n));
+                let mut shape = batch;
+                shape.extend([m, n]);
+                out.reshape(shape)
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Ops that move data without arithmetic: reshape, permute/transpose, broadcast_to, squeeze,
+//! unsqueeze, narrow, cat, stack, chunk.
+//!
+//! Their gradients move the gradient back the same way: reshape ↔ reshape, permute ↔ inverse
+//! permute, broadcast ↔ sum, narrow ↔ zero-padding, cat ↔ narrow.
+
+use crate::autograd::Backward;
+use crate::backend::Storage;
+use crate::shape::{broadcast_shapes, contiguous_strides, normalize_dim, Shape};
+use crate::tensor::Tensor;
+
+/// ∂L/∂x = reshape(∂L/∂y, x.shape)
+struct ReshapeBackward;
+
+impl Backward for ReshapeBackward {
+    fn name(&self) -> &'static str {
+        "reshape"
+    }
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![Some(g.reshape(inputs[0].dims().to_vec()))]
+    }
+}
+
+/// ∂L/∂x = permute(∂L/∂y, inverse permutation)
+struct PermuteBackward(Vec<usize>);
+
+impl Backward for PermuteBackward {
+    fn name(&self) -> &'static str {
+        "permute"
+    }
+    fn backward(&self, _inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let mut inverse = vec![0; self.0.len()];
+        for (i, &p) in self.0.iter().enumerate() {
+            inverse[p] = i;
+        }
+        vec![Some(g.permute(&inverse))]
+    }
+}
+
+/// Each input element was copied to every broadcast position: ∂L/∂x = Σ over those positions.
+struct ExpandBackward;
+
+impl Backward for ExpandBackward {
+    fn name(&self) -> &'static str {
+        "broadcast_to"
+    }
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        vec![Some(g.sum_to(inputs[0].dims()))]
+    }
+}
+
+/// y = x[.., start..start+len, ..]: ∂L/∂x is ∂L/∂y in that window and 0 elsewhere.
+struct NarrowBackward {
+    dim: usize,
+    start: usize,
+}
+
+impl Backward for NarrowBackward {
+    fn name(&self) -> &'static str {
+        "narrow"
+    }
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let full = inputs[0].dims();
+        let len = g.dims()[self.dim];
+        let mut parts = Vec::new();
+        let pad = |n: usize| {
+            let mut s = full.to_vec();
+            s[self.dim] = n;
+            Tensor::zeros(s)
+        };
+        let before = pad(self.start);
+        let after = pad(full[self.dim] - self.start - len);
+        for t in [&before, g, &after] {
+            if t.dims()[self.dim] > 0 {
+                parts.push(t);
+            }
+        }
+        vec![Some(Tensor::cat(&parts, self.dim as isize))]
+    }
+}
+
+/// y = cat(x₀, x₁, …): each input's gradient is its window of ∂L/∂y.
+struct CatBackward(usize);
+
+impl Backward for CatBackward {
+    fn name(&self) -> &'static str {
+        "cat"
+    }
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let mut start = 0;
+        inputs
+            .iter()
+            .map(|x| {
+                let len = x.dims()[self.0];
+                let part = g.narrow(self.0 as isize, start, len);
+                start += len;
+                x.requires_grad().then_some(part)
+            })
+            .collect()
+    }
+}
+
+impl Tensor {
+    /// The same data with another shape of equal size (shares storage, like `view`).
+    pub fn reshape(&self, shape: impl Into<Shape>) -> Tensor {
+        let shape = shape.into();
+        assert_eq!(shape.numel(), self.numel(), "reshape: cannot view shape {} as {shape}", self.shape());
+        if shape == *self.shape() {
+            return self.clone();
+        }
+        self.view_op(shape, || ReshapeBackward)
+    }
+
+    /// Flattens dimensions `start..=end` into one (`torch.flatten(x, start, end)`).
+    pub fn flatten(&self, start: isize, end: isize) -> Tensor {
+        if self.rank() == 0 {
+            return self.reshape([1]);
+        }
+        let (s, e) = (self.shape().dim("flatten", start), self.shape().dim("flatten", end));
+        let d = self.dims();
+        let mut shape = d[..s].to_vec();
+        shape.push(d[s..=e].iter().product());
+        shape.extend_from_slice(&d[e + 1..]);
+        self.reshape(shape)
+    }
+
+    /// Reorders dimensions: output dimension i is input dimension `perm[i]`.
+    pub fn permute(&self, perm: &[usize]) -> Tensor {
+        let rank = self.rank();
+        let mut seen = vec![false; rank];
+        assert!(
+            perm.len() == rank && perm.iter().all(|&p| p < rank && !std::mem::replace(&mut seen[p], true)),
+            "permute: {perm:?} is not a permutation of the {rank} dims of shape {}",
+            self.shape()
+        );
+        let strides = contiguous_strides(self.dims());
+        let out_shape: Vec<usize> = perm.iter().map(|&p| self.dims()[p]).collect();
+        let out_strides: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
+        let out = self.storage().strided_copy(&out_shape, &out_strides, 0);
+        Tensor::from_op(out, out_shape, &[self], || PermuteBackward(perm.to_vec()))
+    }
+
+    /// Swaps two dimensions.
+    pub fn transpose(&self, d0: isize, d1: isize) -> Tensor {
+        let (a, b) = (self.shape().dim("transpose", d0), self.shape().dim("transpose", d1));
+        let mut perm: Vec<usize> = (0..self.rank()).collect();
+        perm.swap(a, b);
+        if a == b {
+            return self.clone();
+        }
+        self.permute(&perm)
+    }
+
+    /// The transpose of a matrix.
+    pub fn t(&self) -> Tensor {
+        assert_eq!(self.rank(), 2, "t: expects a matrix, got shape {}", self.shape());
+        self.transpose(0, 1)
+    }
+
+    /// Repeats the data along size-1 (or missing leading) dimensions up to `shape`
+    /// (`torch.broadcast_to` / `expand`).
+    pub fn broadcast_to(&self, shape: &[usize]) -> Tensor {
+        if self.dims() == shape {
+            return self.clone();
+        }
+        let full = broadcast_shapes("broadcast_to", self.dims(), shape);
+        assert_eq!(full, shape, "broadcast_to: cannot broadcast shape {} to {shape:?}", self.shape());
+        let strides = crate::shape::broadcast_strides(self.dims(), shape);
+        let out = self.storage().strided_copy(shape, &strides, 0);
+        Tensor::from_op(out, shape.to_vec(), &[self], || ExpandBackward)
+    }
+
+    /// Alias of [`Tensor::broadcast_to`] (PyTorch's `expand`).
+    pub fn expand(&self, shape: &[usize]) -> Tensor {
+        self.broadcast_to(shape)
+    }
+
+    /// Removes dimension `dim`, which must have size 1.
+    pub fn squeeze(&self, dim: isize) -> Tensor {
+        let d = self.shape().dim("squeeze", dim);
+        assert_eq!(self.dims()[d], 1, "squeeze: dim {dim} of shape {} is not 1", self.shape());
+        let mut shape = self.dims().to_vec();
+        shape.remove(d);
+        self.reshape(shape)
+    }
+
+    /// Inserts a dimension of size 1 at `dim` (`-1` appends).
+    pub fn unsqueeze(&self, dim: isize) -> Tensor {
+        let d = normalize_dim("unsqueeze", dim, self.rank() + 1);
+        let mut shape = self.dims().to_vec();
+        shape.insert(d, 1);
+        self.reshape(shape)
+    }
+
+    /// Elements `start..start+len` along `dim` (`x.narrow(dim, start, len)`; `x[:, a:b]`).
+    pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Tensor {
+        let d = self.shape().dim("narrow", dim);
+        let size = self.dims()[d];
+        assert!(
+            start + len <= size,
+            "narrow: {start}..{} out of range for dim {dim} of shape {}",
+            start + len,
+            self.shape()
+        );
+        let strides = contiguous_strides(self.dims());
+        let mut shape = self.dims().to_vec();
+        shape[d] = len;
+        let out = self.storage().strided_copy(&shape, &strides, start * strides[d]);
+        Tensor::from_op(out, shape, &[self], || NarrowBackward { dim: d, start })
+    }
+
+    /// Splits `dim` into `n` equal pieces (`torch.chunk` when divisible).
+    pub fn chunk(&self, n: usize, dim: isize) -> Vec<Tensor> {
+        let d = self.shape().dim("chunk", dim);
+        let size = self.dims()[d];
+        assert!(n > 0 && size % n == 0, "chunk: dim {dim} of shape {} does not split into {n}", self.shape());
+        (0..n).map(|i| self.narrow(dim, i * size / n, size / n)).collect()
+    }
+
+    /// Joins tensors along an existing dimension; all other dimensions must agree.
+    pub fn cat(tensors: &[&Tensor], dim: isize) -> Tensor {
+        assert!(!tensors.is_empty(), "cat: expects at least one tensor");
+        let first = tensors[0];
+        let d = first.shape().dim("cat", dim);
+        let mut shape = first.dims().to_vec();
+        shape[d] = 0;
+        for t in tensors {
+            let ok = t.rank() == first.rank()
+                && t.dims().iter().zip(first.dims()).enumerate().all(|(i, (a, b))| i == d || a == b);
+            assert!(ok, "cat: shape {} vs {} (they may differ only in dim {dim})", first.shape(), t.shape());
+            shape[d] += t.dims()[d];
+        }
+        let guards: Vec<_> = tensors.iter().map(|t| t.storage()).collect();
+        let parts: Vec<(&Storage, &[usize])> = guards.iter().zip(tensors).map(|(g, t)| (&**g, t.dims())).collect();
+        let out = Storage::cat(&parts, d);
+        drop(parts);
+        drop(guards);
+        Tensor::from_op(out, shape, tensors, || CatBackward(d))
+    }
+
+    /// Joins equally shaped tensors along a new dimension `dim`.
+    pub fn stack(tensors: &[&Tensor], dim: isize) -> Tensor {
+        assert!(!tensors.is_empty(), "stack: expects at least one tensor");
+        let d = normalize_dim("stack", dim, tensors[0].rank() + 1) as isize;
+        for t in tensors {
+            assert_eq!(t.dims(), tensors[0].dims(), "stack: shape {} vs {}", tensors[0].shape(), t.shape());
+        }
+        let expanded: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect();
+        let refs: Vec<&Tensor> = expanded.iter().collect();
+        Tensor::cat(&refs, d)
+    }
+}

@@ -1,0 +1,303 @@
+//! Elementwise functions of one tensor, activations included.
+//!
+//! Each [`UnaryOp`] knows its value `apply(x)` and its derivative `derivative(x, y)` (given the
+//! input `x` and the output `y = f(x)`, whichever is cheaper). One backward rule serves them all:
+//! ∂L/∂x = ∂L/∂y · f'(x), computed by the backend's fused `unary_grad` kernel.
+
+use crate::autograd::Backward;
+use crate::tensor::Tensor;
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6; // √(2/π)
+const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+const INV_SQRT_2PI: f32 = 0.398_942_3; // 1/√(2π)
+const GELU_C: f32 = 0.044_715;
+
+/// An elementwise function and its derivative.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UnaryOp {
+    /// −x
+    Neg,
+    /// eˣ
+    Exp,
+    /// ln x
+    Log,
+    /// √x
+    Sqrt,
+    /// |x|
+    Abs,
+    /// max(x, 0)
+    Relu,
+    /// x if x > 0 else slope·x
+    LeakyRelu(f32),
+    /// σ(x) = 1 / (1 + e⁻ˣ)
+    Sigmoid,
+    /// tanh x
+    Tanh,
+    /// x·Φ(x), Φ the standard normal CDF (exact GELU)
+    GeluErf,
+    /// ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (GPT-2's GELU)
+    GeluTanh,
+    /// x·σ(x) (SiLU, a.k.a. Swish with β = 1)
+    Silu,
+    /// ln(1 + eˣ)
+    Softplus,
+    /// xᵖ
+    PowScalar(f32),
+    /// x + c
+    AddScalar(f32),
+    /// c·x
+    MulScalar(f32),
+    /// min(max(x, lo), hi)
+    Clamp(f32, f32),
+}
+
+fn sigmoid(x: f32) -> f32 {
+    // Two branches so that e^{|x|} never overflows.
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl UnaryOp {
+    /// The op's name, as in error messages and `grad_fn`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "neg",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Abs => "abs",
+            UnaryOp::Relu => "relu",
+            UnaryOp::LeakyRelu(_) => "leaky_relu",
+            UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::GeluErf => "gelu",
+            UnaryOp::GeluTanh => "gelu_tanh",
+            UnaryOp::Silu => "silu",
+            UnaryOp::Softplus => "softplus",
+            UnaryOp::PowScalar(_) => "pow",
+            UnaryOp::AddScalar(_) => "add_scalar",
+            UnaryOp::MulScalar(_) => "mul_scalar",
+            UnaryOp::Clamp(..) => "clamp",
+        }
+    }
+
+    /// y = f(x).
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            UnaryOp::Neg => -x,
+            UnaryOp::Exp => x.exp(),
+            UnaryOp::Log => x.ln(),
+            UnaryOp::Sqrt => x.sqrt(),
+            UnaryOp::Abs => x.abs(),
+            UnaryOp::Relu => x.max(0.0),
+            UnaryOp::LeakyRelu(s) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    s * x
+                }
+            }
+            UnaryOp::Sigmoid => sigmoid(x),
+            UnaryOp::Tanh => x.tanh(),
+            UnaryOp::GeluErf => 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2)),
+            UnaryOp::GeluTanh => 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh()),
+            UnaryOp::Silu => x * sigmoid(x),
+            // ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|}): no overflow for large |x|
+            UnaryOp::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            UnaryOp::PowScalar(p) => x.powf(p),
+            UnaryOp::AddScalar(c) => x + c,
+            UnaryOp::MulScalar(c) => c * x,
+            UnaryOp::Clamp(lo, hi) => x.max(lo).min(hi),
+        }
+    }
+
+    /// f'(x), given x and y = f(x).
+    #[inline]
+    pub fn derivative(self, x: f32, y: f32) -> f32 {
+        match self {
+            // d/dx −x = −1
+            UnaryOp::Neg => -1.0,
+            // d/dx eˣ = eˣ = y
+            UnaryOp::Exp => y,
+            // d/dx ln x = 1/x
+            UnaryOp::Log => 1.0 / x,
+            // d/dx √x = 1/(2√x) = 1/(2y)
+            UnaryOp::Sqrt => 0.5 / y,
+            // d/dx |x| = sign(x) (0 at 0, as PyTorch)
+            UnaryOp::Abs => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+            // d/dx max(x, 0) = 1 if x > 0 else 0 (PyTorch takes 0 at 0)
+            UnaryOp::Relu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            // d/dx leaky_relu = 1 if x > 0 else slope
+            UnaryOp::LeakyRelu(s) => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    s
+                }
+            }
+            // d/dx σ(x) = σ(x)(1 − σ(x)) = y(1 − y)
+            UnaryOp::Sigmoid => y * (1.0 - y),
+            // d/dx tanh x = 1 − tanh²x = 1 − y²
+            UnaryOp::Tanh => 1.0 - y * y,
+            // d/dx xΦ(x) = Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π)
+            UnaryOp::GeluErf => 0.5 * (1.0 + libm::erff(x * FRAC_1_SQRT_2)) + x * INV_SQRT_2PI * (-0.5 * x * x).exp(),
+            // with u = √(2/π)(x + c·x³), t = tanh u:
+            // d/dx ½x(1 + t) = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3c·x²)
+            UnaryOp::GeluTanh => {
+                let t = (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh();
+                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
+            }
+            // d/dx xσ(x) = σ(x) + xσ(x)(1 − σ(x)) = σ(x)(1 + x(1 − σ(x)))
+            UnaryOp::Silu => {
+                let s = sigmoid(x);
+                s * (1.0 + x * (1.0 - s))
+            }
+            // d/dx ln(1 + eˣ) = eˣ/(1 + eˣ) = σ(x)
+            UnaryOp::Softplus => sigmoid(x),
+            // d/dx xᵖ = p·xᵖ⁻¹
+            UnaryOp::PowScalar(p) => {
+                if p == 0.0 {
+                    0.0
+                } else {
+                    p * x.powf(p - 1.0)
+                }
+            }
+            // d/dx (x + c) = 1
+            UnaryOp::AddScalar(_) => 1.0,
+            // d/dx c·x = c
+            UnaryOp::MulScalar(c) => c,
+            // 1 inside [lo, hi] (bounds included, as PyTorch), 0 where clamped
+            UnaryOp::Clamp(lo, hi) => {
+                if x >= lo && x <= hi {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// ∂L/∂x = ∂L/∂y · f'(x) for any [`UnaryOp`].
+struct UnaryBackward(UnaryOp);
+
+impl Backward for UnaryBackward {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn backward(&self, inputs: &[Tensor], output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>> {
+        let x = &inputs[0];
+        let grad_x = x.storage().unary_grad(self.0, &output.storage(), &grad.storage());
+        vec![Some(Tensor::from_storage(grad_x, x.shape().clone()))]
+    }
+}
+
+impl Tensor {
+    /// Applies an elementwise op, recording it for autograd.
+    pub fn unary(&self, op: UnaryOp) -> Tensor {
+        let out = self.storage().unary(op);
+        Tensor::from_op(out, self.shape().clone(), &[self], || UnaryBackward(op))
+    }
+
+    /// −x
+    pub fn neg(&self) -> Tensor {
+        self.unary(UnaryOp::Neg)
+    }
+    /// eˣ
+    pub fn exp(&self) -> Tensor {
+        self.unary(UnaryOp::Exp)
+    }
+    /// ln x
+    pub fn log(&self) -> Tensor {
+        self.unary(UnaryOp::Log)
+    }
+    /// √x
+    pub fn sqrt(&self) -> Tensor {
+        self.unary(UnaryOp::Sqrt)
+    }
+    /// |x|
+    pub fn abs(&self) -> Tensor {
+        self.unary(UnaryOp::Abs)
+    }
+    /// x²
+    pub fn square(&self) -> Tensor {
+        self.unary(UnaryOp::PowScalar(2.0))
+    }
+    /// xᵖ for a constant exponent (`torch.pow(x, 2.5)`).
+    pub fn powf(&self, p: f32) -> Tensor {
+        self.unary(UnaryOp::PowScalar(p))
+    }
+    /// x + c
+    pub fn add_scalar(&self, c: f32) -> Tensor {
+        self.unary(UnaryOp::AddScalar(c))
+    }
+    /// c·x
+    pub fn mul_scalar(&self, c: f32) -> Tensor {
+        self.unary(UnaryOp::MulScalar(c))
+    }
+    /// min(max(x, lo), hi); pass `f32::NEG_INFINITY` / `f32::INFINITY` for an open side.
+    pub fn clamp(&self, lo: f32, hi: f32) -> Tensor {
+        assert!(lo <= hi, "clamp: min {lo} > max {hi}");
+        self.unary(UnaryOp::Clamp(lo, hi))
+    }
+    /// ReLU(x) = max(x, 0)
+    pub fn relu(&self) -> Tensor {
+        self.unary(UnaryOp::Relu)
+    }
+    /// LeakyReLU(x) = x if x > 0 else slope·x (PyTorch's default slope is 0.01)
+    pub fn leaky_relu(&self, slope: f32) -> Tensor {
+        self.unary(UnaryOp::LeakyRelu(slope))
+    }
+    /// σ(x) = 1 / (1 + e⁻ˣ)
+    pub fn sigmoid(&self) -> Tensor {
+        self.unary(UnaryOp::Sigmoid)
+    }
+    /// tanh x
+    pub fn tanh(&self) -> Tensor {
+        self.unary(UnaryOp::Tanh)
+    }
+    /// Exact GELU(x) = x·Φ(x) = ½x(1 + erf(x/√2)) (`F.gelu(x)`).
+    pub fn gelu(&self) -> Tensor {
+        self.unary(UnaryOp::GeluErf)
+    }
+    /// GELU with the tanh approximation GPT-2 was trained with
+    /// (`F.gelu(x, approximate='tanh')`): ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+    pub fn gelu_tanh(&self) -> Tensor {
+        self.unary(UnaryOp::GeluTanh)
+    }
+    /// SiLU(x) = x·σ(x).
+    pub fn silu(&self) -> Tensor {
+        self.unary(UnaryOp::Silu)
+    }
+    /// Softplus(x) = ln(1 + eˣ), a smooth ReLU.
+    pub fn softplus(&self) -> Tensor {
+        self.unary(UnaryOp::Softplus)
+    }
+    /// Swish(x) = x·σ(βx); β = 1 is [`Tensor::silu`].
+    pub fn swish(&self, beta: f32) -> Tensor {
+        if beta == 1.0 {
+            self.silu()
+        } else {
+            self * &self.mul_scalar(beta).sigmoid()
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Shared helpers for integration tests: loading the PyTorch fixtures written by
+//! tests/reference/make_fixtures.py, and comparing tensors within a tolerance.
+#![allow(dead_code)]
+
+use gradschool::{IntTensor, Tensor};
+use safetensors::{Dtype, SafeTensors};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One stored tensor: float or integer.
+#[derive(Clone, Debug)]
+pub enum Value {
+    F(Tensor),
+    I(IntTensor),
+}
+
+impl Value {
+    pub fn f(&self) -> &Tensor {
+        match self {
+            Value::F(t) => t,
+            Value::I(_) => panic!("fixture: expected a float tensor"),
+        }
+    }
+    pub fn i(&self) -> &IntTensor {
+        match self {
+            Value::I(t) => t,
+            Value::F(_) => panic!("fixture: expected an integer tensor"),
+        }
+    }
+}
+
+/// All tensors of a fixture file, by name.
+pub fn load_fixture(family: &str) -> BTreeMap<String, Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{family}.safetensors"));
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run tests/reference/make_fixtures.py)", path.display()));
+    let st = SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let shape = view.shape().to_vec();
+            let data = view.data();
+            let value = match view.dtype() {
+                Dtype::F32 => Value::F(Tensor::from_vec(
+                    data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+                    shape,
+                )),
+                Dtype::I64 => Value::I(IntTensor::from_vec(
+                    data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect(),
+                    shape,
+                )),
+                other => panic!("{name}: unexpected dtype {other:?}"),
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+/// Asserts |got − want| ≤ atol + rtol·|want| elementwise, reporting the worst element.
+pub fn assert_close(what: &str, got: &Tensor, want: &Tensor, rtol: f32, atol: f32) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape {:?} vs expected {:?}", got.dims(), want.dims());
+    let (g, w) = (got.to_vec(), want.to_vec());
+    let mut worst: Option<(usize, f32)> = None;
+    for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
+        let ok = (a == b) || (a - b).abs() <= atol + rtol * b.abs();
+        if !ok {
+            let excess = (a - b).abs() / (atol + rtol * b.abs());
+            if worst.is_none_or(|(_, e)| excess > e || excess.is_nan()) {
+                worst = Some((i, excess));
+            }
+        }
+    }
+    if let Some((i, excess)) = worst {
+        panic!(
+            "{what}: element {i}: got {} vs expected {} ({excess:.1}× tolerance rtol {rtol}, atol {atol})",
+            g[i], w[i]
+        );
+    }
+}
