@@ -1,1 +1,71 @@
+//! Kernel paths the small PyTorch fixtures never reach: inputs above the parallel threshold and
+//! the general (strided) broadcasting path, each against a naive element-by-element definition.
 
+use crate::backend::cpu::PAR_THRESHOLD;
+use crate::shape::contiguous_strides;
+use crate::{manual_seed, Tensor};
+
+/// Multi-index of flat position `i` in `dims`.
+fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; dims.len()];
+    for k in (0..dims.len()).rev() {
+        idx[k] = i % dims[k];
+        i /= dims[k];
+    }
+    idx
+}
+
+/// Reads `t` at a broadcast multi-index (size-1 and missing leading dims read index 0).
+fn at(t: &[f32], dims: &[usize], idx: &[usize]) -> f32 {
+    let off = idx.len() - dims.len();
+    let strides = contiguous_strides(dims);
+    t[(0..dims.len()).map(|k| if dims[k] == 1 { 0 } else { idx[off + k] * strides[k] }).sum::<usize>()]
+}
+
+#[test]
+fn large_broadcast_binary_matches_the_definition() {
+    let mut rng = manual_seed(0);
+    // (8, 1, 64, 80) ∘ (33, 1, 80): out (8, 33, 64, 80) ≈ 1.35M elements, general strided path
+    let (da, db) = ([8usize, 1, 64, 80], [33usize, 1, 80]);
+    let a = Tensor::randn(da, &mut rng);
+    let b = Tensor::randn(db, &mut rng);
+    let out = &a * &b + &a;
+    assert!(out.numel() > PAR_THRESHOLD);
+    let (av, bv, ov) = (a.to_vec(), b.to_vec(), out.to_vec());
+    for i in (0..ov.len()).step_by(997) {
+        let idx = unravel(i, out.dims());
+        let (x, y) = (at(&av, &da, &idx), at(&bv, &db, &idx));
+        assert_eq!(ov[i], x * y + x, "element {i} at {idx:?}");
+    }
+}
+
+#[test]
+fn large_reductions_match_the_definition() {
+    let x = Tensor::randn([40, 50, 30], &mut manual_seed(1));
+    let v = x.to_vec();
+    let mid = x.sum_dims(&[1], false).to_vec(); // (40, 30): strided accumulation path
+    let last = x.max_dims(&[-1], false).to_vec(); // (40, 50): contiguous-run path
+    for o in 0..40 {
+        for i in 0..30 {
+            let want: f64 = (0..50).map(|j| v[(o * 50 + j) * 30 + i] as f64).sum();
+            assert!((mid[o * 30 + i] as f64 - want).abs() < 1e-4, "sum at ({o}, {i})");
+        }
+        for j in 0..50 {
+            let want = v[(o * 50 + j) * 30..(o * 50 + j + 1) * 30].iter().copied().fold(f32::MIN, f32::max);
+            assert_eq!(last[o * 50 + j], want);
+        }
+    }
+}
+
+#[test]
+fn large_softmax_rows_sum_to_one_and_permute_round_trips() {
+    let x = Tensor::randn([300, 257], &mut manual_seed(2)).mul_scalar(10.0);
+    let s = x.softmax(-1).sum_dims(&[-1], false).to_vec();
+    assert!(s.iter().all(|&v| (v - 1.0).abs() < 1e-5));
+    // exp(log_softmax) = softmax
+    let d = (x.log_softmax(-1).exp() - x.softmax(-1)).abs().max().item();
+    assert!(d < 1e-6, "max difference {d}");
+    let y = Tensor::randn([20, 30, 70], &mut manual_seed(3));
+    let back = y.permute(&[2, 0, 1]).permute(&[1, 2, 0]);
+    assert_eq!(back.to_vec(), y.to_vec());
+}
