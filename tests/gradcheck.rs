@@ -84,6 +84,11 @@ fn matmul_all_shapes() {
     check("broadcast batch", |t| t[0].matmul(&t[1]), &[&randn(&[2, 1, 3, 4], 19), &randn(&[3, 4, 2], 20)]);
     check("matrix @ batch", |t| t[0].matmul(&t[1]), &[&randn(&[3, 4], 21), &randn(&[2, 4, 2], 22)]);
     check("vector cases", |t| t[0].matmul(&t[1]).matmul(&t[0]), &[&randn(&[4], 23), &randn(&[4, 4], 24)]);
+    check(
+        "linear",
+        |t| t[0].linear(&t[1], Some(&t[2])),
+        &[&randn(&[2, 3, 4], 27), &randn(&[5, 4], 28), &randn(&[5], 29)],
+    );
     check("transposed", |t| t[0].t().matmul(&t[1]), &[&randn(&[4, 3], 25), &randn(&[4, 2], 26)]);
 }
 

@@ -147,6 +147,8 @@ fn matmul_matches_pytorch() {
         ("a_bt", |v| f(v, 0).matmul(&f(v, 1).t())),
         ("mlp_layer", |v| (f(v, 0).matmul(&f(v, 1).t()) + f(v, 2)).relu()),
         ("large", |v| f(v, 0).matmul(f(v, 1))),
+        ("linear", |v| f(v, 0).linear(f(v, 1), Some(f(v, 2)))),
+        ("linear_no_bias", |v| f(v, 0).linear(f(v, 1), None)),
     ];
     check_family("matmul", table, 1e-4, 1e-5);
 }

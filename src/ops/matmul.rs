@@ -37,8 +37,11 @@ fn bmm_raw(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Tensor {
 }
 
 /// C = A·B ⇒ ∂L/∂A = ∂L/∂C·Bᵀ, ∂L/∂B = Aᵀ·∂L/∂C (summed over the batch where an operand was
-/// shared by every batch entry).
-struct BmmBackward;
+/// shared by every batch entry). With `trans_b` (C = A·Bᵀ, B stored n×k):
+/// ∂L/∂A = ∂L/∂C·B and ∂L/∂B = (∂L/∂C)ᵀ·A.
+struct BmmBackward {
+    trans_b: bool,
+}
 
 impl Backward for BmmBackward {
     fn name(&self) -> &'static str {
@@ -53,15 +56,18 @@ impl Backward for BmmBackward {
                 grad
             }
         };
-        let grad_a = a.requires_grad().then(|| shared(bmm_raw(g, b, false, true), a));
-        let grad_b = b.requires_grad().then(|| shared(bmm_raw(a, g, true, false), b));
+        let grad_a = a.requires_grad().then(|| shared(bmm_raw(g, b, false, !self.trans_b), a));
+        let grad_b = b.requires_grad().then(|| {
+            let grad = if self.trans_b { bmm_raw(g, a, true, false) } else { bmm_raw(a, g, true, false) };
+            shared(grad, b)
+        });
         vec![grad_a, grad_b]
     }
 }
 
-fn bmm(a: &Tensor, b: &Tensor) -> Tensor {
-    let (out, shape) = bmm_storage(a, b, false, false);
-    Tensor::from_op(out, shape, &[a, b], || BmmBackward)
+fn bmm(a: &Tensor, b: &Tensor, trans_b: bool) -> Tensor {
+    let (out, shape) = bmm_storage(a, b, false, trans_b);
+    Tensor::from_op(out, shape, &[a, b], || BmmBackward { trans_b })
 }
 
 impl Tensor {
@@ -87,7 +93,7 @@ impl Tensor {
                 // (…, m, k) @ (k, n): fold the batch into the rows — one large GEMM.
                 let n = rhs.dims()[1];
                 let rows = self.numel() / k.max(1);
-                let out = bmm(&self.reshape([1, rows, k]), &rhs.reshape([1, k, n]));
+                let out = bmm(&self.reshape([1, rows, k]), &rhs.reshape([1, k, n]), false);
                 let mut shape = self.dims()[..ra - 1].to_vec();
                 shape.push(n);
                 out.reshape(shape)
@@ -106,11 +112,34 @@ impl Tensor {
                         x.broadcast_to(&full).reshape([bn, r, c])
                     }
                 };
-                let out = bmm(&as_batch(self, m, k), &as_batch(rhs, k, n));
+                let out = bmm(&as_batch(self, m, k), &as_batch(rhs, k, n), false);
                 let mut shape = batch;
                 shape.extend([m, n]);
                 out.reshape(shape)
             }
+        }
+    }
+
+    /// `F.linear(x, w, b)` = x·wᵀ + b for `x: (…, in)`, a weight `w: (out, in)` stored as
+    /// PyTorch's `nn.Linear` stores it, and an optional bias `b: (out,)`. The transpose is read
+    /// through strides, never copied.
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+        assert_eq!(weight.rank(), 2, "linear: weight must be (out, in), got {}", weight.shape());
+        let (n, k) = (weight.dims()[0], weight.dims()[1]);
+        assert!(
+            self.rank() >= 1 && self.dims()[self.rank() - 1] == k,
+            "linear: input {} vs weight {} (in_features {k})",
+            self.shape(),
+            weight.shape()
+        );
+        let rows = self.numel() / k.max(1);
+        let y = bmm(&self.reshape([1, rows, k]), &weight.reshape([1, n, k]), true); // (1, rows, out)
+        let mut shape = self.dims()[..self.rank() - 1].to_vec();
+        shape.push(n);
+        let y = y.reshape(shape);
+        match bias {
+            Some(b) => y + b,
+            None => y,
         }
     }
 }

@@ -144,6 +144,8 @@ case(M, "at_b", lambda a, b: a.t() @ b, [randn(4, 3), randn(4, 5)])
 case(M, "a_bt", lambda a, b: a @ b.t(), [randn(3, 4), randn(5, 4)])
 case(M, "mlp_layer", lambda x, w, b: F.relu(x @ w.t() + b), [randn(8, 6), randn(5, 6), randn(5)])
 case(M, "large", torch.matmul, [randn(70, 130), randn(130, 90)])
+case(M, "linear", F.linear, [randn(2, 3, 6), randn(5, 6), randn(5)])
+case(M, "linear_no_bias", F.linear, [randn(4, 6), randn(5, 6)])
 
 # ----- movement -------------------------------------------------------------------------------
 V = "movement"
