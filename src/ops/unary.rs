@@ -105,7 +105,8 @@ impl UnaryOp {
             UnaryOp::Sigmoid => sigmoid(x),
             UnaryOp::Tanh => x.tanh(),
             UnaryOp::GeluErf => 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2)),
-            UnaryOp::GeluTanh => 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh()),
+            // ½x(1 + tanh u) = x·σ(2u), since ½(1 + tanh u) = σ(2u): one exp, no tanh call
+            UnaryOp::GeluTanh => x / (1.0 + (-2.0 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).exp()),
             UnaryOp::Silu => x * sigmoid(x),
             // ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|}): no overflow for large |x|
             UnaryOp::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
@@ -161,10 +162,11 @@ impl UnaryOp {
             // d/dx xΦ(x) = Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π)
             UnaryOp::GeluErf => 0.5 * (1.0 + libm::erff(x * FRAC_1_SQRT_2)) + x * INV_SQRT_2PI * (-0.5 * x * x).exp(),
             // with u = √(2/π)(x + c·x³), t = tanh u:
-            // d/dx ½x(1 + t) = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3c·x²)
+            // d/dx ½x(1 + t) = ½(1 + t) + ½x(1 − t²)·u′,  u′ = √(2/π)(1 + 3c·x²);
+            // computed with s = σ(2u) = ½(1 + t), so 1 − t² = 4s(1 − s): s + 2x·s(1 − s)·u′
             UnaryOp::GeluTanh => {
-                let t = (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh();
-                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
+                let s = sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
+                s + 2.0 * x * s * (1.0 - s) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
             }
             // d/dx xσ(x) = σ(x) + xσ(x)(1 − σ(x)) = σ(x)(1 + x(1 − σ(x)))
             UnaryOp::Silu => {

@@ -19,17 +19,67 @@ fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     }
 }
 
-pub(super) fn unary(x: &[f32], op: UnaryOp) -> Vec<f32> {
-    map(x, move |v| op.apply(v))
+/// Calls `$body` with `$op` rebound to a value whose variant the compiler knows, so that
+/// `apply`/`derivative` inline to straight-line code in a loop without a per-element `match`
+/// (and the simple ops vectorise).
+macro_rules! specialise {
+    ($op:expr, |$o:ident| $body:expr) => {
+        match $op {
+            UnaryOp::Neg => {
+                let $o = UnaryOp::Neg;
+                $body
+            }
+            UnaryOp::Relu => {
+                let $o = UnaryOp::Relu;
+                $body
+            }
+            UnaryOp::Exp => {
+                let $o = UnaryOp::Exp;
+                $body
+            }
+            UnaryOp::Tanh => {
+                let $o = UnaryOp::Tanh;
+                $body
+            }
+            UnaryOp::GeluTanh => {
+                let $o = UnaryOp::GeluTanh;
+                $body
+            }
+            UnaryOp::AddScalar(c) => {
+                let $o = UnaryOp::AddScalar(c);
+                $body
+            }
+            UnaryOp::MulScalar(c) => {
+                let $o = UnaryOp::MulScalar(c);
+                $body
+            }
+            UnaryOp::PowScalar(p) => {
+                let $o = UnaryOp::PowScalar(p);
+                $body
+            }
+            other => {
+                let $o = other;
+                $body
+            }
+        }
+    };
 }
 
-pub(super) fn unary_grad(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
+pub(super) fn unary(x: &[f32], op: UnaryOp) -> Vec<f32> {
+    specialise!(op, |o| map(x, move |v| o.apply(v)))
+}
+
+fn unary_grad_with(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
     let f = |((x, y), g): ((&f32, &f32), &f32)| g * op.derivative(*x, *y);
     if x.len() >= PAR_THRESHOLD {
         x.par_iter().zip(y.par_iter()).zip(g.par_iter()).map(f).collect()
     } else {
         x.iter().zip(y.iter()).zip(g.iter()).map(f).collect()
     }
+}
+
+pub(super) fn unary_grad(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
+    specialise!(op, |o| unary_grad_with(x, y, g, o))
 }
 
 /// Offset of row `row` (a row is the last dimension) in an operand with `strides`, for an
