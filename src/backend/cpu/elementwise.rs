@@ -1,13 +1,14 @@
 //! Elementwise kernels: unary maps, broadcasting binary and ternary ops, strided copies.
 //!
-//! Broadcasting reads each operand through strides (0 on broadcast dimensions) and walks the
-//! output row by row (a row = the last dimension), so the inner loop is a plain strided loop the
-//! compiler vectorises when the strides are 0 or 1.
+//! Broadcasting reads each operand through an ndarray view with stride 0 on broadcast
+//! dimensions; `Zip` walks the output (in parallel with rayon for large tensors). The common
+//! cases — equal shapes, a scalar operand — skip the views and run as flat loops.
 
 use super::PAR_THRESHOLD;
 use crate::ops::binary::BinaryOp;
 use crate::ops::unary::UnaryOp;
-use crate::shape::{broadcast_strides, contiguous_strides};
+use crate::shape::contiguous_strides;
+use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder, Zip};
 use rayon::prelude::*;
 
 /// `out[i] = f(x[i])`, in parallel for large inputs.
@@ -82,28 +83,6 @@ pub(super) fn unary_grad(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f3
     specialise!(op, |o| unary_grad_with(x, y, g, o))
 }
 
-/// Offset of row `row` (a row is the last dimension) in an operand with `strides`, for an
-/// output whose leading dimensions are `lead`.
-#[inline]
-fn row_offset(mut row: usize, lead: &[usize], strides: &[usize]) -> usize {
-    let mut off = 0;
-    for k in (0..lead.len()).rev() {
-        off += (row % lead[k]) * strides[k];
-        row /= lead[k];
-    }
-    off
-}
-
-/// Runs `body(row_index, out_row)` over the rows of an output of `out_shape`.
-fn for_each_row(out: &mut [f32], out_shape: &[usize], body: impl Fn(usize, &mut [f32]) + Sync) {
-    let cols = out_shape.last().copied().unwrap_or(1).max(1);
-    if out.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(cols).enumerate().for_each(|(r, row)| body(r, row));
-    } else {
-        out.chunks_mut(cols).enumerate().for_each(|(r, row)| body(r, row));
-    }
-}
-
 fn binary_with(a: &[f32], b: &[f32], shapes: [&[usize]; 3], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let [sa, sb, so] = shapes;
     let n: usize = so.iter().product();
@@ -123,25 +102,17 @@ fn binary_with(a: &[f32], b: &[f32], shapes: [&[usize]; 3], f: impl Fn(f32, f32)
         let x = a[0];
         return map(b, |y| f(x, y));
     }
-    let mut out = vec![0.0; n];
-    if so.is_empty() {
-        out[0] = f(a[0], b[0]);
-        return out;
+    // General case: ndarray broadcasts both operands (stride-0 views) and zips them.
+    let (va, vb) = (view(a, sa), view(b, sb));
+    let (va, vb) = (va.broadcast(so).expect("binary: broadcast"), vb.broadcast(so).expect("binary: broadcast"));
+    let mut out = ArrayD::<f32>::zeros(IxDyn(so));
+    let zip = Zip::from(&mut out).and(&va).and(&vb);
+    if n >= PAR_THRESHOLD {
+        zip.par_for_each(|o, &x, &y| *o = f(x, y));
+    } else {
+        zip.for_each(|o, &x, &y| *o = f(x, y));
     }
-    let (ta, tb) = (broadcast_strides(sa, so), broadcast_strides(sb, so));
-    let r = so.len() - 1;
-    let (ca, cb) = (ta[r], tb[r]);
-    for_each_row(&mut out, so, |row, o| {
-        let oa = row_offset(row, &so[..r], &ta[..r]);
-        let ob = row_offset(row, &so[..r], &tb[..r]);
-        match (ca, cb) {
-            (1, 1) => o.iter_mut().zip(&a[oa..]).zip(&b[ob..]).for_each(|((o, &x), &y)| *o = f(x, y)),
-            (1, 0) => o.iter_mut().zip(&a[oa..]).for_each(|(o, &x)| *o = f(x, b[ob])),
-            (0, 1) => o.iter_mut().zip(&b[ob..]).for_each(|(o, &y)| *o = f(a[oa], y)),
-            _ => o.iter_mut().enumerate().for_each(|(j, o)| *o = f(a[oa + j * ca], b[ob + j * cb])),
-        }
-    });
-    out
+    into_vec(out)
 }
 
 pub(super) fn binary(a: &[f32], b: &[f32], op: BinaryOp, shapes: [&[usize]; 3]) -> Vec<f32> {
@@ -157,45 +128,41 @@ pub(super) fn binary(a: &[f32], b: &[f32], op: BinaryOp, shapes: [&[usize]; 3]) 
 
 pub(super) fn where_cond(c: &[f32], a: &[f32], b: &[f32], shapes: [&[usize]; 4]) -> Vec<f32> {
     let [sc, sa, sb, so] = shapes;
-    let n: usize = so.iter().product();
-    let mut out = vec![0.0; n];
-    if so.is_empty() {
-        out[0] = if c[0] != 0.0 { a[0] } else { b[0] };
-        return out;
-    }
-    let (tc, ta, tb) = (broadcast_strides(sc, so), broadcast_strides(sa, so), broadcast_strides(sb, so));
-    let r = so.len() - 1;
-    for_each_row(&mut out, so, |row, o| {
-        let (oc, oa, ob) = (
-            row_offset(row, &so[..r], &tc[..r]),
-            row_offset(row, &so[..r], &ta[..r]),
-            row_offset(row, &so[..r], &tb[..r]),
-        );
-        for (j, o) in o.iter_mut().enumerate() {
-            *o = if c[oc + j * tc[r]] != 0.0 { a[oa + j * ta[r]] } else { b[ob + j * tb[r]] };
-        }
-    });
-    out
+    let (vc, va, vb) = (view(c, sc), view(a, sa), view(b, sb));
+    let (vc, va, vb) = (
+        vc.broadcast(so).expect("where: broadcast"),
+        va.broadcast(so).expect("where: broadcast"),
+        vb.broadcast(so).expect("where: broadcast"),
+    );
+    let mut out = ArrayD::<f32>::zeros(IxDyn(so));
+    Zip::from(&mut out).and(&vc).and(&va).and(&vb).for_each(|o, &c, &x, &y| *o = if c != 0.0 { x } else { y });
+    into_vec(out)
 }
 
+/// Gathers `out_shape` elements read through `strides` from `offset`: ndarray builds the
+/// strided view (a permutation, a broadcast with stride 0, a window) and copies it out in
+/// row-major order.
 pub(super) fn strided_copy(x: &[f32], out_shape: &[usize], strides: &[usize], offset: usize) -> Vec<f32> {
     let n: usize = out_shape.iter().product();
-    if out_shape.is_empty() {
-        return vec![x[offset]];
+    if n == 0 {
+        return Vec::new();
     }
     if strides == contiguous_strides(out_shape).as_slice() {
         return x[offset..offset + n].to_vec();
     }
-    let mut out = vec![0.0; n];
-    let r = out_shape.len() - 1;
-    let c = strides[r];
-    for_each_row(&mut out, out_shape, |row, o| {
-        let base = offset + row_offset(row, &out_shape[..r], &strides[..r]);
-        if c == 1 {
-            o.copy_from_slice(&x[base..base + o.len()]);
-        } else {
-            o.iter_mut().enumerate().for_each(|(j, o)| *o = x[base + j * c]);
-        }
-    });
-    out
+    let v = ArrayViewD::from_shape(IxDyn(out_shape).strides(IxDyn(strides)), &x[offset..])
+        .expect("strided_copy: view in bounds");
+    into_vec(v.as_standard_layout().into_owned())
+}
+
+/// A contiguous buffer as an n-dimensional ndarray view.
+fn view<'a>(x: &'a [f32], shape: &[usize]) -> ArrayViewD<'a, f32> {
+    ArrayViewD::from_shape(IxDyn(shape), x).expect("buffer length matches shape")
+}
+
+/// The row-major buffer of a standard-layout array.
+fn into_vec(a: ArrayD<f32>) -> Vec<f32> {
+    let (v, offset) = a.into_raw_vec_and_offset();
+    debug_assert_eq!(offset.unwrap_or(0), 0);
+    v
 }
