@@ -86,7 +86,7 @@ impl UnaryOp {
     }
 
     /// y = f(x).
-    #[inline]
+    #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
         match self {
             UnaryOp::Neg => -x,
@@ -118,7 +118,7 @@ impl UnaryOp {
     }
 
     /// f'(x), given x and y = f(x).
-    #[inline]
+    #[inline(always)]
     pub fn derivative(self, x: f32, y: f32) -> f32 {
         match self {
             // d/dx −x = −1

@@ -102,6 +102,14 @@ fn binary_with(a: &[f32], b: &[f32], shapes: [&[usize]; 3], f: impl Fn(f32, f32)
         let x = a[0];
         return map(b, |y| f(x, y));
     }
+    // rhs repeated along leading dims, e.g. a bias (N,) added to every row of (B, N).
+    if sa == so && is_suffix(sb, so) && !b.is_empty() {
+        let mut out = Vec::with_capacity(n);
+        for row in a.chunks_exact(b.len()) {
+            out.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        }
+        return out;
+    }
     // General case: ndarray broadcasts both operands (stride-0 views) and zips them.
     let (va, vb) = (view(a, sa), view(b, sb));
     let (va, vb) = (va.broadcast(so).expect("binary: broadcast"), vb.broadcast(so).expect("binary: broadcast"));
@@ -153,6 +161,13 @@ pub(super) fn strided_copy(x: &[f32], out_shape: &[usize], strides: &[usize], of
     let v = ArrayViewD::from_shape(IxDyn(out_shape).strides(IxDyn(strides)), &x[offset..])
         .expect("strided_copy: view in bounds");
     into_vec(v.as_standard_layout().into_owned())
+}
+
+/// True when `small`, without leading 1s, equals the trailing dimensions of `full`.
+fn is_suffix(small: &[usize], full: &[usize]) -> bool {
+    let lead = small.iter().take_while(|&&d| d == 1).count();
+    let core = &small[lead..];
+    core.len() <= full.len() && full.ends_with(core)
 }
 
 /// A contiguous buffer as an n-dimensional ndarray view.
