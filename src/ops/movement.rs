@@ -213,7 +213,7 @@ impl Tensor {
     pub fn chunk(&self, n: usize, dim: isize) -> Vec<Tensor> {
         let d = self.shape().dim("chunk", dim);
         let size = self.dims()[d];
-        assert!(n > 0 && size % n == 0, "chunk: dim {dim} of shape {} does not split into {n}", self.shape());
+        assert!(n > 0 && size.is_multiple_of(n), "chunk: dim {dim} of shape {} does not split into {n}", self.shape());
         (0..n).map(|i| self.narrow(dim, i * size / n, size / n)).collect()
     }
 
