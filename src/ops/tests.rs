@@ -69,3 +69,39 @@ fn large_softmax_rows_sum_to_one_and_permute_round_trips() {
     let back = y.permute(&[2, 0, 1]).permute(&[1, 2, 0]);
     assert_eq!(back.to_vec(), y.to_vec());
 }
+
+/// C = op(A)·op(B) by the definition, in f64.
+fn naive_matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<f64> {
+    let at = |i: usize, p: usize| if ta { a[p * m + i] } else { a[i * k + p] } as f64;
+    let bt = |p: usize, j: usize| if tb { b[j * k + p] } else { b[p * n + j] } as f64;
+    (0..m * n).map(|e| (0..k).map(|p| at(e / n, p) * bt(p, e % n)).sum()).collect()
+}
+
+#[test]
+fn products_split_over_threads_match_the_definition() {
+    // 203×130×151 ≈ 4M multiply-adds: above the split threshold, an odd number of rows, and
+    // every transpose combination the backward pass uses.
+    let (m, k, n) = (203, 130, 151);
+    let mut rng = manual_seed(4);
+    for (ta, tb) in [(false, false), (true, false), (false, true)] {
+        let a = Tensor::randn(if ta { [k, m] } else { [m, k] }, &mut rng);
+        let b = Tensor::randn(if tb { [n, k] } else { [k, n] }, &mut rng);
+        let (ao, bo) = (if ta { a.t() } else { a.clone() }, if tb { b.t() } else { b.clone() });
+        let got = ao.matmul(&bo).to_vec();
+        let want = naive_matmul(&a.to_vec(), &b.to_vec(), m, k, n, ta, tb);
+        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            assert!((g as f64 - w).abs() < 1e-3 * (1.0 + w.abs()), "({ta}, {tb}) element {i}: {g} vs {w}");
+        }
+    }
+    // Batched products above the rayon threshold, one per task.
+    let a = Tensor::randn([6, 64, 96], &mut rng);
+    let b = Tensor::randn([6, 96, 80], &mut rng);
+    let got = a.matmul(&b).to_vec();
+    let (av, bv) = (a.to_vec(), b.to_vec());
+    for i in 0..6 {
+        let want = naive_matmul(&av[i * 64 * 96..], &bv[i * 96 * 80..], 64, 96, 80, false, false);
+        for (j, w) in want.iter().enumerate() {
+            assert!((got[i * 64 * 80 + j] as f64 - w).abs() < 1e-3 * (1.0 + w.abs()));
+        }
+    }
+}

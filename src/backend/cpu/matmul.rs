@@ -2,19 +2,23 @@
 //! measured 13% faster than matrixmultiply on one core here (171 vs 151 GFLOP/s at 1024²).
 //! Transposed operands are read through strides: no copies.
 //!
-//! Threads: small products (an MLP layer at batch 64) lose time when a GEMM library wakes its
-//! own thread pool for each call, so we split the work ourselves with rayon — over the batch
-//! when there are several products, otherwise over blocks of output rows — and run each piece
-//! single-threaded. See benches/README.md for the measurements behind this.
+//! Threads: a GEMM library's own thread pool (or rayon) sleeps between calls, and waking it cost
+//! more here than an MLP layer's whole product, so each piece runs single-threaded and we split
+//! the work ourselves: one product over output-row blocks, this thread plus spinning helper
+//! threads (`helper.rs`); many batched products (attention heads) one per rayon task.
+//! See benches/README.md for the measurements behind this.
 
 use super::super::MatmulLayout;
+use super::helper;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
-/// Below this many multiply-adds a product runs on one thread: measured here, splitting an MLP
-/// layer (64×784×256) over 2 threads made a training step slower (rayon wake-ups and packing
-/// the weight twice cost more than the halved compute).
+/// Below this many multiply-adds (in all), batched products run on this thread.
 const PAR_MIN_WORK: usize = 1 << 24;
+
+/// From this many multiply-adds on, one product is split over this thread and the helpers.
+const SPLIT_MIN_WORK: usize = 1 << 21;
 
 /// Row and column strides (in elements) of an `rows×cols` operand stored row-major, or stored
 /// `cols×rows` and read transposed.
@@ -26,12 +30,13 @@ fn strides(cols: usize, rows: usize, trans: bool) -> (isize, isize) {
     }
 }
 
-/// c (m×n, row-major) = a (m×k) · b (k×n) on the calling thread; every element of `c` is
-/// written (it may start uninitialised). `a` and `b` are the stored operands from their first
-/// addressed element; `a_rs/a_cs`, `b_rs/b_cs` their row and column strides.
+/// c (m×n with row stride `c_rs`) = a (m×k) · b (k×n) on the calling thread; every element of
+/// the m×n block is written (it may start uninitialised). `a` and `b` are the stored operands
+/// from their first addressed element; `a_rs/a_cs`, `b_rs/b_cs` their row and column strides.
 #[allow(clippy::too_many_arguments)]
 fn gemm_block(
     c: &mut [MaybeUninit<f32>],
+    c_rs: usize,
     a: &[f32],
     a_rs: isize,
     a_cs: isize,
@@ -42,21 +47,24 @@ fn gemm_block(
     n: usize,
     k: usize,
 ) {
-    assert_eq!(c.len(), m * n, "matmul: output block");
+    assert!(n <= c_rs && (m == 0 || n == 0 || (m - 1) * c_rs + n <= c.len()), "matmul: output block");
     // The largest element the strides address must lie inside each slice.
     let last = |rows: usize, cols: usize, rs: isize, cs: isize| (rows - 1) as isize * rs + (cols - 1) as isize * cs;
     if m * n == 0 {
         return;
     }
     if k == 0 {
-        c.iter_mut().for_each(|x| {
-            x.write(0.0);
-        });
+        for row in c.chunks_mut(c_rs).take(m) {
+            row[..n].iter_mut().for_each(|x| {
+                x.write(0.0);
+            });
+        }
         return;
     }
     assert!((last(m, k, a_rs, a_cs) as usize) < a.len(), "matmul: lhs block out of bounds");
     assert!((last(k, n, b_rs, b_cs) as usize) < b.len(), "matmul: rhs block out of bounds");
-    // SAFETY: `c` holds exactly m×n elements addressed with row stride n and column stride 1;
+    // SAFETY: the assert above proves the m×n elements addressed with row stride c_rs and column
+    // stride 1 lie inside `c`;
     // the asserts above prove every element of a (m×k) and b (k×n) that the strides address is
     // inside its slice; the slices do not overlap `c` (a distinct &mut). With read_dst = false,
     // gemm writes every element of c = 1.0·a·b and never reads it, so c may be uninitialised
@@ -68,7 +76,7 @@ fn gemm_block(
             k,
             c.as_mut_ptr().cast::<f32>(),
             1,
-            n as isize,
+            c_rs as isize,
             false,
             a.as_ptr(),
             a_cs,
@@ -86,50 +94,107 @@ fn gemm_block(
     }
 }
 
-pub(super) fn matmul(a: &[f32], b: &[f32], l: &MatmulLayout) -> Vec<f32> {
-    let (m, n, k) = (l.m, l.n, l.k);
-    let total = l.batch * m * n;
-    // gemm writes each output element once, so the buffer is not zeroed first (zeroing cost 7%
-    // of an MLP training step here).
-    let mut out: Vec<f32> = Vec::with_capacity(total);
-    if total == 0 {
-        return out;
+/// A new buffer of `len` elements, every one of which `fill` must initialise.
+fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` is only ever given closures (below) that pass the whole slice, in disjoint
+    // blocks, to gemm_block, which initialises every element of its block.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// How a product's operands are read: strides and per-batch offsets.
+#[derive(Clone, Copy)]
+struct Operands {
+    a_rs: isize,
+    a_cs: isize,
+    b_rs: isize,
+    b_cs: isize,
+    k: usize,
+}
+
+impl Operands {
+    /// Rows `r0..r1` × columns `c0..c1` of the product whose operands start at `a_off` /
+    /// `b_off`, written to `c` with row stride `c_rs`.
+    #[allow(clippy::too_many_arguments)]
+    fn block(
+        &self,
+        c: &mut [MaybeUninit<f32>],
+        c_rs: usize,
+        a: &[f32],
+        a_off: usize,
+        b: &[f32],
+        b_off: usize,
+        rows: (usize, usize),
+        cols: (usize, usize),
+    ) {
+        let a = &a[a_off + rows.0 * self.a_rs as usize..];
+        let b = &b[b_off + cols.0 * self.b_cs as usize..];
+        gemm_block(c, c_rs, a, self.a_rs, self.a_cs, b, self.b_rs, self.b_cs, rows.1 - rows.0, cols.1 - cols.0, self.k);
     }
-    let spare = &mut out.spare_capacity_mut()[..total];
+}
+
+pub(super) fn matmul(a: &Arc<Vec<f32>>, b: &Arc<Vec<f32>>, l: &MatmulLayout) -> Vec<f32> {
+    let (m, n, k) = (l.m, l.n, l.k);
     let (a_rs, a_cs) = strides(k, m, l.trans_a);
     let (b_rs, b_cs) = strides(n, k, l.trans_b);
-    let a_batch = |i: usize| &a[i * l.a_batch_stride..i * l.a_batch_stride + m * k];
-    let b_batch = |i: usize| &b[i * l.b_batch_stride..i * l.b_batch_stride + k * n];
+    let ops = Operands { a_rs, a_cs, b_rs, b_cs, k };
     let work = m * n * k;
-    let threads = rayon::current_num_threads();
-
-    if l.batch > 1 && (l.batch >= threads || work < PAR_MIN_WORK) {
-        // Many products (attention heads): one per rayon task.
-        let one = |(i, c): (usize, &mut [MaybeUninit<f32>])| {
-            gemm_block(c, a_batch(i), a_rs, a_cs, b_batch(i), b_rs, b_cs, m, n, k)
-        };
-        if work * l.batch >= PAR_MIN_WORK {
-            spare.par_chunks_mut(m * n).enumerate().for_each(one);
-        } else {
-            spare.chunks_mut(m * n).enumerate().for_each(one);
+    filled(l.batch * m * n, |out| {
+        if m * n == 0 {
+            return;
         }
-    } else {
-        for (i, c) in spare.chunks_mut(m * n).enumerate() {
-            let (ab, bb) = (a_batch(i), b_batch(i));
-            if work < PAR_MIN_WORK || m < 2 * threads {
-                gemm_block(c, ab, a_rs, a_cs, bb, b_rs, b_cs, m, n, k);
+        if l.batch > 1 && work * l.batch >= PAR_MIN_WORK {
+            // Many products (attention heads): one per rayon task.
+            out.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| {
+                ops.block(c, n, a, i * l.a_batch_stride, b, i * l.b_batch_stride, (0, m), (0, n));
+            });
+            return;
+        }
+        let parts = helper::parallelism();
+        for (i, c) in out.chunks_mut(m * n).enumerate() {
+            let (a_off, b_off) = (i * l.a_batch_stride, i * l.b_batch_stride);
+            if work < SPLIT_MIN_WORK || parts == 1 || m.max(n) < 2 * parts {
+                ops.block(c, n, a, a_off, b, b_off, (0, m), (0, n));
                 continue;
             }
-            // One block of output rows per thread; row r0 of a starts at r0·a_rs.
-            let rows = m.div_ceil(threads);
-            c.par_chunks_mut(rows * n).enumerate().for_each(|(j, cb)| {
-                let r0 = j * rows;
-                gemm_block(cb, &ab[r0 * a_rs as usize..], a_rs, a_cs, bb, b_rs, b_cs, cb.len() / n, n, k);
-            });
+            // Split the longer side of the output in `parts` blocks, so each thread packs only
+            // its share of the operand along that side. The first block is computed here into
+            // place; the helpers own Arc clones of the operands and return theirs, copied in.
+            let by_rows = m > n;
+            let len = if by_rows { m } else { n };
+            let step = len.div_ceil(parts);
+            let span = |p: usize| ((p * step).min(len), ((p + 1) * step).min(len));
+            let whole = |span: (usize, usize)| if by_rows { (span, (0, n)) } else { ((0, m), span) };
+            let jobs: Vec<Box<dyn FnOnce() -> Vec<f32> + Send>> = (1..parts)
+                .map(|p| {
+                    let (a, b) = (Arc::clone(a), Arc::clone(b));
+                    let (rows, cols) = whole(span(p));
+                    let width = cols.1 - cols.0;
+                    Box::new(move || {
+                        filled((rows.1 - rows.0) * width, |c| ops.block(c, width, &a, a_off, &b, b_off, rows, cols))
+                    }) as Box<dyn FnOnce() -> Vec<f32> + Send>
+                })
+                .collect();
+            let (rows, cols) = whole(span(0));
+            let blocks = helper::split(
+                || {
+                    ops.block(c, n, a, a_off, b, b_off, rows, cols);
+                    Vec::new()
+                },
+                jobs,
+            );
+            for (p, data) in blocks.iter().enumerate().skip(1) {
+                let (rows, cols) = whole(span(p));
+                let width = cols.1 - cols.0;
+                for (r, src) in (rows.0..rows.1).zip(data.chunks_exact(width.max(1))) {
+                    let dst = &mut c[r * n + cols.0..r * n + cols.1];
+                    dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                        d.write(v);
+                    });
+                }
+            }
         }
-    }
-    // SAFETY: the loops above passed all `total` elements of the spare capacity, in disjoint
-    // blocks, to gemm_block, which initialises every element of its block.
-    unsafe { out.set_len(total) };
-    out
+    })
 }

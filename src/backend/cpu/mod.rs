@@ -2,6 +2,7 @@
 //! threshold, GEMM through matrixmultiply (AVX-512 + threading) via ndarray.
 
 mod elementwise;
+mod helper;
 mod index;
 mod matmul;
 mod reduce;
@@ -11,18 +12,21 @@ use crate::device::Device;
 use crate::ops::binary::BinaryOp;
 use crate::ops::reduce::ReduceOp;
 use crate::ops::unary::UnaryOp;
+use std::sync::Arc;
 
 /// Below this many elements a kernel runs on one thread: spawning costs more than it saves.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 
-/// A contiguous host buffer.
+/// A contiguous host buffer. Shared (`Arc`) so a kernel can hand it to a helper thread without
+/// copying; writes go through copy-on-write, which never copies in practice (the tensor owns
+/// the only reference).
 #[derive(Clone, Debug, PartialEq)]
-pub struct CpuStorage(Vec<f32>);
+pub struct CpuStorage(Arc<Vec<f32>>);
 
 impl CpuStorage {
     /// Wraps a buffer.
     pub fn new(data: Vec<f32>) -> Self {
-        CpuStorage(data)
+        CpuStorage(Arc::new(data))
     }
     /// The data.
     pub fn as_slice(&self) -> &[f32] {
@@ -30,7 +34,7 @@ impl CpuStorage {
     }
     /// The data, mutably.
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        &mut self.0
+        Arc::make_mut(&mut self.0).as_mut_slice()
     }
 }
 
@@ -42,50 +46,50 @@ impl Backend for CpuStorage {
         self.0.len()
     }
     fn to_vec(&self) -> Vec<f32> {
-        self.0.clone()
+        self.0.to_vec()
     }
     fn unary(&self, op: UnaryOp) -> Self {
-        CpuStorage(elementwise::unary(&self.0, op))
+        CpuStorage::new(elementwise::unary(&self.0, op))
     }
     fn unary_grad(&self, op: UnaryOp, y: &Self, grad: &Self) -> Self {
-        CpuStorage(elementwise::unary_grad(&self.0, &y.0, &grad.0, op))
+        CpuStorage::new(elementwise::unary_grad(&self.0, &y.0, &grad.0, op))
     }
     fn binary(&self, rhs: &Self, op: BinaryOp, shapes: [&[usize]; 3]) -> Self {
-        CpuStorage(elementwise::binary(&self.0, &rhs.0, op, shapes))
+        CpuStorage::new(elementwise::binary(&self.0, &rhs.0, op, shapes))
     }
     fn where_cond(cond: &Self, a: &Self, b: &Self, shapes: [&[usize]; 4]) -> Self {
-        CpuStorage(elementwise::where_cond(&cond.0, &a.0, &b.0, shapes))
+        CpuStorage::new(elementwise::where_cond(&cond.0, &a.0, &b.0, shapes))
     }
     fn reduce(&self, op: ReduceOp, shape: &[usize], dim: usize) -> Self {
-        CpuStorage(reduce::reduce(&self.0, op, shape, dim))
+        CpuStorage::new(reduce::reduce(&self.0, op, shape, dim))
     }
     fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64> {
         reduce::arg_reduce(&self.0, shape, dim, largest)
     }
     fn matmul(&self, rhs: &Self, layout: &MatmulLayout) -> Self {
-        CpuStorage(matmul::matmul(&self.0, &rhs.0, layout))
+        CpuStorage::new(matmul::matmul(&self.0, &rhs.0, layout))
     }
     fn strided_copy(&self, out_shape: &[usize], strides: &[usize], offset: usize) -> Self {
-        CpuStorage(elementwise::strided_copy(&self.0, out_shape, strides, offset))
+        CpuStorage::new(elementwise::strided_copy(&self.0, out_shape, strides, offset))
     }
     fn cat(parts: &[(&Self, &[usize])], dim: usize) -> Self {
         let parts: Vec<(&[f32], &[usize])> = parts.iter().map(|(s, sh)| (s.as_slice(), *sh)).collect();
-        CpuStorage(index::cat(&parts, dim))
+        CpuStorage::new(index::cat(&parts, dim))
     }
     fn index_select(&self, shape: &[usize], dim: usize, idx: &[i64]) -> Self {
-        CpuStorage(index::index_select(&self.0, shape, dim, idx))
+        CpuStorage::new(index::index_select(&self.0, shape, dim, idx))
     }
     fn index_add(&self, shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]) -> Self {
-        CpuStorage(index::index_add(&self.0, shape, dim, idx, out_shape))
+        CpuStorage::new(index::index_add(&self.0, shape, dim, idx, out_shape))
     }
     fn gather(&self, shape: &[usize], dim: usize, idx: &[i64], idx_shape: &[usize]) -> Self {
-        CpuStorage(index::gather(&self.0, shape, dim, idx, idx_shape))
+        CpuStorage::new(index::gather(&self.0, shape, dim, idx, idx_shape))
     }
     fn scatter_add(&self, idx: &[i64], idx_shape: &[usize], dim: usize, out_shape: &[usize]) -> Self {
-        CpuStorage(index::scatter_add(&self.0, idx, idx_shape, dim, out_shape))
+        CpuStorage::new(index::scatter_add(&self.0, idx, idx_shape, dim, out_shape))
     }
     fn softmax_last(&self, cols: usize, log: bool) -> Self {
-        CpuStorage(reduce::softmax_last(&self.0, cols, log))
+        CpuStorage::new(reduce::softmax_last(&self.0, cols, log))
     }
 }
 
