@@ -25,7 +25,7 @@ def best_of(fn, reps, warmup=5):
     return best
 
 
-def median_of(fn, reps, warmup=20):
+def mean_and_median(fn, reps, warmup=200):
     for _ in range(warmup):
         fn()
     times = []
@@ -34,7 +34,7 @@ def median_of(fn, reps, warmup=20):
         fn()
         times.append(time.perf_counter() - t)
     times.sort()
-    return times[len(times) // 2]
+    return sum(times) / len(times), times[len(times) // 2]
 
 
 sizes = [784, 256, 128, 64, 10]
@@ -61,8 +61,14 @@ def step():
 
 
 print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-t = median_of(step, 2000)
-print(f"mlp_784_256_128_64_10_fwd_bwd_batch64: {t * 1e6:.1f} µs (median of 2000)")
+mean, median = mean_and_median(step, 5000)
+print(f"mlp_784_256_128_64_10_fwd_bwd_batch64: mean {mean * 1e6:.1f} µs, median {median * 1e6:.1f} µs (5000 steps)")
+x4 = torch.randn(1024, 4096)
+b4 = torch.randn(4096)
+print(f"add_broadcast_4M: {best_of(lambda: x4 + b4, 20) * 1e3:.3f} ms")
+print(f"gelu_tanh_4M: {best_of(lambda: F.gelu(x4, approximate='tanh'), 20) * 1e3:.3f} ms")
+s4 = torch.randn(4096, 1024)
+print(f"softmax rows_4096x1024: {best_of(lambda: torch.softmax(s4, -1), 20) * 1e3:.3f} ms")
 for n in (256, 1024, 2048):
     a, b = torch.randn(n, n), torch.randn(n, n)
     t = best_of(lambda: a @ b, 3 if n >= 2048 else 10)

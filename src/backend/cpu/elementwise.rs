@@ -104,9 +104,13 @@ fn binary_with(a: &[f32], b: &[f32], shapes: [&[usize]; 3], f: impl Fn(f32, f32)
     }
     // rhs repeated along leading dims, e.g. a bias (N,) added to every row of (B, N).
     if sa == so && is_suffix(sb, so) && !b.is_empty() {
-        let mut out = Vec::with_capacity(n);
-        for row in a.chunks_exact(b.len()) {
-            out.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        let row =
+            |(o, x): (&mut [f32], &[f32])| o.iter_mut().zip(x.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y));
+        let mut out = vec![0.0; n];
+        if n >= PAR_THRESHOLD {
+            out.par_chunks_mut(b.len()).zip(a.par_chunks(b.len())).for_each(row);
+        } else {
+            out.chunks_mut(b.len()).zip(a.chunks(b.len())).for_each(row);
         }
         return out;
     }
