@@ -1,9 +1,14 @@
-//! Neural-network building blocks. Layers, modules and `functional` grow here with the MNIST
-//! and GPT-2 chapters; the foundation provides initialisation and the functional ops.
+//! Neural-network building blocks, as in `torch.nn`: the [`Module`] trait, layers,
+//! initialisation, and `functional` (losses and activations as plain functions).
 
 pub mod init;
+mod layers;
+mod module;
 
-/// Functional forms of activations and losses, like `torch.nn.functional`.
+pub use layers::{Activation, Dropout, Embedding, Layer, LayerNorm, Linear, Sequential};
+pub use module::{prefixed, Forward, Module};
+
+/// Functional forms of losses, like `torch.nn.functional`.
 pub mod functional {
     pub use crate::ops::loss::*;
 }

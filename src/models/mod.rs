@@ -1,0 +1,5 @@
+//! Complete models from the course.
+
+mod feedforward;
+
+pub use feedforward::FeedForwardNet;

@@ -1,0 +1,111 @@
+//! Optimizers (`torch.optim`): the update rules, with PyTorch's defaults and arithmetic, plus
+//! learning-rate schedules, gradient clipping and gradient accumulation.
+//!
+//! Each optimizer holds handles to the parameters; `step()` reads each `.grad()` and updates
+//! the parameter in place (outside autograd); parameters without a gradient are skipped, as in
+//! PyTorch. Updates run on the host buffers, one fused loop per parameter.
+
+mod adadelta;
+mod adagrad;
+mod adam;
+mod clip;
+mod rmsprop;
+mod schedule;
+mod sgd;
+
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
+pub use adam::{Adam, AdamW};
+pub use clip::{clip_grad_norm, GradAccumulation};
+pub use rmsprop::RmsProp;
+pub use schedule::{LrSchedule, Schedule};
+pub use sgd::Sgd;
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+use std::collections::BTreeMap;
+
+/// What every optimizer offers.
+pub trait Optimizer {
+    /// Applies one update to every parameter that has a gradient.
+    fn step(&mut self);
+    /// The parameters being optimised.
+    fn params(&self) -> &[Tensor];
+    /// The current learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate (schedulers call this).
+    fn set_lr(&mut self, lr: f64);
+    /// The optimizer's per-parameter state (`<index>.<buffer>` tensors and `<index>.step`).
+    fn state(&self) -> &OptimizerState;
+    /// Mutable state, for loading a checkpoint.
+    fn state_mut(&mut self) -> &mut OptimizerState;
+
+    /// Clears every parameter's gradient (`optimizer.zero_grad()`).
+    fn zero_grad(&self) {
+        self.params().iter().for_each(|p| p.zero_grad());
+    }
+}
+
+/// Per-parameter buffers (momentum, running averages …) and step counts, by parameter index.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState {
+    buffers: BTreeMap<(usize, String), Vec<f32>>,
+    steps: BTreeMap<usize, u64>,
+}
+
+impl OptimizerState {
+    /// Takes buffer `name` of parameter `i` out (to be put back), creating it filled with
+    /// `init` on first use. The bool says whether it already existed.
+    pub(crate) fn take(&mut self, i: usize, name: &str, len: usize, init: f32) -> (Vec<f32>, bool) {
+        match self.buffers.remove(&(i, name.to_string())) {
+            Some(b) => (b, true),
+            None => (vec![init; len], false),
+        }
+    }
+
+    /// Puts a buffer back.
+    pub(crate) fn put(&mut self, i: usize, name: &str, buf: Vec<f32>) {
+        self.buffers.insert((i, name.to_string()), buf);
+    }
+
+    /// Increments and returns parameter `i`'s step count.
+    pub(crate) fn next_step(&mut self, i: usize) -> u64 {
+        let s = self.steps.entry(i).or_insert(0);
+        *s += 1;
+        *s
+    }
+
+    /// The state as named tensors, for checkpoints: `3.exp_avg`, `3.step` ….
+    pub fn to_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out: Vec<(String, Tensor)> =
+            self.buffers.iter().map(|((i, n), b)| (format!("{i}.{n}"), Tensor::from_slice(b, [b.len()]))).collect();
+        out.extend(self.steps.iter().map(|(i, s)| (format!("{i}.step"), Tensor::from_vec(vec![*s as f32], [1]))));
+        out
+    }
+
+    /// Restores state saved by [`OptimizerState::to_tensors`].
+    pub fn load_tensors(&mut self, tensors: &[(String, Tensor)]) -> Result<()> {
+        let mut state = OptimizerState::default();
+        for (name, t) in tensors {
+            let (i, buf) = name
+                .split_once('.')
+                .and_then(|(i, b)| i.parse::<usize>().ok().map(|i| (i, b)))
+                .ok_or_else(|| Error::Config(format!("optimizer state: unexpected entry `{name}`")))?;
+            if buf == "step" {
+                state.steps.insert(i, t.item() as u64);
+            } else {
+                state.buffers.insert((i, buf.to_string()), t.to_vec());
+            }
+        }
+        *self = state;
+        Ok(())
+    }
+}
+
+/// Runs `f(index, param, grad)` on the host data of each parameter that has a gradient.
+pub(crate) fn for_each_param(params: &[Tensor], mut f: impl FnMut(usize, &mut [f32], &[f32])) {
+    for (i, p) in params.iter().enumerate() {
+        let Some(g) = p.grad() else { continue };
+        g.with_data(|g| p.with_data_mut(|w| f(i, w, g)));
+    }
+}
