@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
+/// Tensors with their names, in a stable order.
+pub type NamedTensors = Vec<(String, Tensor)>;
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
 /// then renamed over `path` (a rename within one filesystem is atomic).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -47,7 +50,7 @@ pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)], metadata: &Ha
 
 /// The f32 tensors and metadata of a safetensors file. Any other dtype, or a file that is not
 /// valid safetensors (truncated, corrupt), is an error naming the file and tensor.
-pub fn load_safetensors(path: &Path) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>)> {
+pub fn load_safetensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (_, meta) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;

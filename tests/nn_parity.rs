@@ -80,21 +80,21 @@ fn save_and_load_round_trip_and_errors_name_the_tensor() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut rng = manual_seed(3);
     let a = Sequential::new()
-        .add(Linear::new(4, 3, &mut rng))
-        .add(gradschool::nn::Activation::Relu)
-        .add(Linear::new(3, 2, &mut rng));
+        .push(Linear::new(4, 3, &mut rng))
+        .push(gradschool::nn::Activation::Relu)
+        .push(Linear::new(3, 2, &mut rng));
     let path = dir.join("model.safetensors");
     a.save(&path).unwrap();
     let b = Sequential::new()
-        .add(Linear::new(4, 3, &mut rng))
-        .add(gradschool::nn::Activation::Relu)
-        .add(Linear::new(3, 2, &mut rng));
+        .push(Linear::new(4, 3, &mut rng))
+        .push(gradschool::nn::Activation::Relu)
+        .push(Linear::new(3, 2, &mut rng));
     b.load(&path).unwrap();
     for ((na, pa), (nb, pb)) in a.named_parameters().into_iter().zip(b.named_parameters()) {
         assert_eq!((na, pa.to_vec()), (nb, pb.to_vec()));
     }
     // a model of another shape: the error names the file and the tensor
-    let c = Sequential::new().add(Linear::new(5, 3, &mut rng));
+    let c = Sequential::new().push(Linear::new(5, 3, &mut rng));
     let err = c.load(&path).unwrap_err().to_string();
     assert!(err.contains("model.safetensors") && err.contains("0.weight") && err.contains("[3, 4]"), "{err}");
     // a truncated file is an error, not a panic

@@ -199,7 +199,7 @@ impl Sequential {
     }
 
     /// Appends a layer (builder style).
-    pub fn add(mut self, layer: impl Layer + 'static) -> Sequential {
+    pub fn push(mut self, layer: impl Layer + 'static) -> Sequential {
         self.layers.push(Box::new(layer));
         self
     }

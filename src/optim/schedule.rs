@@ -20,19 +20,19 @@ pub enum Schedule {
         /// Steps between decays.
         step_size: usize,
         /// Decay factor γ.
-        gamma: f32,
+        gamma: f64,
     },
     /// ExponentialLR: lr·γᵗ.
     Exponential {
         /// Decay factor γ.
-        gamma: f32,
+        gamma: f64,
     },
     /// CosineAnnealingLR: η_min + (lr − η_min)·(1 + cos(πt/T_max))/2.
     Cosine {
         /// Steps to reach η_min.
         t_max: usize,
         /// The final rate.
-        eta_min: f32,
+        eta_min: f64,
     },
     /// Linear warmup from 0 over `warmup` steps, then linear decay to 0 at `total`.
     WarmupLinear {
@@ -54,12 +54,12 @@ pub enum Schedule {
 impl LrSchedule for Schedule {
     fn lr(&self, base: f64, t: usize) -> f64 {
         let warm = |warmup: usize| (t < warmup).then(|| base * t as f64 / warmup.max(1) as f64);
-        let lr = match *self {
+        match *self {
             Schedule::Constant => base,
-            Schedule::Step { step_size, gamma } => base * (gamma as f64).powi((t / step_size.max(1)) as i32),
-            Schedule::Exponential { gamma } => base * (gamma as f64).powi(t as i32),
+            Schedule::Step { step_size, gamma } => base * gamma.powi((t / step_size.max(1)) as i32),
+            Schedule::Exponential { gamma } => base * gamma.powi(t as i32),
             Schedule::Cosine { t_max, eta_min } => {
-                let e = eta_min as f64;
+                let e = eta_min;
                 e + (base - e) * (1.0 + (PI * t as f64 / t_max.max(1) as f64).cos()) / 2.0
             }
             Schedule::WarmupLinear { warmup, total } => warm(warmup).unwrap_or_else(|| {
@@ -69,7 +69,6 @@ impl LrSchedule for Schedule {
                 let progress = (t - warmup) as f64 / total.saturating_sub(warmup).max(1) as f64;
                 base * (0.5 * (1.0 + (PI * progress).cos())).max(0.0)
             }),
-        };
-        lr
+        }
     }
 }
