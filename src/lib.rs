@@ -17,6 +17,7 @@
 
 pub mod autograd;
 pub mod backend;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod int_tensor;
@@ -28,6 +29,7 @@ pub mod optim;
 pub mod random;
 pub mod shape;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{
     gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckOptions, GradcheckReport, NoGradGuard,

@@ -2,6 +2,8 @@
 //! runs, so a user mistake is a one-line error, never a panic.
 
 mod demo;
+mod mnist;
+mod plot;
 
 use clap::{Parser, Subcommand};
 use gradschool::Result;
@@ -16,14 +18,21 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Fit y = sin(x) with a small MLP trained by hand-written gradient descent (a first look at
-    /// the autograd; the MNIST chapter's `mnist` command replaces it as the main job).
+    /// Fit y = sin(x) with a small MLP and hand-written gradient descent (a first look at the
+    /// autograd).
     Demo(demo::DemoArgs),
+    /// Train the course's MNIST network (784-256-128-64-10, ReLU, dropout 0.2, log_softmax):
+    /// progress, metrics.csv, loss.png, model.safetensors, checkpoints, --resume.
+    Mnist(mnist::MnistArgs),
+    /// Overlay the curves of several metrics.csv files in one PNG.
+    Plot(plot::PlotArgs),
 }
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Mnist(args) => mnist::run(&args),
+        Command::Plot(args) => plot::run(&args),
     }
 }

@@ -6,7 +6,7 @@ mod layers;
 mod module;
 
 pub use layers::{Activation, Dropout, Embedding, Layer, LayerNorm, Linear, Sequential};
-pub use module::{prefixed, Forward, Module};
+pub use module::{load_state, prefixed, Forward, Module};
 
 /// Functional forms of losses, like `torch.nn.functional`.
 pub mod functional {

@@ -46,7 +46,7 @@ pub trait Module {
     /// must be present with its shape; the error names the file and the tensor otherwise.
     fn load(&self, path: &Path) -> Result<()> {
         let (tensors, _) = io::load_safetensors(path)?;
-        load_named(&self.named_parameters(), &tensors, path)
+        load_named_impl(&self.named_parameters(), &tensors, path)
     }
 }
 
@@ -57,7 +57,7 @@ pub trait Forward {
 }
 
 /// Copies `source` tensors into `params` by name, checking presence and shapes.
-pub(crate) fn load_named(params: &[(String, Tensor)], source: &[(String, Tensor)], path: &Path) -> Result<()> {
+pub(crate) fn load_named_impl(params: &[(String, Tensor)], source: &[(String, Tensor)], path: &Path) -> Result<()> {
     let by_name: HashMap<&str, &Tensor> = source.iter().map(|(n, t)| (n.as_str(), t)).collect();
     for (name, p) in params {
         let t = by_name.get(name.as_str()).ok_or_else(|| Error::format(path, format!("missing tensor {name}")))?;
@@ -77,4 +77,10 @@ pub(crate) fn load_named(params: &[(String, Tensor)], source: &[(String, Tensor)
 /// Prefixes the parameter names of a child module: `fc1` + `weight` → `fc1.weight`.
 pub fn prefixed(prefix: &str, params: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
     params.into_iter().map(|(n, t)| (format!("{prefix}.{n}"), t)).collect()
+}
+
+/// Loads named tensors (e.g. from a checkpoint) into `module`'s parameters, checking that every
+/// parameter is present with its shape; `path` names the source in errors.
+pub fn load_state(module: &dyn Module, tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
+    load_named_impl(&module.named_parameters(), tensors, path)
 }

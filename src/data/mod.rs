@@ -1,0 +1,8 @@
+//! Data: the IDX format, MNIST-style datasets, and a batching DataLoader.
+
+pub mod idx;
+mod loader;
+mod mnist;
+
+pub use loader::DataLoader;
+pub use mnist::{ImageDataset, MnistFiles, MNIST_MEAN_STD};

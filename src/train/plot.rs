@@ -1,0 +1,107 @@
+//! Loss curves as PNG (plotters, with a font shipped in data/fonts so no system fonts are
+//! needed). Files are drawn to a temporary name and renamed into place.
+
+use crate::error::{Error, Result};
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+use std::path::Path;
+use std::sync::Once;
+
+fn fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let font: &'static [u8] = include_bytes!("../../data/fonts/DejaVuSans.ttf");
+        // The font is a valid TrueType file shipped with the crate; registration cannot fail.
+        let _ = register_font("sans-serif", FontStyle::Normal, font);
+    });
+}
+
+/// A named series of (x, y) points.
+pub struct Series {
+    /// Legend label.
+    pub label: String,
+    /// Points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// One panel: a title, axis labels and its series.
+pub struct Panel {
+    /// Title above the panel.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// Curves.
+    pub series: Vec<Series>,
+}
+
+fn range(series: &[Series], f: impl Fn(&(f64, f64)) -> f64) -> (f64, f64) {
+    let vals: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(&f)).filter(|v| v.is_finite()).collect();
+    let (lo, hi) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    (lo - pad, hi + pad)
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Draws `panels` stacked vertically into a PNG at `path`.
+pub fn plot_panels(path: &Path, panels: &[Panel], size: (u32, u32)) -> Result<()> {
+    fonts();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "plot.png".into());
+    let tmp = path.with_file_name(format!(".{name}.tmp{}.png", std::process::id()));
+    let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        let areas = root.split_evenly((panels.len().max(1), 1));
+        for (area, panel) in areas.iter().zip(panels) {
+            let (x0, x1) = range(&panel.series, |p| p.0);
+            let (y0, y1) = range(&panel.series, |p| p.1);
+            let mut chart = ChartBuilder::on(area)
+                .caption(&panel.title, ("sans-serif", 22))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d(x0..x1, y0..y1)?;
+            chart
+                .configure_mesh()
+                .x_desc(&panel.x_label)
+                .y_desc(&panel.y_label)
+                .label_style(("sans-serif", 14))
+                .draw()?;
+            for (i, s) in panel.series.iter().enumerate() {
+                let color = COLORS[i % COLORS.len()];
+                let style = ShapeStyle { color: color.to_rgba(), filled: true, stroke_width: 2 };
+                let drawn = chart.draw_series(LineSeries::new(s.points.iter().copied(), style))?;
+                drawn.label(&s.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                if s.points.len() <= 60 {
+                    chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+                }
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .draw()?;
+        }
+        root.present()?;
+        Ok(())
+    };
+    let result = draw().map_err(|e| Error::format(path, format!("cannot draw the plot: {e}")));
+    let result = result.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
