@@ -2,6 +2,7 @@
 //! runs, so a user mistake is a one-line error, never a panic.
 
 mod demo;
+mod download;
 mod mnist;
 mod plot;
 
@@ -26,6 +27,8 @@ enum Command {
     Mnist(mnist::MnistArgs),
     /// Overlay the curves of several metrics.csv files in one PNG.
     Plot(plot::PlotArgs),
+    /// Download a data set's official files (progress bar, MD5 verification).
+    Download(download::DownloadArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -34,5 +37,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo::run(&args),
         Command::Mnist(args) => mnist::run(&args),
         Command::Plot(args) => plot::run(&args),
+        Command::Download(args) => download::run(&args),
     }
 }

@@ -1,5 +1,6 @@
 //! Data: the IDX format, MNIST-style datasets, and a batching DataLoader.
 
+pub mod download;
 pub mod idx;
 mod loader;
 mod mnist;

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""The course notes' MNIST recipe in PyTorch, for side-by-side comparison with `gradschool mnist`.
+
+The model, training and test loops are the notes' code (FeedForwardNet 784-256-128-64-10, ReLU,
+dropout 0.2, log_softmax, F.nll_loss, SGD lr 0.01, batch 64, test batch 1000, 15 epochs,
+torchvision MNIST/FashionMNIST with ToTensor + Normalize((0.1307,), (0.3081,))). One deliberate
+difference: the training loader shuffles (the notes shuffle only when CUDA is present; gradschool
+always shuffles). Prints per-epoch seconds (training only, like gradschool's epoch_seconds), test
+accuracy, and writes a metrics CSV in gradschool's format.
+
+    .venv-ref/bin/python benches/mnist_torch.py --data-dir /usr/share/datasets/fashion-mnist --fashion
+"""
+import argparse
+import os
+import shutil
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+from torchvision import datasets, transforms
+
+p = argparse.ArgumentParser()
+p.add_argument("--data-dir", required=True, help="directory with the four IDX .gz files")
+p.add_argument("--fashion", action="store_true", help="the files are Fashion-MNIST")
+p.add_argument("--epochs", type=int, default=15)
+p.add_argument("--batch-size", type=int, default=64)
+p.add_argument("--lr", type=float, default=0.01)
+p.add_argument("--seed", type=int, default=42)
+p.add_argument("--threads", type=int, default=os.cpu_count())
+p.add_argument("--metrics", default=None, help="write a gradschool-format metrics.csv here")
+args = p.parse_args()
+torch.set_num_threads(args.threads)
+
+
+class FeedForwardNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 256)
+        self.fc2 = nn.Linear(256, 128)
+        self.fc3 = nn.Linear(128, 64)
+        self.fc4 = nn.Linear(64, 10)
+        self.dropout = nn.Dropout(p=0.2)
+
+    def forward(self, x):
+        x = x.view(x.shape[0], -1)
+        x = self.dropout(F.relu(self.fc1(x)))
+        x = self.dropout(F.relu(self.fc2(x)))
+        x = self.dropout(F.relu(self.fc3(x)))
+        return F.log_softmax(self.fc4(x), dim=1)
+
+
+# torchvision expects <root>/<Class>/raw/<files>; stage the .gz files there.
+root = tempfile.mkdtemp()
+cls = datasets.FashionMNIST if args.fashion else datasets.MNIST
+raw = os.path.join(root, cls.__name__, "raw")
+os.makedirs(raw)
+for name in os.listdir(args.data_dir):
+    src = os.path.join(args.data_dir, name)
+    if name.endswith(".gz"):
+        import gzip
+        with gzip.open(src) as f, open(os.path.join(raw, name[:-3]), "wb") as g:
+            shutil.copyfileobj(f, g)
+transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+train_set = cls(root, train=True, download=False, transform=transform)
+test_set = cls(root, train=False, download=False, transform=transform)
+torch.manual_seed(args.seed)
+train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
+test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
+model = FeedForwardNet()
+optimizer = optim.SGD(model.parameters(), lr=args.lr)
+
+rows, step = [], 0
+for epoch in range(1, args.epochs + 1):
+    model.train()
+    t0 = time.perf_counter()
+    total = 0.0
+    for batch_idx, (x, y) in enumerate(train_loader):
+        optimizer.zero_grad()
+        loss = F.nll_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        total += loss.item()
+        if batch_idx % 100 == 0:
+            rows.append(f"{epoch},{step},{loss.item()},,,")
+    seconds = time.perf_counter() - t0
+    model.eval()
+    test_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for x, y in test_loader:
+            out = model(x)
+            test_loss += F.nll_loss(out, y, reduction="sum").item()
+            correct += out.argmax(dim=1).eq(y).sum().item()
+    test_loss /= len(test_set)
+    acc = correct / len(test_set)
+    rows.append(f"{epoch},{step},{total / len(train_loader)},{test_loss},{acc},{seconds}")
+    print(f"epoch {epoch:>3}/{args.epochs}  train loss {total / len(train_loader):.4f}  test loss {test_loss:.4f}  "
+          f"test accuracy {100 * acc:.2f}%  ({seconds:.2f} s)", flush=True)
+if args.metrics:
+    with open(args.metrics, "w") as f:
+        f.write("epoch,step,train_loss,test_loss,test_accuracy,epoch_seconds\n" + "\n".join(rows) + "\n")
+shutil.rmtree(root)
+print(f"test_accuracy={acc:.4f}")
