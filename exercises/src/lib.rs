@@ -1,1 +1,37 @@
-//! Graded exercises (see the book issue). Empty until the exercises land.
+//! # gradschool exercises
+//!
+//! Each chapter of the book has a file here, `src/chNN.rs`, with functions whose bodies are
+//! `todo!("ex N.M: …")`. Replace each `todo!` with the real thing, then run
+//!
+//! ```sh
+//! cargo run -p exercises --bin grade            # scoreboard, next task, its hint
+//! cargo run -p exercises --bin grade -- --watch # re-grade on every save
+//! cargo test -p exercises                       # the graders themselves
+//! ```
+//!
+//! The graders live in `tests/`, outside the files you edit. Reference solutions are in
+//! `solutions/` behind the `solutions` feature — try first, peek later.
+
+pub mod grader;
+
+macro_rules! chapter {
+    ($name:ident, $stub:literal, $solution:literal) => {
+        // Stubs take arguments they do not use yet.
+        #[cfg(not(feature = "solutions"))]
+        #[path = $stub]
+        #[allow(unused_variables, unused_imports)]
+        pub mod $name;
+        #[cfg(feature = "solutions")]
+        #[path = $solution]
+        pub mod $name;
+    };
+}
+
+chapter!(ch02, "ch02.rs", "../solutions/ch02.rs");
+chapter!(ch03, "ch03.rs", "../solutions/ch03.rs");
+chapter!(ch04, "ch04.rs", "../solutions/ch04.rs");
+chapter!(ch05, "ch05.rs", "../solutions/ch05.rs");
+chapter!(ch06, "ch06.rs", "../solutions/ch06.rs");
+chapter!(ch07, "ch07.rs", "../solutions/ch07.rs");
+chapter!(ch08, "ch08.rs", "../solutions/ch08.rs");
+chapter!(ch09, "ch09.rs", "../solutions/ch09.rs");

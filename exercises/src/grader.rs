@@ -1,0 +1,66 @@
+//! What the graders share: the exercise manifest (info.toml) and assertions that print the
+//! failing value, the expected one, a hint and the book section to read.
+
+use serde::Deserialize;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+/// One exercise of info.toml.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Exercise {
+    /// "2.1"
+    pub id: String,
+    /// Short name.
+    pub name: String,
+    /// The file to edit.
+    pub file: String,
+    /// A nudge, not the answer.
+    pub hint: String,
+    /// The book section, relative to book/src.
+    pub book: String,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    exercise: Vec<Exercise>,
+}
+
+/// Every exercise, in order.
+pub fn exercises() -> Vec<Exercise> {
+    let manifest: Manifest = toml::from_str(include_str!("../info.toml")).expect("exercises/info.toml is valid TOML");
+    manifest.exercise
+}
+
+/// The exercise with this id.
+pub fn exercise(id: &str) -> Exercise {
+    exercises().into_iter().find(|e| e.id == id).unwrap_or_else(|| panic!("no exercise {id} in info.toml"))
+}
+
+/// Runs a grader body; if it fails (a wrong value or a `todo!` still in place), prints the
+/// exercise's hint and book section before failing the test.
+pub fn grade(id: &str, body: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(body)) {
+        let e = exercise(id);
+        eprintln!("\n✗ ex {} ({}) — edit exercises/{}", e.id, e.name, e.file);
+        eprintln!("  hint: {}", e.hint);
+        eprintln!("  read: book/src/{}\n", e.book);
+        resume_unwind(panic);
+    }
+}
+
+/// Asserts |got − want| ≤ tol·(1 + |want|) elementwise, printing both vectors otherwise.
+#[track_caller]
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: got {} values, expected {}", got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "{what}: element {i}: got {g}, expected {w}\n  got      {got:?}\n  expected {want:?}"
+        );
+    }
+}
+
+/// [`assert_close`] for one f64.
+#[track_caller]
+pub fn assert_close64(what: &str, got: f64, want: f64, tol: f64) {
+    assert!((got - want).abs() <= tol * (1.0 + want.abs()), "{what}: got {got}, expected {want}");
+}

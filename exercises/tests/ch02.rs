@@ -1,0 +1,48 @@
+//! Graders for chapter 2. Expected values name their source.
+
+use exercises::ch02::*;
+use exercises::grader::{assert_close, grade};
+use gradschool::{manual_seed, Tensor};
+
+#[test]
+fn ex_2_1_neuron() {
+    grade("2.1", || {
+        // torch: torch.sigmoid(tensor([0.5, -1, 2]) @ tensor([1, 2, 0.25]) + 0.1) = 0.28905049
+        assert_close("neuron", &[neuron(&[0.5, -1.0, 2.0], &[1.0, 2.0, 0.25], 0.1)], &[0.289_050_5], 1e-6);
+        // σ(0) = ½ by definition
+        assert_close("neuron at z = 0", &[neuron(&[1.0], &[0.0], 0.0)], &[0.5], 1e-7);
+    });
+}
+
+#[test]
+fn ex_2_2_relu_and_gelu() {
+    grade("2.2", || {
+        let x = [-2.0f32, -0.5, 0.0, 0.7, 3.0];
+        // torch: F.relu(x), F.gelu(x, approximate='tanh')
+        assert_close("relu", &x.map(relu), &[0.0, 0.0, 0.0, 0.7, 3.0], 0.0);
+        assert_close(
+            "gelu_tanh",
+            &x.map(gelu_tanh),
+            &[-0.045_402_29, -0.154_286, 0.0, 0.530_570_15, 2.996_362_7],
+            1e-5,
+        );
+    });
+}
+
+#[test]
+fn ex_2_3_linear_layers_collapse() {
+    grade("2.3", || {
+        let mut rng = manual_seed(2);
+        let (w1, b1) = (Tensor::randn([4, 3], &mut rng), Tensor::randn([4], &mut rng));
+        let (w2, b2) = (Tensor::randn([2, 4], &mut rng), Tensor::randn([2], &mut rng));
+        let (w, b) = collapse(&w1, &b1, &w2, &b2);
+        assert_eq!((w.dims(), b.dims()), (&[2usize, 3][..], &[2usize][..]), "W must be (m, n) and b (m,)");
+        // definition: for any x, W₂(W₁x + b₁) + b₂ = Wx + b
+        for seed in 0..3 {
+            let x = Tensor::randn([3], &mut manual_seed(10 + seed));
+            let two_layers = w2.matmul(&(w1.matmul(&x) + &b1)) + &b2;
+            let one_layer = w.matmul(&x) + &b;
+            assert_close("W x + b vs the two layers", &one_layer.to_vec(), &two_layers.to_vec(), 1e-5);
+        }
+    });
+}

@@ -1,0 +1,40 @@
+//! Graders for chapter 9.
+
+use exercises::ch09::*;
+use exercises::grader::{assert_close, grade};
+
+#[test]
+fn ex_9_1_grid_size() {
+    grade("9.1", || {
+        assert_eq!(grid_size(1024, 256), 4);
+        assert_eq!(grid_size(1025, 256), 5);
+        assert_eq!(grid_size(1, 256), 1);
+        assert_eq!(grid_size(0, 256), 0);
+    });
+}
+
+#[test]
+fn ex_9_2_launch() {
+    grade("9.2", || {
+        for (n, block) in [(1000, 256), (256, 256), (7, 4)] {
+            let mut hits = vec![0u32; n];
+            launch(n, block, |i| hits[i] += 1);
+            assert!(hits.iter().all(|&h| h == 1), "n {n}, block {block}: every index exactly once");
+        }
+        // out = a + b, one thread per element
+        let (a, b) = ([1.0f32, 2.0, 3.0], [10.0f32, 20.0, 30.0]);
+        let mut out = [0.0f32; 3];
+        launch(3, 2, |i| out[i] = a[i] + b[i]);
+        assert_close("a + b", &out, &[11.0, 22.0, 33.0], 0.0);
+    });
+}
+
+#[test]
+fn ex_9_3_tree_reduction() {
+    grade("9.3", || {
+        let v: Vec<f32> = (1..=1000).map(|i| i as f32).collect();
+        // Gauss: 1 + … + 1000 = 500500 (exact in f32)
+        assert_close("sum 1..=1000", &[block_reduce_sum(&v)], &[500_500.0], 0.0);
+        assert_close("one value", &[block_reduce_sum(&[4.5])], &[4.5], 0.0);
+    });
+}
