@@ -35,6 +35,7 @@ args = p.parse_args()
 torch.set_num_threads(args.threads)
 
 
+# ANCHOR: model
 class FeedForwardNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -50,6 +51,7 @@ class FeedForwardNet(nn.Module):
         x = self.dropout(F.relu(self.fc2(x)))
         x = self.dropout(F.relu(self.fc3(x)))
         return F.log_softmax(self.fc4(x), dim=1)
+# ANCHOR_END: model
 
 
 # torchvision expects <root>/<Class>/raw/<files>; stage the .gz files there.
@@ -77,6 +79,7 @@ for epoch in range(1, args.epochs + 1):
     model.train()
     t0 = time.perf_counter()
     total = 0.0
+    # ANCHOR: loop
     for batch_idx, (x, y) in enumerate(train_loader):
         optimizer.zero_grad()
         loss = F.nll_loss(model(x), y)
@@ -86,6 +89,7 @@ for epoch in range(1, args.epochs + 1):
         total += loss.item()
         if batch_idx % 100 == 0:
             rows.append(f"{epoch},{step},{loss.item()},,,")
+    # ANCHOR_END: loop
     seconds = time.perf_counter() - t0
     model.eval()
     test_loss, correct = 0.0, 0

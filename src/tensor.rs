@@ -17,6 +17,7 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 /// Cloning is cheap (an `Arc`): clones are the same tensor, as two Python names for one
 /// `torch.Tensor` are.
 #[derive(Clone)]
+// ANCHOR: tensor_struct
 pub struct Tensor(pub(crate) Arc<TensorImpl>);
 
 pub(crate) struct TensorImpl {
@@ -31,6 +32,7 @@ pub(crate) struct TensorImpl {
     node: Mutex<Option<Node>>,
     grad: Mutex<Option<Tensor>>,
 }
+// ANCHOR_END: tensor_struct
 
 impl Drop for TensorImpl {
     /// Drops the graph behind this tensor iteratively: a long chain of nodes would otherwise be

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 /// Tensors reachable from `root` through recorded nodes, every tensor after all of its inputs
 /// (post-order). Iterative, so graph depth is bounded by memory, not by the stack.
+// ANCHOR: topo
 pub(crate) fn topological_order(root: &Tensor) -> Vec<Tensor> {
     let mut order = Vec::new();
     let mut visited = HashSet::new();
@@ -29,8 +30,10 @@ pub(crate) fn topological_order(root: &Tensor) -> Vec<Tensor> {
     }
     order
 }
+// ANCHOR_END: topo
 
 /// Runs backpropagation from `root`, seeded with `grad_root` = ∂L/∂root.
+// ANCHOR: backward
 pub(crate) fn backward(root: &Tensor, grad_root: Tensor) {
     if !root.requires_grad() {
         panic!(
@@ -93,3 +96,4 @@ pub(crate) fn backward(root: &Tensor, grad_root: Tensor) {
         }
     }
 }
+// ANCHOR_END: backward

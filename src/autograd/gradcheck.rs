@@ -88,6 +88,7 @@ pub fn gradcheck(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor]) -> Gradchec
 
 /// Compares the gradients of every input (all of them are treated as requiring grad) with
 /// central differences. `f` must be deterministic.
+// ANCHOR: gradcheck
 pub fn gradcheck_with(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], opts: GradcheckOptions) -> GradcheckReport {
     let leaves: Vec<Tensor> = inputs.iter().map(|t| t.detach().requires_grad_()).collect();
     let out = f(&leaves);
@@ -121,3 +122,4 @@ pub fn gradcheck_with(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], opts: 
     }
     report
 }
+// ANCHOR_END: gradcheck

@@ -26,12 +26,14 @@ use std::cell::Cell;
 ///
 /// Given the op's `inputs`, its `output` and `grad` = ∂L/∂output, return ∂L/∂input for each
 /// input, in order (`None` where an input needs none, e.g. integer indices or constants).
+// ANCHOR: backward_trait
 pub trait Backward: Send + Sync {
     /// The op's name, for error messages and graph printing.
     fn name(&self) -> &'static str;
     /// Vector-Jacobian product: the gradient of each input.
     fn backward(&self, inputs: &[Tensor], output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>>;
 }
+// ANCHOR_END: backward_trait
 
 /// How a non-leaf tensor was computed.
 pub(crate) struct Node {

@@ -41,6 +41,7 @@ pub struct MatmulLayout {
 }
 
 /// The forward kernels every device implements. Shapes are those of the contiguous operands.
+// ANCHOR: backend_trait
 pub trait Backend: Sized + Send + Sync {
     /// The device this storage lives on.
     fn device(&self) -> Device;
@@ -82,12 +83,15 @@ pub trait Backend: Sized + Send + Sync {
     /// Softmax (or log-softmax) over the last dimension, rows of `cols` elements.
     fn softmax_last(&self, cols: usize, log: bool) -> Self;
 }
+// ANCHOR_END: backend_trait
 
 /// A tensor's data on one device.
+// ANCHOR: storage
 pub enum Storage {
     /// Host memory.
     Cpu(CpuStorage),
 }
+// ANCHOR_END: storage
 
 impl Storage {
     /// Host data → storage on `device`.

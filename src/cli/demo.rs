@@ -46,6 +46,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let layers = [layer(1, 32, &mut rng), layer(32, 32, &mut rng), layer(32, 1, &mut rng)];
 
     let mut loss_value = f32::NAN;
+    // ANCHOR: demo_loop
     for step in 0..=args.steps {
         // forward: h = tanh(x·W1 + b1), h = tanh(h·W2 + b2), ŷ = h·W3 + b3
         let mut h = x.clone();
@@ -73,6 +74,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             }
         }
     }
+    // ANCHOR_END: demo_loop
     println!("final_loss={loss_value:.6}");
     Ok(())
 }

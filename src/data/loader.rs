@@ -40,6 +40,7 @@ impl<'a> DataLoader<'a> {
         self.len() == 0
     }
 
+    // ANCHOR: epoch
     /// The batches of one epoch; the order depends only on `seed` (use a different seed per
     /// epoch, e.g. `seed + epoch`, so that resuming at an epoch reproduces it exactly).
     /// Images come as `(B, 1, rows, cols)`, labels as `(B,)`.
@@ -59,4 +60,5 @@ impl<'a> DataLoader<'a> {
             (Tensor::from_vec(images, [idx.len(), 1, rows, cols]), IntTensor::from_vec(labels, [idx.len()]))
         })
     }
+    // ANCHOR_END: epoch
 }

@@ -47,6 +47,7 @@ impl Module for FeedForwardNet {
     }
 }
 
+// ANCHOR: ffn
 impl Forward for FeedForwardNet {
     /// `x: (B, 1, 28, 28)` or `(B, 784)` → log-probabilities `(B, 10)`.
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -57,3 +58,4 @@ impl Forward for FeedForwardNet {
         self.fc4.forward(&x).log_softmax(1) // (B, 10)
     }
 }
+// ANCHOR_END: ffn

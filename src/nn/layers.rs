@@ -38,11 +38,13 @@ impl Module for Linear {
     }
 }
 
+// ANCHOR: linear_forward
 impl Forward for Linear {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.linear(&self.weight, self.bias.as_ref())
     }
 }
+// ANCHOR_END: linear_forward
 
 /// Inverted dropout (`nn.Dropout`): in training, each element is zeroed with probability p and
 /// the survivors are scaled by 1/(1 − p), so the expected value is unchanged and evaluation
@@ -76,6 +78,7 @@ impl Module for Dropout {
     }
 }
 
+// ANCHOR: dropout
 impl Forward for Dropout {
     fn forward(&self, x: &Tensor) -> Tensor {
         if !self.training || self.p == 0.0 {
@@ -88,6 +91,7 @@ impl Forward for Dropout {
         x * &Tensor::from_vec(mask, x.dims().to_vec())
     }
 }
+// ANCHOR_END: dropout
 
 /// A lookup table of `num` vectors of size `dim` (`nn.Embedding`), initialised N(0, 1).
 pub struct Embedding {

@@ -96,6 +96,7 @@ impl BinaryOp {
     }
 }
 
+// ANCHOR: binary_backward
 /// The chain rule for each differentiable [`BinaryOp`], reduced back to each input's shape.
 struct BinaryBackward(BinaryOp);
 
@@ -128,6 +129,7 @@ impl Backward for BinaryBackward {
         vec![need(a).then(|| grad_a.sum_to(a.dims())), need(b).then(|| grad_b.sum_to(b.dims()))]
     }
 }
+// ANCHOR_END: binary_backward
 
 impl Tensor {
     /// Applies a broadcasting elementwise op, recording it for autograd when differentiable.

@@ -33,10 +33,12 @@ fn same_shape(op: &str, a: &Tensor, b: &Tensor) {
 }
 
 /// Mean squared error: ℓ = (x − y)², reduced (`F.mse_loss`).
+// ANCHOR: mse
 pub fn mse_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> Tensor {
     same_shape("mse_loss", input, target);
     reduce((input - target).square(), reduction, "mse_loss")
 }
+// ANCHOR_END: mse
 
 /// Euclidean distance along the last dim, ‖x₁ − x₂ + ε‖₂ with ε = 1e-6
 /// (`F.pairwise_distance(x1, x2)`; the ε keeps the gradient finite when x₁ = x₂).
@@ -51,6 +53,7 @@ pub fn euclidean_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> 
 }
 
 /// cos θ = x₁·x₂ / (max(‖x₁‖, ε)·max(‖x₂‖, ε)) along `dim`, ε = 1e-8 (`F.cosine_similarity`).
+// ANCHOR: cosine
 pub fn cosine_similarity(x1: &Tensor, x2: &Tensor, dim: isize) -> Tensor {
     let eps = 1e-8;
     let dot = (x1 * x2).sum_dims(&[dim], false);
@@ -58,6 +61,7 @@ pub fn cosine_similarity(x1: &Tensor, x2: &Tensor, dim: isize) -> Tensor {
     let n2 = x2.square().sum_dims(&[dim], false).sqrt().clamp(eps, f32::INFINITY);
     dot / (n1 * n2)
 }
+// ANCHOR_END: cosine
 
 /// `F.cosine_embedding_loss`: 1 − cos(x₁, x₂) where y = 1, max(0, cos(x₁, x₂) − margin) where
 /// y = −1; rows along the last dim, `y` of ±1 per row.
@@ -149,6 +153,7 @@ pub fn cross_entropy(logits: &Tensor, target: &IntTensor) -> Tensor {
 
 /// [`cross_entropy`] with options. With label smoothing ε over C classes:
 /// ℓᵢ = (1 − ε)·(−log pᵢ[yᵢ]) + ε·(−Σ_c log pᵢ[c] / C).
+// ANCHOR: cross_entropy
 pub fn cross_entropy_with(logits: &Tensor, target: &IntTensor, opts: ClassLossOptions) -> Tensor {
     let (z, safe, keep) = flatten_targets("cross_entropy", logits, target, opts.ignore_index);
     let lp = z.log_softmax(-1); // (N, C)
@@ -165,6 +170,7 @@ pub fn cross_entropy_with(logits: &Tensor, target: &IntTensor, opts: ClassLossOp
     };
     reduce_kept(per_sample * &keep, &keep, opts.reduction, target, "cross_entropy")
 }
+// ANCHOR_END: cross_entropy
 
 /// Binary cross-entropy on probabilities: ℓ = −(y·log p + (1 − y)·log(1 − p)), each log clamped
 /// at −100 as PyTorch does so p ∈ {0, 1} gives a finite loss (`F.binary_cross_entropy`).
@@ -186,6 +192,7 @@ pub fn binary_cross_entropy_with_logits(x: &Tensor, y: &Tensor, reduction: Reduc
 /// Kullback–Leibler divergence with PyTorch's argument order: `input` holds log-probabilities
 /// log q, `target` probabilities p; ℓ = p·(log p − log q), 0 where p = 0 (`F.kl_div`). Use
 /// `Reduction::BatchMean` for the mathematical KL(p‖q) per sample.
+// ANCHOR: kl_div
 pub fn kl_div(input: &Tensor, target: &Tensor, reduction: Reduction) -> Tensor {
     same_shape("kl_div", input, target);
     // p·log p with 0·log 0 = 0: take the log of 1 where p = 0.
@@ -200,3 +207,4 @@ pub fn kl_div(input: &Tensor, target: &Tensor, reduction: Reduction) -> Tensor {
         r => reduce(loss, r, "kl_div"),
     }
 }
+// ANCHOR_END: kl_div

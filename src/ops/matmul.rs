@@ -36,6 +36,7 @@ fn bmm_raw(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Tensor {
     Tensor::from_storage(out, shape)
 }
 
+// ANCHOR: bmm_backward
 /// C = A·B ⇒ ∂L/∂A = ∂L/∂C·Bᵀ, ∂L/∂B = Aᵀ·∂L/∂C (summed over the batch where an operand was
 /// shared by every batch entry). With `trans_b` (C = A·Bᵀ, B stored n×k):
 /// ∂L/∂A = ∂L/∂C·B and ∂L/∂B = (∂L/∂C)ᵀ·A.
@@ -64,6 +65,7 @@ impl Backward for BmmBackward {
         vec![grad_a, grad_b]
     }
 }
+// ANCHOR_END: bmm_backward
 
 fn bmm(a: &Tensor, b: &Tensor, trans_b: bool) -> Tensor {
     let (out, shape) = bmm_storage(a, b, false, trans_b);

@@ -157,6 +157,7 @@ impl Tensor {
         IntTensor::from_vec(idx, shape)
     }
 
+    // ANCHOR: sum_to
     /// Sums a broadcast gradient back to `shape`: the reverse of broadcasting `shape` up to this
     /// tensor's shape (leading dimensions summed away, size-1 dimensions summed with keepdim).
     pub fn sum_to(&self, shape: &[usize]) -> Tensor {
@@ -173,4 +174,5 @@ impl Tensor {
         let summed = if dims.is_empty() { self.clone() } else { self.sum_dims(&dims, true) };
         summed.reshape(shape.to_vec())
     }
+    // ANCHOR_END: sum_to
 }

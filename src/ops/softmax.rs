@@ -18,6 +18,7 @@ impl Backward for SoftmaxBackward {
     }
 }
 
+// ANCHOR: log_softmax_backward
 /// y = log_softmax(x) along the last dim. ∂y_i/∂x_j = δ_ij − softmax(x)_j, so
 /// ∂L/∂x = ∂L/∂y − softmax(x) · Σ_i (∂L/∂y)_i, with softmax(x) = exp(y).
 struct LogSoftmaxBackward;
@@ -31,6 +32,7 @@ impl Backward for LogSoftmaxBackward {
         vec![Some(g - &(y.exp() * &total))]
     }
 }
+// ANCHOR_END: log_softmax_backward
 
 impl Tensor {
     fn softmax_impl(&self, dim: isize, log: bool) -> Tensor {

@@ -85,6 +85,7 @@ impl UnaryOp {
         }
     }
 
+    // ANCHOR: apply
     /// y = f(x).
     #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
@@ -116,7 +117,9 @@ impl UnaryOp {
             UnaryOp::Clamp(lo, hi) => x.max(lo).min(hi),
         }
     }
+    // ANCHOR_END: apply
 
+    // ANCHOR: derivative
     /// f'(x), given x and y = f(x).
     #[inline(always)]
     pub fn derivative(self, x: f32, y: f32) -> f32 {
@@ -197,8 +200,10 @@ impl UnaryOp {
             }
         }
     }
+    // ANCHOR_END: derivative
 }
 
+// ANCHOR: unary_backward
 /// ∂L/∂x = ∂L/∂y · f'(x) for any [`UnaryOp`].
 struct UnaryBackward(UnaryOp);
 
@@ -212,6 +217,7 @@ impl Backward for UnaryBackward {
         vec![Some(Tensor::from_storage(grad_x, x.shape().clone()))]
     }
 }
+// ANCHOR_END: unary_backward
 
 impl Tensor {
     /// Applies an elementwise op, recording it for autograd.

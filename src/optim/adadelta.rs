@@ -26,6 +26,7 @@ impl Adadelta {
 }
 
 impl Optimizer for Adadelta {
+    // ANCHOR: adadelta_step
     fn step(&mut self) {
         let (lr, rho, one_m_rho, eps, wd) =
             (self.lr as f32, self.rho as f32, (1.0 - self.rho) as f32, self.eps as f32, self.weight_decay as f32);
@@ -45,6 +46,7 @@ impl Optimizer for Adadelta {
             state.put(i, "acc_delta", acc);
         });
     }
+    // ANCHOR_END: adadelta_step
     fn params(&self) -> &[Tensor] {
         &self.params
     }

@@ -36,6 +36,7 @@ impl Adagrad {
 }
 
 impl Optimizer for Adagrad {
+    // ANCHOR: adagrad_step
     fn step(&mut self) {
         let (lr, decay, wd, init, eps) =
             (self.lr, self.lr_decay, self.weight_decay as f32, self.initial_accumulator_value as f32, self.eps as f32);
@@ -52,6 +53,7 @@ impl Optimizer for Adagrad {
             state.put(i, "sum", sum);
         });
     }
+    // ANCHOR_END: adagrad_step
     fn params(&self) -> &[Tensor] {
         &self.params
     }

@@ -8,6 +8,7 @@ use crate::tensor::Tensor;
 /// w ← w − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε).
 /// Adam adds λ·w to g (L2 regularisation); AdamW instead decays w ← w·(1 − lr·λ) first
 /// (decoupled weight decay, Loshchilov & Hutter).
+// ANCHOR: adam_step
 fn adam_step(
     params: &[Tensor],
     state: &mut OptimizerState,
@@ -43,6 +44,7 @@ fn adam_step(
         state.put(i, "exp_avg_sq", v);
     });
 }
+// ANCHOR_END: adam_step
 
 macro_rules! adam_like {
     ($name:ident, $doc:literal, $wd_default:expr, $decoupled:expr) => {

@@ -39,6 +39,7 @@ impl RmsProp {
 }
 
 impl Optimizer for RmsProp {
+    // ANCHOR: rmsprop_step
     fn step(&mut self) {
         let (lr, wd, mu, centered) = (self.lr as f32, self.weight_decay as f32, self.momentum as f32, self.centered);
         let (alpha, one_m_alpha, eps) = (self.alpha as f32, (1.0 - self.alpha) as f32, self.eps as f32);
@@ -74,6 +75,7 @@ impl Optimizer for RmsProp {
             }
         });
     }
+    // ANCHOR_END: rmsprop_step
     fn params(&self) -> &[Tensor] {
         &self.params
     }

@@ -51,6 +51,7 @@ pub enum Schedule {
     },
 }
 
+// ANCHOR: schedule
 impl LrSchedule for Schedule {
     fn lr(&self, base: f64, t: usize) -> f64 {
         let warm = |warmup: usize| (t < warmup).then(|| base * t as f64 / warmup.max(1) as f64);
@@ -72,3 +73,4 @@ impl LrSchedule for Schedule {
         }
     }
 }
+// ANCHOR_END: schedule

@@ -66,6 +66,7 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
+    // ANCHOR: sgd_step
     fn step(&mut self) {
         // Scalars as PyTorch forms them: Python floats (f64), rounded to f32 once.
         let (lr, mu, wd, nesterov) = (self.lr as f32, self.momentum as f32, self.weight_decay as f32, self.nesterov);
@@ -90,6 +91,7 @@ impl Optimizer for Sgd {
             }
         });
     }
+    // ANCHOR_END: sgd_step
     fn params(&self) -> &[Tensor] {
         &self.params
     }

@@ -159,6 +159,7 @@ fn make_optimizer(config: &MnistConfig, params: Vec<crate::Tensor>) -> Box<dyn O
 }
 
 /// Mean loss and accuracy of `model` on `data`, in eval mode without a graph.
+// ANCHOR: evaluate
 pub fn evaluate(model: &FeedForwardNet, data: &ImageDataset, batch_size: usize) -> (f64, f64) {
     let _guard = no_grad();
     let (mut loss, mut correct) = (0.0f64, 0usize);
@@ -171,6 +172,7 @@ pub fn evaluate(model: &FeedForwardNet, data: &ImageDataset, batch_size: usize) 
     }
     (loss / data.len() as f64, correct as f64 / data.len() as f64)
 }
+// ANCHOR_END: evaluate
 
 /// What a finished run reports.
 #[derive(Clone, Debug, PartialEq)]
@@ -303,6 +305,7 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         if !config.progress {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
+        // ANCHOR: train_loop
         let mut epoch_loss = 0.0f64;
         for (batch, (x, y)) in loader.epoch(epoch_seed).enumerate() {
             opt.zero_grad();
@@ -326,6 +329,7 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
             bar.inc(1);
         }
         bar.finish_and_clear();
+        // ANCHOR_END: train_loop
         let train_seconds = started.elapsed().as_secs_f64();
         model.eval();
         let (test_loss, test_accuracy) = evaluate(&model, &test, config.test_batch_size);

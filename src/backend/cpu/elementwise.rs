@@ -66,9 +66,11 @@ macro_rules! specialise {
     };
 }
 
+// ANCHOR: cpu_unary
 pub(super) fn unary(x: &[f32], op: UnaryOp) -> Vec<f32> {
     specialise!(op, |o| map(x, move |v| o.apply(v)))
 }
+// ANCHOR_END: cpu_unary
 
 fn unary_grad_with(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
     let f = |((x, y), g): ((&f32, &f32), &f32)| g * op.derivative(*x, *y);

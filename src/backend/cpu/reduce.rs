@@ -87,6 +87,7 @@ pub(super) fn arg_reduce(x: &[f32], shape: &[usize], dim: usize, largest: bool) 
     out
 }
 
+// ANCHOR: softmax_kernel
 /// softmax(x)_i = exp(x_i − m) / Σ_j exp(x_j − m) with m = max_j x_j (subtracting m keeps
 /// exp from overflowing and changes nothing mathematically);
 /// log_softmax(x)_i = x_i − m − log Σ_j exp(x_j − m).
@@ -118,3 +119,4 @@ pub(super) fn softmax_last(x: &[f32], cols: usize, log: bool) -> Vec<f32> {
     }
     out
 }
+// ANCHOR_END: softmax_kernel
