@@ -15,6 +15,7 @@
 //! for free and no second-order graph is recorded.
 
 mod engine;
+pub mod scalar;
 mod gradcheck;
 
 pub use gradcheck::{gradcheck, gradcheck_with, GradcheckOptions, GradcheckReport};

@@ -1,5 +1,6 @@
 //! `gradschool demo`: a 1-32-32-1 tanh MLP fits sin(x) on [−π, π] with plain gradient descent,
-//! written out by hand: forward, loss, backward, w ← w − lr·∂L/∂w.
+//! written out by hand: forward, loss, backward, w ← w − lr·∂L/∂w. With `--no-activation` the
+//! same layers can only fit a line.
 
 use clap::Args;
 use gradschool::nn::functional::mse_loss;
@@ -18,6 +19,10 @@ pub struct DemoArgs {
     /// Random seed for the initial weights.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Leave out the tanh activations: the three layers then collapse into one linear map and
+    /// can only fit a straight line (chapter 2).
+    #[arg(long)]
+    no_activation: bool,
     /// Device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -52,7 +57,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         let mut h = x.clone();
         for (i, (w, b)) in layers.iter().enumerate() {
             h = h.matmul(w) + b;
-            if i + 1 < layers.len() {
+            if i + 1 < layers.len() && !args.no_activation {
                 h = h.tanh();
             }
         }
