@@ -15,8 +15,8 @@
 //! for free and no second-order graph is recorded.
 
 mod engine;
-pub mod scalar;
 mod gradcheck;
+pub mod scalar;
 
 pub use gradcheck::{gradcheck, gradcheck_with, GradcheckOptions, GradcheckReport};
 
