@@ -47,19 +47,5 @@ impl Optimizer for Adadelta {
         });
     }
     // ANCHOR_END: adadelta_step
-    fn params(&self) -> &[Tensor] {
-        &self.params
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn state(&self) -> &OptimizerState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut OptimizerState {
-        &mut self.state
-    }
+    optimizer_accessors!();
 }

@@ -95,21 +95,7 @@ macro_rules! adam_like {
             fn step(&mut self) {
                 adam_step(&self.params, &mut self.state, self.lr, self.betas, self.eps, self.weight_decay, $decoupled);
             }
-            fn params(&self) -> &[Tensor] {
-                &self.params
-            }
-            fn lr(&self) -> f64 {
-                self.lr
-            }
-            fn set_lr(&mut self, lr: f64) {
-                self.lr = lr;
-            }
-            fn state(&self) -> &OptimizerState {
-                &self.state
-            }
-            fn state_mut(&mut self) -> &mut OptimizerState {
-                &mut self.state
-            }
+            optimizer_accessors!();
         }
     };
 }

@@ -5,6 +5,28 @@
 //! the parameter in place (outside autograd); parameters without a gradient are skipped, as in
 //! PyTorch. Updates run on the host buffers, one fused loop per parameter.
 
+/// The accessors every optimizer struct (with `params`, `lr` and `state` fields) implements the
+/// same way.
+macro_rules! optimizer_accessors {
+    () => {
+        fn params(&self) -> &[Tensor] {
+            &self.params
+        }
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+        fn state(&self) -> &OptimizerState {
+            &self.state
+        }
+        fn state_mut(&mut self) -> &mut OptimizerState {
+            &mut self.state
+        }
+    };
+}
+
 mod adadelta;
 mod adagrad;
 mod adam;

@@ -76,19 +76,5 @@ impl Optimizer for RmsProp {
         });
     }
     // ANCHOR_END: rmsprop_step
-    fn params(&self) -> &[Tensor] {
-        &self.params
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn state(&self) -> &OptimizerState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut OptimizerState {
-        &mut self.state
-    }
+    optimizer_accessors!();
 }

@@ -92,19 +92,5 @@ impl Optimizer for Sgd {
         });
     }
     // ANCHOR_END: sgd_step
-    fn params(&self) -> &[Tensor] {
-        &self.params
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn state(&self) -> &OptimizerState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut OptimizerState {
-        &mut self.state
-    }
+    optimizer_accessors!();
 }
