@@ -19,10 +19,19 @@ impl Device {
     pub fn ensure_available(&self) -> Result<()> {
         match self {
             Device::Cpu => Ok(()),
+            #[cfg(not(feature = "cuda"))]
             Device::Cuda(i) => Err(Error::Device(format!(
                 "cuda:{i} requested, but gradschool was built without the `cuda` feature \
                  (rebuild with `cargo build --release --features cuda`)"
             ))),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(i) => {
+                crate::backend::cuda::probe_device(*i)?;
+                Err(Error::Device(format!(
+                    "cuda:{i} is usable, but CUDA tensors are not implemented yet (the kernels compile; \
+                     the CUDA storage is the next step of the CUDA backend)"
+                )))
+            }
         }
     }
 
@@ -61,6 +70,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "cuda"))]
     fn cuda_without_the_feature_is_an_error_not_a_panic() {
         let err = Device::Cuda(0).ensure_available().unwrap_err().to_string();
         assert!(err.contains("without the `cuda` feature"), "{err}");

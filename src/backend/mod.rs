@@ -9,6 +9,8 @@
 //! All storages hold a contiguous row-major buffer; shapes travel beside them as `&[usize]`.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 
 pub use cpu::CpuStorage;
 
