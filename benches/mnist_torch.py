@@ -31,6 +31,7 @@ p.add_argument("--lr", type=float, default=0.01)
 p.add_argument("--seed", type=int, default=42)
 p.add_argument("--threads", type=int, default=os.cpu_count())
 p.add_argument("--metrics", default=None, help="write a gradschool-format metrics.csv here")
+p.add_argument("--device", default="cpu", help="cpu or cuda")
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 
@@ -71,7 +72,8 @@ test_set = cls(root, train=False, download=False, transform=transform)
 torch.manual_seed(args.seed)
 train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
 test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
-model = FeedForwardNet()
+device = torch.device(args.device)
+model = FeedForwardNet().to(device)
 optimizer = optim.SGD(model.parameters(), lr=args.lr)
 
 rows, step = [], 0
@@ -81,6 +83,7 @@ for epoch in range(1, args.epochs + 1):
     total = 0.0
     # ANCHOR: loop
     for batch_idx, (x, y) in enumerate(train_loader):
+        x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
         loss = F.nll_loss(model(x), y)
         loss.backward()
@@ -95,6 +98,7 @@ for epoch in range(1, args.epochs + 1):
     test_loss, correct = 0.0, 0
     with torch.no_grad():
         for x, y in test_loader:
+            x, y = x.to(device), y.to(device)
             out = model(x)
             test_loss += F.nll_loss(out, y, reduction="sum").item()
             correct += out.argmax(dim=1).eq(y).sum().item()

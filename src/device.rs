@@ -25,13 +25,7 @@ impl Device {
                  (rebuild with `cargo build --release --features cuda`)"
             ))),
             #[cfg(feature = "cuda")]
-            Device::Cuda(i) => {
-                crate::backend::cuda::probe_device(*i)?;
-                Err(Error::Device(format!(
-                    "cuda:{i} is usable, but CUDA tensors are not implemented yet (the kernels compile; \
-                     the CUDA storage is the next step of the CUDA backend)"
-                )))
-            }
+            Device::Cuda(i) => crate::backend::cuda::cuda_device(*i).map(|_| ()),
         }
     }
 

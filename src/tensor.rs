@@ -25,7 +25,6 @@ pub(crate) struct TensorImpl {
     /// Shared by reshapes of the same data (views), as in PyTorch.
     storage: Arc<RwLock<Storage>>,
     shape: Shape,
-    device: Device,
     requires_grad: AtomicBool,
     is_leaf: bool,
     retains_grad: AtomicBool,
@@ -51,13 +50,12 @@ impl Drop for TensorImpl {
 }
 
 impl Tensor {
-    fn from_parts(storage: Arc<RwLock<Storage>>, shape: Shape, device: Device, node: Option<Node>) -> Tensor {
+    fn from_parts(storage: Arc<RwLock<Storage>>, shape: Shape, node: Option<Node>) -> Tensor {
         let requires_grad = node.is_some();
         Tensor(Arc::new(TensorImpl {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage,
             shape,
-            device,
             requires_grad: AtomicBool::new(requires_grad),
             is_leaf: node.is_none(),
             retains_grad: AtomicBool::new(false),
@@ -70,8 +68,7 @@ impl Tensor {
     pub(crate) fn from_storage(storage: Storage, shape: impl Into<Shape>) -> Tensor {
         let shape = shape.into();
         debug_assert_eq!(storage.len(), shape.numel(), "storage length vs shape {shape}");
-        let device = storage.device();
-        Tensor::from_parts(Arc::new(RwLock::new(storage)), shape, device, None)
+        Tensor::from_parts(Arc::new(RwLock::new(storage)), shape, None)
     }
 
     /// The result of an op: records a node when grad mode is on and an input requires grad.
@@ -91,7 +88,7 @@ impl Tensor {
     pub(crate) fn view_op<B: Backward + 'static>(&self, shape: impl Into<Shape>, rule: impl FnOnce() -> B) -> Tensor {
         let shape = shape.into();
         assert_eq!(shape.numel(), self.numel(), "view: shape {shape} vs {} elements", self.numel());
-        let t = Tensor::from_parts(self.0.storage.clone(), shape, self.0.device, None);
+        let t = Tensor::from_parts(self.0.storage.clone(), shape, None);
         t.with_node(&[self], rule)
     }
 
@@ -101,7 +98,7 @@ impl Tensor {
         }
         let inner = Arc::try_unwrap(self.0).unwrap_or_else(|_| unreachable!("fresh tensor is unshared"));
         let node = Node { op: Box::new(rule()), inputs: inputs.iter().map(|&t| t.clone()).collect() };
-        Tensor::from_parts(inner.storage.clone(), inner.shape.clone(), inner.device, Some(node))
+        Tensor::from_parts(inner.storage.clone(), inner.shape.clone(), Some(node))
     }
 
     // ----- creation -------------------------------------------------------------------------
@@ -151,7 +148,7 @@ impl Tensor {
 
     /// `v` everywhere, with this tensor's shape, on its device.
     pub fn full_like(&self, v: f32) -> Tensor {
-        Tensor::from_storage(Storage::from_vec(vec![v; self.numel()], self.0.device), self.0.shape.clone())
+        Tensor::from_storage(Storage::from_vec(vec![v; self.numel()], self.device()), self.0.shape.clone())
     }
 
     /// `torch.arange(start, end, step)`: `start, start+step, …` while `< end` (`> end` for a
@@ -216,7 +213,7 @@ impl Tensor {
 
     /// The device holding the data.
     pub fn device(&self) -> Device {
-        self.0.device
+        self.storage().device()
     }
 
     /// Read access to the storage, for kernels.
@@ -225,10 +222,45 @@ impl Tensor {
     }
 
     /// A copy of this tensor on `device` (the same tensor if already there). Gradients flow back
-    /// through the copy.
+    /// through the copy to the source device.
     pub fn to(&self, device: &Device) -> Result<Tensor> {
         device.ensure_available()?;
-        Ok(self.clone())
+        if self.device() == *device {
+            return Ok(self.clone());
+        }
+        let storage = Storage::from_vec(self.to_vec(), *device);
+        let source = self.device();
+        Ok(Tensor::from_op(storage, self.shape().clone(), &[self], || ToDeviceBackward(source)))
+    }
+
+    /// Moves a leaf's data to `device` in place (a parameter, before training:
+    /// `model.parameters().iter().try_for_each(|p| p.to_device_(&dev))`); views share the move.
+    pub fn to_device_(&self, device: &Device) -> Result<()> {
+        device.ensure_available()?;
+        assert!(
+            self.is_leaf(),
+            "to_device_: only leaf tensors (parameters, data) can move in place; use to() on computed tensors"
+        );
+        if self.device() == *device {
+            return Ok(());
+        }
+        let data = self.to_vec();
+        *self.0.storage.write().unwrap_or_else(|e| e.into_inner()) = Storage::from_vec(data, *device);
+        Ok(())
+    }
+
+    /// A tensor of `shape` filled with `v`, on this tensor's device (PyTorch's `new_full`): how
+    /// ops make the constants they combine with their inputs.
+    pub fn new_full(&self, shape: impl Into<Shape>, v: f32) -> Tensor {
+        let shape = shape.into();
+        Tensor::from_storage(Storage::from_vec(vec![v; shape.numel()], self.device()), shape)
+    }
+
+    /// Host data as a tensor on this tensor's device.
+    pub fn new_from_vec(&self, data: Vec<f32>, shape: impl Into<Shape>) -> Tensor {
+        let shape = shape.into();
+        assert_eq!(data.len(), shape.numel(), "new_from_vec: {} values for shape {shape}", data.len());
+        Tensor::from_storage(Storage::from_vec(data, self.device()), shape)
     }
 
     /// The elements in row-major order, copied to the host.
@@ -298,7 +330,7 @@ impl Tensor {
 
     /// A tensor sharing this one's data with no history: gradients stop here.
     pub fn detach(&self) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), self.0.shape.clone(), self.0.device, None)
+        Tensor::from_parts(self.0.storage.clone(), self.0.shape.clone(), None)
     }
 
     pub(crate) fn node_inputs(&self) -> Vec<Tensor> {
@@ -343,9 +375,15 @@ impl Tensor {
         if Arc::ptr_eq(&self.0.storage, &src.0.storage) {
             return;
         }
-        let new = src.storage().to_vec();
+        self.set_host_data(src.to_vec());
+    }
+
+    /// Replaces the data with host values (same length), keeping the device.
+    pub(crate) fn set_host_data(&self, data: Vec<f32>) {
+        assert_eq!(data.len(), self.numel(), "set_data: {} values for shape {}", data.len(), self.shape());
         let mut dst = self.0.storage.write().unwrap_or_else(|e| e.into_inner());
-        *dst = Storage::from_vec(new, self.0.device);
+        let device = dst.device();
+        *dst = Storage::from_vec(data, device);
     }
 
     /// Runs `f` on the host data of a CPU tensor, mutably (optimizer kernels, data loading).
@@ -360,6 +398,19 @@ impl Tensor {
     pub fn with_data<R>(&self, f: impl FnOnce(&[f32]) -> R) -> R {
         let s = self.storage();
         f(s.as_cpu_slice().expect("with_data: tensor is not on the CPU"))
+    }
+}
+
+/// y = x moved to another device: ∂L/∂x is ∂L/∂y moved back.
+struct ToDeviceBackward(Device);
+
+impl Backward for ToDeviceBackward {
+    fn name(&self) -> &'static str {
+        "to"
+    }
+    fn backward(&self, _inputs: &[Tensor], _out: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>> {
+        let back = Storage::from_vec(grad.to_vec(), self.0);
+        vec![Some(Tensor::from_storage(back, grad.shape().clone()))]
     }
 }
 

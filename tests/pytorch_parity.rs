@@ -2,243 +2,54 @@
 //! inputs and upstream gradients stored by tests/reference/make_fixtures.py.
 //!
 //! Tolerances (relative, with a small absolute floor for values near 0):
-//! elementwise ops 1e-5; matmul, reductions, softmax and losses 1e-4.
+//! elementwise ops 1e-5; matmul, reductions, softmax and losses 1e-4. The tables are in
+//! tests/common/parity.rs (the GPU suite runs the same ones).
 
 mod common;
 
-use common::{assert_close, load_fixture, Value};
-use gradschool::nn::functional as F;
-use gradschool::{ClassLossOptions, IntTensor, Reduction, Tensor};
+use common::parity::*;
+use gradschool::Device;
 
-type Op = fn(&[Value]) -> Tensor;
-
-/// Runs every case of `family` through `table`, comparing outputs and gradients.
-fn check_family(family: &str, table: &[(&str, Op)], rtol: f32, atol: f32) {
-    let fixture = load_fixture(family);
-    let mut cases: Vec<String> = fixture.keys().map(|k| k.split('/').next().unwrap().to_string()).collect();
-    cases.dedup();
-    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-    for c in &cases {
-        assert!(names.contains(&c.as_str()), "{family}: fixture case `{c}` has no Rust counterpart in the table");
-    }
-    for (name, op) in table {
-        assert!(cases.iter().any(|c| c == name), "{family}: `{name}` is not in the fixture file (regenerate it)");
-        let mut inputs = Vec::new();
-        while let Some(v) = fixture.get(&format!("{name}/in{}", inputs.len())) {
-            let v = match v {
-                Value::F(t) if fixture.contains_key(&format!("{name}/grad{}", inputs.len())) => {
-                    Value::F(t.detach().requires_grad_())
-                }
-                other => other.clone(),
-            };
-            inputs.push(v);
-        }
-        let out = op(&inputs);
-        assert_close(&format!("{family}/{name} forward"), &out, fixture[&format!("{name}/out")].f(), rtol, atol);
-        let Some(gout) = fixture.get(&format!("{name}/gout")) else { continue };
-        out.backward_with(gout.f());
-        for (i, input) in inputs.iter().enumerate() {
-            if let Some(want) = fixture.get(&format!("{name}/grad{i}")) {
-                let got = input.f().grad().unwrap_or_else(|| input.f().zeros_like());
-                assert_close(&format!("{family}/{name} grad of input {i}"), &got, want.f(), rtol, atol);
-            }
-        }
-    }
-}
-
-fn f(v: &[Value], i: usize) -> &Tensor {
-    v[i].f()
-}
-fn ix(v: &[Value], i: usize) -> &IntTensor {
-    v[i].i()
-}
-fn as_float(t: IntTensor) -> Tensor {
-    Tensor::from_vec(t.as_slice().iter().map(|&x| x as f32).collect(), t.dims().to_vec())
+fn run(family: &str, (table, rtol, atol): Table) {
+    check_family(family, &table, rtol, atol, &Device::Cpu);
 }
 
 #[test]
 fn unary_ops_match_pytorch() {
-    // torch: the lambdas of family "unary" in make_fixtures.py
-    let table: &[(&str, Op)] = &[
-        ("neg", |v| -f(v, 0)),
-        ("exp", |v| f(v, 0).exp()),
-        ("log", |v| f(v, 0).log()),
-        ("sqrt", |v| f(v, 0).sqrt()),
-        ("abs", |v| f(v, 0).abs()),
-        ("square", |v| f(v, 0).square()),
-        ("pow_scalar", |v| f(v, 0).powf(2.5)),
-        ("pow_int", |v| f(v, 0).powf(3.0)),
-        ("add_scalar", |v| f(v, 0) + 1.5),
-        ("mul_scalar", |v| f(v, 0) * -0.75),
-        ("rsub_scalar", |v| 1.0 - f(v, 0)),
-        ("rdiv_scalar", |v| 2.0 / f(v, 0)),
-        ("div_scalar", |v| f(v, 0) / 4.0),
-        ("clamp", |v| f(v, 0).clamp(-0.5, 0.5)),
-        ("relu", |v| f(v, 0).relu()),
-        ("leaky_relu", |v| f(v, 0).leaky_relu(0.1)),
-        ("sigmoid", |v| f(v, 0).sigmoid()),
-        ("tanh", |v| f(v, 0).tanh()),
-        ("gelu", |v| f(v, 0).gelu()),
-        ("gelu_tanh", |v| f(v, 0).gelu_tanh()),
-        ("silu", |v| f(v, 0).silu()),
-        ("swish_beta", |v| f(v, 0).swish(1.5)),
-        ("softplus", |v| f(v, 0).softplus()),
-        ("chain", |v| (f(v, 0).exp() * 0.5).tanh().sqrt()),
-    ];
-    check_family("unary", table, 1e-5, 1e-6);
+    run("unary", unary_table());
 }
 
 #[test]
 fn binary_ops_match_pytorch() {
-    let table: &[(&str, Op)] = &[
-        ("add_same", |v| f(v, 0) + f(v, 1)),
-        ("add_row", |v| f(v, 0) + f(v, 1)),
-        ("add_both_ways", |v| f(v, 0) + f(v, 1)),
-        ("add_scalar_tensor", |v| f(v, 0) + f(v, 1)),
-        ("sub_col", |v| f(v, 0) - f(v, 1)),
-        ("mul_bcast", |v| f(v, 0) * f(v, 1)),
-        ("mul_self", |v| f(v, 0) * f(v, 0)),
-        ("div_bcast", |v| f(v, 0) / f(v, 1)),
-        ("pow_tensor", |v| f(v, 0).pow(f(v, 1))),
-        ("maximum", |v| f(v, 0).maximum(f(v, 1))),
-        ("minimum", |v| f(v, 0).minimum(f(v, 1))),
-        ("add_transposed", |v| f(v, 0).t() + f(v, 1)),
-        ("mul_transposed_bcast", |v| f(v, 0).t() * f(v, 1)),
-    ];
-    check_family("binary", table, 1e-5, 1e-6);
+    run("binary", binary_table());
 }
 
 #[test]
 fn reductions_match_pytorch() {
-    let table: &[(&str, Op)] = &[
-        ("sum_all", |v| f(v, 0).sum()),
-        ("sum_dim0", |v| f(v, 0).sum_dims(&[0], false)),
-        ("sum_dims_keep", |v| f(v, 0).sum_dims(&[0, 2], true)),
-        ("sum_last", |v| f(v, 0).sum_dims(&[-1], false)),
-        ("mean_all", |v| f(v, 0).mean()),
-        ("mean_dim_keep", |v| f(v, 0).mean_dims(&[1], true)),
-        ("max_all", |v| f(v, 0).max()),
-        ("max_dim", |v| f(v, 0).max_dims(&[1], false)),
-        ("min_dim_keep", |v| f(v, 0).min_dims(&[0], true)),
-        ("var_all", |v| f(v, 0).var()),
-        ("var_dim", |v| f(v, 0).var_dims(&[1], false, 1)),
-        ("var_dims_pop_keep", |v| f(v, 0).var_dims(&[1, 2], true, 0)),
-        ("argmax_dim", |v| as_float(f(v, 0).argmax(1, false))),
-        ("argmin_last_keep", |v| as_float(f(v, 0).argmin(-1, true))),
-        ("sum_transposed", |v| f(v, 0).t().sum_dims(&[0], false)),
-        ("sum_large", |v| f(v, 0).sum_dims(&[1], false)),
-    ];
-    check_family("reduce", table, 1e-4, 1e-5);
+    run("reduce", reduce_table());
 }
 
 #[test]
 fn matmul_matches_pytorch() {
-    let table: &[(&str, Op)] = &[
-        ("mm", |v| f(v, 0).matmul(f(v, 1))),
-        ("bmm", |v| f(v, 0).matmul(f(v, 1))),
-        ("bcast_batch", |v| f(v, 0).matmul(f(v, 1))),
-        ("batch_times_matrix", |v| f(v, 0).matmul(f(v, 1))),
-        ("matrix_times_batch", |v| f(v, 0).matmul(f(v, 1))),
-        ("dot", |v| f(v, 0).matmul(f(v, 1))),
-        ("vec_mat", |v| f(v, 0).matmul(f(v, 1))),
-        ("mat_vec", |v| f(v, 0).matmul(f(v, 1))),
-        ("batch_vec", |v| f(v, 0).matmul(f(v, 1))),
-        ("at_b", |v| f(v, 0).t().matmul(f(v, 1))),
-        ("a_bt", |v| f(v, 0).matmul(&f(v, 1).t())),
-        ("mlp_layer", |v| (f(v, 0).matmul(&f(v, 1).t()) + f(v, 2)).relu()),
-        ("large", |v| f(v, 0).matmul(f(v, 1))),
-        ("linear", |v| f(v, 0).linear(f(v, 1), Some(f(v, 2)))),
-        ("linear_no_bias", |v| f(v, 0).linear(f(v, 1), None)),
-    ];
-    check_family("matmul", table, 1e-4, 1e-5);
+    run("matmul", matmul_table());
 }
 
 #[test]
 fn movement_ops_match_pytorch() {
-    let table: &[(&str, Op)] = &[
-        ("reshape", |v| f(v, 0).reshape([4, 6]) * Tensor::arange(0.0, 24.0, 1.0).reshape([4, 6])),
-        ("flatten", |v| f(v, 0).flatten(1, -1)),
-        ("permute", |v| f(v, 0).permute(&[2, 0, 1])),
-        ("transpose", |v| f(v, 0).transpose(0, 2)),
-        ("t", |v| f(v, 0).t()),
-        ("broadcast_to", |v| f(v, 0).broadcast_to(&[2, 3, 4])),
-        ("squeeze", |v| f(v, 0).squeeze(1)),
-        ("unsqueeze", |v| f(v, 0).unsqueeze(-1)),
-        ("narrow", |v| f(v, 0).narrow(2, 1, 2)),
-        ("cat0", |v| Tensor::cat(&[f(v, 0), f(v, 1)], 0)),
-        ("cat1_three", |v| Tensor::cat(&[f(v, 0), f(v, 1), f(v, 2)], 1)),
-        ("stack1", |v| Tensor::stack(&[f(v, 0), f(v, 1)], 1)),
-        ("chunk_swap", |v| {
-            let c = f(v, 0).chunk(3, 1);
-            Tensor::cat(&[&c[2], &c[1], &c[0]], 1)
-        }),
-    ];
-    check_family("movement", table, 1e-5, 1e-6);
+    run("movement", movement_table());
 }
 
 #[test]
 fn indexing_ops_match_pytorch() {
-    let table: &[(&str, Op)] = &[
-        ("index_select0", |v| f(v, 0).index_select(0, ix(v, 1))),
-        ("index_select1", |v| f(v, 0).index_select(1, ix(v, 1))),
-        ("gather1", |v| f(v, 0).gather(1, ix(v, 1))),
-        ("gather0", |v| f(v, 0).gather(0, ix(v, 1))),
-        ("embedding", |v| f(v, 0).embedding(ix(v, 1))),
-        ("where_bcast", |v| Tensor::where_cond(f(v, 0), f(v, 1), f(v, 2))),
-        ("causal_softmax", |v| f(v, 0).masked_fill(f(v, 1), f32::NEG_INFINITY).softmax(-1)),
-        ("masked_fill", |v| f(v, 0).masked_fill(f(v, 1), -5.0)),
-    ];
-    check_family("index", table, 1e-5, 1e-6);
+    run("index", index_table());
 }
 
 #[test]
 fn softmax_matches_pytorch() {
-    let table: &[(&str, Op)] = &[
-        ("softmax_last", |v| f(v, 0).softmax(-1)),
-        ("softmax_dim0", |v| f(v, 0).softmax(0)),
-        ("log_softmax_last", |v| f(v, 0).log_softmax(-1)),
-        ("log_softmax_dim1", |v| f(v, 0).log_softmax(1)),
-        ("softmax_large_logits", |v| f(v, 0).softmax(-1)),
-        ("log_softmax_large_logits", |v| f(v, 0).log_softmax(-1)),
-    ];
-    check_family("softmax", table, 1e-4, 1e-6);
-}
-
-fn opts(reduction: Reduction) -> ClassLossOptions {
-    ClassLossOptions { reduction, ..Default::default() }
+    run("softmax", softmax_table());
 }
 
 #[test]
 fn losses_match_pytorch() {
-    let table: &[(&str, Op)] = &[
-        ("mse_mean", |v| F::mse_loss(f(v, 0), f(v, 1), Reduction::Mean)),
-        ("mse_sum", |v| F::mse_loss(f(v, 0), f(v, 1), Reduction::Sum)),
-        ("mse_none", |v| F::mse_loss(f(v, 0), f(v, 1), Reduction::None)),
-        ("pairwise_distance", |v| F::pairwise_distance(f(v, 0), f(v, 1))),
-        ("euclidean_mean", |v| F::euclidean_loss(f(v, 0), f(v, 1), Reduction::Mean)),
-        ("cosine_similarity", |v| F::cosine_similarity(f(v, 0), f(v, 1), -1)),
-        ("cosine_similarity_dim0", |v| F::cosine_similarity(f(v, 0), f(v, 1), 0)),
-        ("cosine_embedding", |v| F::cosine_embedding_loss(f(v, 0), f(v, 1), f(v, 2), 0.1, Reduction::Mean)),
-        ("nll_mean_ignore", |v| F::nll_loss(&f(v, 0).log_softmax(-1), ix(v, 1))),
-        ("nll_sum", |v| F::nll_loss_with(&f(v, 0).log_softmax(-1), ix(v, 1), opts(Reduction::Sum))),
-        ("nll_none", |v| F::nll_loss_with(&f(v, 0).log_softmax(-1), ix(v, 1), opts(Reduction::None))),
-        ("cross_entropy", |v| F::cross_entropy(f(v, 0), ix(v, 1))),
-        ("cross_entropy_ignore", |v| F::cross_entropy(f(v, 0), ix(v, 1))),
-        ("cross_entropy_smoothing", |v| {
-            F::cross_entropy_with(f(v, 0), ix(v, 1), ClassLossOptions { label_smoothing: 0.1, ..Default::default() })
-        }),
-        ("cross_entropy_sequence", |v| F::cross_entropy(f(v, 0), ix(v, 1))),
-        ("cross_entropy_large_logits", |v| F::cross_entropy(f(v, 0), ix(v, 1))),
-        ("bce", |v| F::binary_cross_entropy(&f(v, 0).sigmoid(), f(v, 1), Reduction::Mean)),
-        ("bce_with_logits", |v| F::binary_cross_entropy_with_logits(f(v, 0), f(v, 1), Reduction::Mean)),
-        ("kl_div_batchmean", |v| F::kl_div(&f(v, 0).log_softmax(-1), &f(v, 1).softmax(-1), Reduction::BatchMean)),
-        ("kl_div_zero_target_sum", |v| F::kl_div(&f(v, 0).log_softmax(-1), f(v, 1), Reduction::Sum)),
-        ("distillation", |v| {
-            let (s, t, y) = (f(v, 0), f(v, 1), ix(v, 2));
-            let hard = F::cross_entropy(s, y);
-            let soft = F::kl_div(&(s / 2.0).log_softmax(-1), &(t / 2.0).softmax(-1), Reduction::BatchMean);
-            hard + soft * (0.5 * 4.0)
-        }),
-    ];
-    check_family("loss", table, 1e-4, 1e-6);
+    run("loss", loss_table());
 }

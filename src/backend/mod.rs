@@ -92,15 +92,21 @@ pub trait Backend: Sized + Send + Sync {
 pub enum Storage {
     /// Host memory.
     Cpu(CpuStorage),
+    /// GPU memory (feature `cuda`).
+    #[cfg(feature = "cuda")]
+    Cuda(cuda::CudaStorage),
 }
 // ANCHOR_END: storage
 
 impl Storage {
-    /// Host data → storage on `device`.
+    /// Host data → storage on `device` (callers check `Device::ensure_available` first).
     pub(crate) fn from_vec(data: Vec<f32>, device: Device) -> Storage {
         match device {
             Device::Cpu => Storage::Cpu(CpuStorage::new(data)),
-            Device::Cuda(_) => unreachable!("callers check Device::ensure_available first"),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(i) => Storage::Cuda(cuda::CudaStorage::from_host(i, &data)),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => unreachable!("Device::ensure_available refuses CUDA without the `cuda` feature"),
         }
     }
 
@@ -108,6 +114,8 @@ impl Storage {
     pub(crate) fn as_cpu_slice(&self) -> Option<&[f32]> {
         match self {
             Storage::Cpu(c) => Some(c.as_slice()),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(_) => None,
         }
     }
 
@@ -115,26 +123,35 @@ impl Storage {
     pub(crate) fn as_cpu_slice_mut(&mut self) -> Option<&mut [f32]> {
         match self {
             Storage::Cpu(c) => Some(c.as_mut_slice()),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(_) => None,
         }
     }
 }
 
-/// Forwards a `Backend` method to the variant's implementation. Two-operand methods require both
-/// operands on the same device; a mixed call panics naming the op and both devices.
+/// Forwards a one-operand `Backend` method to the variant's implementation.
 macro_rules! dispatch {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {
             Storage::Cpu($s) => Storage::Cpu($e),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda($s) => Storage::Cuda($e),
         }
     };
 }
 
-fn same_device<'a>(op: &str, a: &'a Storage, b: &'a Storage) -> (&'a CpuStorage, &'a CpuStorage) {
-    match (a, b) {
-        (Storage::Cpu(x), Storage::Cpu(y)) => (x, y),
-        #[allow(unreachable_patterns)]
-        _ => panic!("{op}: operands on {} and {}", a.device(), b.device()),
-    }
+/// Forwards a two-operand method; operands on different devices panic naming the op and both
+/// devices (a programming error, like a shape mismatch: move tensors with `to` first).
+macro_rules! dispatch2 {
+    ($op:expr, $a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {
+        match ($a, $b) {
+            (Storage::Cpu($x), Storage::Cpu($y)) => Storage::Cpu($e),
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda($x), Storage::Cuda($y)) => Storage::Cuda($e),
+            #[allow(unreachable_patterns)]
+            (a, b) => panic!("{}: operands on {} and {}", $op, a.device(), b.device()),
+        }
+    };
 }
 
 impl Storage {
@@ -142,33 +159,48 @@ impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(c) => c.device(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(c) => c.device(),
         }
     }
     pub(crate) fn len(&self) -> usize {
         match self {
             Storage::Cpu(c) => c.len(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(c) => c.len(),
         }
     }
     pub(crate) fn to_vec(&self) -> Vec<f32> {
         match self {
             Storage::Cpu(c) => c.to_vec(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(c) => c.to_vec(),
         }
     }
     pub(crate) fn unary(&self, op: UnaryOp) -> Storage {
         dispatch!(self, s => s.unary(op))
     }
     pub(crate) fn unary_grad(&self, op: UnaryOp, y: &Storage, grad: &Storage) -> Storage {
-        let (x, y) = same_device(op.name(), self, y);
-        let (_, g) = same_device(op.name(), self, grad);
-        Storage::Cpu(x.unary_grad(op, y, g))
+        match (self, y, grad) {
+            (Storage::Cpu(x), Storage::Cpu(y), Storage::Cpu(g)) => Storage::Cpu(x.unary_grad(op, y, g)),
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(x), Storage::Cuda(y), Storage::Cuda(g)) => Storage::Cuda(x.unary_grad(op, y, g)),
+            #[allow(unreachable_patterns)]
+            (x, _, g) => panic!("{}: operands on {} and {}", op.name(), x.device(), g.device()),
+        }
     }
     pub(crate) fn binary(&self, rhs: &Storage, op: BinaryOp, shapes: [&[usize]; 3]) -> Storage {
-        let (a, b) = same_device(op.name(), self, rhs);
-        Storage::Cpu(a.binary(b, op, shapes))
+        dispatch2!(op.name(), self, rhs, |a, b| a.binary(b, op, shapes))
     }
     pub(crate) fn where_cond(c: &Storage, a: &Storage, b: &Storage, s: [&[usize]; 4]) -> Storage {
         match (c, a, b) {
             (Storage::Cpu(c), Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(CpuStorage::where_cond(c, a, b, s)),
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(c), Storage::Cuda(a), Storage::Cuda(b)) => {
+                Storage::Cuda(cuda::CudaStorage::where_cond(c, a, b, s))
+            }
+            #[allow(unreachable_patterns)]
+            (c, a, _) => panic!("where: operands on {} and {}", c.device(), a.device()),
         }
     }
     pub(crate) fn reduce(&self, op: ReduceOp, shape: &[usize], dim: usize) -> Storage {
@@ -177,23 +209,41 @@ impl Storage {
     pub(crate) fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64> {
         match self {
             Storage::Cpu(s) => s.arg_reduce(shape, dim, largest),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => s.arg_reduce(shape, dim, largest),
         }
     }
     pub(crate) fn matmul(&self, rhs: &Storage, layout: &MatmulLayout) -> Storage {
-        let (a, b) = same_device("matmul", self, rhs);
-        Storage::Cpu(a.matmul(b, layout))
+        dispatch2!("matmul", self, rhs, |a, b| a.matmul(b, layout))
     }
     pub(crate) fn strided_copy(&self, out: &[usize], strides: &[usize], offset: usize) -> Storage {
         dispatch!(self, s => s.strided_copy(out, strides, offset))
     }
     pub(crate) fn cat(parts: &[(&Storage, &[usize])], dim: usize) -> Storage {
-        let cpu: Vec<(&CpuStorage, &[usize])> = parts
-            .iter()
-            .map(|(s, shape)| match s {
-                Storage::Cpu(c) => (c, *shape),
-            })
-            .collect();
-        Storage::Cpu(CpuStorage::cat(&cpu, dim))
+        match parts[0].0 {
+            Storage::Cpu(_) => {
+                let cpu: Vec<(&CpuStorage, &[usize])> = parts
+                    .iter()
+                    .map(|(s, shape)| match s {
+                        Storage::Cpu(c) => (c, *shape),
+                        #[allow(unreachable_patterns)]
+                        other => panic!("cat: operands on cpu and {}", other.device()),
+                    })
+                    .collect();
+                Storage::Cpu(CpuStorage::cat(&cpu, dim))
+            }
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(_) => {
+                let gpu: Vec<(&cuda::CudaStorage, &[usize])> = parts
+                    .iter()
+                    .map(|(s, shape)| match s {
+                        Storage::Cuda(c) => (c, *shape),
+                        other => panic!("cat: operands on cuda and {}", other.device()),
+                    })
+                    .collect();
+                Storage::Cuda(cuda::CudaStorage::cat(&gpu, dim))
+            }
+        }
     }
     pub(crate) fn index_select(&self, shape: &[usize], dim: usize, idx: &[i64]) -> Storage {
         dispatch!(self, s => s.index_select(shape, dim, idx))

@@ -74,7 +74,8 @@ fn schedule(args: &MnistArgs) -> Result<Schedule> {
 
 /// Validates the flags, then trains.
 pub fn run(args: &MnistArgs) -> Result<()> {
-    Device::parse(&args.device)?.ensure_available()?;
+    let device = Device::parse(&args.device)?;
+    device.ensure_available()?;
     if !(args.momentum.is_finite() && (0.0..1.0).contains(&args.momentum)) {
         return Err(Error::Config(format!("--momentum must be in [0, 1), got {}", args.momentum)));
     }
@@ -99,6 +100,7 @@ pub fn run(args: &MnistArgs) -> Result<()> {
         test_batch_size: 1000,
         limit_train: args.limit_train.map(|n| n as usize),
         progress: std::io::stderr().is_terminal(),
+        device,
     };
     let summary = train_mnist(&config)?;
     println!(

@@ -88,7 +88,7 @@ impl Forward for Dropout {
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mask: Vec<f32> = (0..x.numel()).map(|_| if rng.random::<f32>() < self.p { 0.0 } else { scale }).collect();
         // ∂(x·m)/∂x = m: the backward pass drops the same elements.
-        x * &Tensor::from_vec(mask, x.dims().to_vec())
+        x * &x.new_from_vec(mask, x.dims().to_vec())
     }
 }
 // ANCHOR_END: dropout

@@ -51,7 +51,7 @@ impl Backward for WhereBackward {
     }
     fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
         let (c, a, b) = (&inputs[0], &inputs[1], &inputs[2]);
-        let zero = Tensor::scalar(0.0);
+        let zero = g.new_full([], 0.0);
         let grad_a = a.requires_grad().then(|| Tensor::where_cond(c, g, &zero).sum_to(a.dims()));
         let grad_b = b.requires_grad().then(|| Tensor::where_cond(c, &zero, g).sum_to(b.dims()));
         vec![None, grad_a, grad_b]
@@ -96,7 +96,7 @@ impl Tensor {
     /// `value` where `mask ≠ 0`, else `self` (`x.masked_fill(mask, value)`); e.g. −∞ above the
     /// diagonal for a causal attention mask.
     pub fn masked_fill(&self, mask: &Tensor, value: f32) -> Tensor {
-        let out = Tensor::where_cond(mask, &Tensor::scalar(value), self);
+        let out = Tensor::where_cond(mask, &self.new_full([], value), self);
         assert_eq!(
             out.dims(),
             self.dims(),

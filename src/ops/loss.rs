@@ -69,7 +69,7 @@ pub fn cosine_embedding_loss(x1: &Tensor, x2: &Tensor, y: &Tensor, margin: f32, 
     same_shape("cosine_embedding_loss", x1, x2);
     let cos = cosine_similarity(x1, x2, -1);
     assert_eq!(y.dims(), cos.dims(), "cosine_embedding_loss: y {} vs {} rows", y.shape(), cos.shape());
-    let positive = y.gt(&Tensor::scalar(0.0));
+    let positive = y.gt(&y.new_full([], 0.0));
     let loss = Tensor::where_cond(&positive, &(1.0 - &cos), &cos.add_scalar(-margin).relu());
     reduce(loss, reduction, "cosine_embedding_loss")
 }
@@ -117,7 +117,7 @@ fn flatten_targets(op: &str, scores: &Tensor, target: &IntTensor, ignore: i64) -
             keep.push(1.0);
         }
     }
-    (scores.reshape([n, c]), IntTensor::from_vec(safe, [n, 1]), Tensor::from_vec(keep, [n]))
+    (scores.reshape([n, c]), IntTensor::from_vec(safe, [n, 1]), scores.new_from_vec(keep, [n]))
 }
 
 /// Reduces per-sample losses where only `keep`-ed samples count.
@@ -196,8 +196,8 @@ pub fn binary_cross_entropy_with_logits(x: &Tensor, y: &Tensor, reduction: Reduc
 pub fn kl_div(input: &Tensor, target: &Tensor, reduction: Reduction) -> Tensor {
     same_shape("kl_div", input, target);
     // p·log p with 0·log 0 = 0: take the log of 1 where p = 0.
-    let positive = target.gt(&Tensor::scalar(0.0));
-    let safe = Tensor::where_cond(&positive, target, &Tensor::scalar(1.0));
+    let positive = target.gt(&target.new_full([], 0.0));
+    let safe = Tensor::where_cond(&positive, target, &target.new_full([], 1.0));
     let loss = target * &(safe.log() - input);
     match reduction {
         Reduction::BatchMean => {

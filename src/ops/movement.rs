@@ -66,7 +66,7 @@ impl Backward for NarrowBackward {
         let pad = |n: usize| {
             let mut s = full.to_vec();
             s[self.dim] = n;
-            Tensor::zeros(s)
+            g.new_full(s, 0.0)
         };
         let before = pad(self.start);
         let after = pad(full[self.dim] - self.start - len);

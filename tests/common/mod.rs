@@ -2,6 +2,8 @@
 //! tests/reference/make_fixtures.py, and comparing tensors within a tolerance.
 #![allow(dead_code)]
 
+pub mod parity;
+
 use gradschool::{IntTensor, Tensor};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::BTreeMap;
@@ -31,7 +33,12 @@ impl Value {
 
 /// All tensors of a fixture file, by name.
 pub fn load_fixture(family: &str) -> BTreeMap<String, Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{family}.safetensors"));
+    // GRADSCHOOL_ROOT lets a test binary copied to another machine (the GPU bundle) find the
+    // fixtures of the repository it runs in.
+    let root = std::env::var("GRADSCHOOL_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let path = root.join("tests/fixtures").join(format!("{family}.safetensors"));
     let bytes = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run tests/reference/make_fixtures.py)", path.display()));
     let st = SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -1,11 +1,15 @@
 //! The CUDA backend (feature `cuda`), on cudarc with dynamic loading: it builds on any machine
 //! and needs NVIDIA's libraries only at run time.
 //!
-//! In this first stage the kernels are written (src/backend/cuda/kernels/*.cu: elementwise and
-//! broadcasting ops, reductions and row softmax, indexing, fused optimizer steps) and compiled by
-//! NVRTC — in CI, without a GPU — and devices are probed with clear errors. `CudaStorage`, the
-//! `Storage::Cuda` variant that runs them, comes next; until then `Device::Cuda` reports that CUDA
-//! tensors are not available.
+//! Kernels (src/backend/cuda/kernels/*.cu: elementwise and broadcasting ops, reductions and row
+//! softmax, indexing, fused optimizer steps) are compiled by NVRTC once per process and device
+//! (CI compiles them without a GPU); `CudaStorage` runs them, and cuBLAS runs matrix products.
+
+mod device;
+mod storage;
+
+pub use device::{cuda_device, CudaDevice};
+pub use storage::CudaStorage;
 
 use crate::error::{Error, Result};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions, Ptx};

@@ -1,0 +1,393 @@
+//! `CudaStorage`: a tensor's data in GPU memory, and the forward kernels of the [`Backend`] trait
+//! launched on it. Errors from the driver at this depth are fatal (a lost device, out of
+//! memory) and panic with the kernel's name; device availability was checked before any tensor
+//! reached the GPU (`Device::ensure_available`).
+
+use super::device::{cuda_device, CudaDevice};
+use crate::backend::{Backend, MatmulLayout};
+use crate::device::Device;
+use crate::ops::binary::BinaryOp;
+use crate::ops::reduce::ReduceOp;
+use crate::ops::unary::UnaryOp;
+use crate::shape::{broadcast_strides, contiguous_strides};
+use cudarc::cublas::{sys::cublasOperation_t, Gemm, GemmConfig, StridedBatchedConfig};
+use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use std::sync::Arc;
+
+/// Threads per block for elementwise kernels and row reductions (reduce.cu's BLOCK).
+const BLOCK: u32 = 256;
+
+/// f32 data on a GPU.
+#[derive(Clone)]
+pub struct CudaStorage {
+    pub(crate) data: CudaSlice<f32>,
+    pub(crate) dev: Arc<CudaDevice>,
+}
+
+/// Driver errors past `Device::ensure_available` are fatal: panic naming the call.
+trait OrFatal<T> {
+    fn or_fatal(self, what: &str) -> T;
+}
+
+impl<T, E: std::fmt::Debug> OrFatal<T> for Result<T, E> {
+    fn or_fatal(self, what: &str) -> T {
+        self.unwrap_or_else(|e| panic!("CUDA {what} failed: {e:?}"))
+    }
+}
+
+fn grid(n: usize) -> LaunchConfig {
+    LaunchConfig { grid_dim: ((n as u32).div_ceil(BLOCK).max(1), 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
+}
+
+/// The op codes of elementwise.cu, and the op's scalar parameters.
+fn unary_code(op: UnaryOp) -> (i32, f32, f32) {
+    match op {
+        UnaryOp::Neg => (0, 0.0, 0.0),
+        UnaryOp::Exp => (1, 0.0, 0.0),
+        UnaryOp::Log => (2, 0.0, 0.0),
+        UnaryOp::Sqrt => (3, 0.0, 0.0),
+        UnaryOp::Abs => (4, 0.0, 0.0),
+        UnaryOp::Relu => (5, 0.0, 0.0),
+        UnaryOp::LeakyRelu(s) => (6, s, 0.0),
+        UnaryOp::Sigmoid => (7, 0.0, 0.0),
+        UnaryOp::Tanh => (8, 0.0, 0.0),
+        UnaryOp::GeluErf => (9, 0.0, 0.0),
+        UnaryOp::GeluTanh => (10, 0.0, 0.0),
+        UnaryOp::Silu => (11, 0.0, 0.0),
+        UnaryOp::Softplus => (12, 0.0, 0.0),
+        UnaryOp::PowScalar(p) => (13, p, 0.0),
+        UnaryOp::AddScalar(c) => (14, c, 0.0),
+        UnaryOp::MulScalar(c) => (15, c, 0.0),
+        UnaryOp::Clamp(lo, hi) => (16, lo, hi),
+    }
+}
+
+fn binary_code(op: BinaryOp) -> i32 {
+    match op {
+        BinaryOp::Add => 0,
+        BinaryOp::Sub => 1,
+        BinaryOp::Mul => 2,
+        BinaryOp::Div => 3,
+        BinaryOp::Pow => 4,
+        BinaryOp::Maximum => 5,
+        BinaryOp::Minimum => 6,
+        BinaryOp::Gt => 7,
+        BinaryOp::Ge => 8,
+        BinaryOp::Lt => 9,
+        BinaryOp::Le => 10,
+        BinaryOp::Eq => 11,
+        BinaryOp::Ne => 12,
+    }
+}
+
+fn split_at_dim(shape: &[usize], dim: usize) -> (usize, usize, usize) {
+    (shape[..dim].iter().product(), shape[dim], shape[dim + 1..].iter().product())
+}
+
+impl CudaStorage {
+    /// Copies host data to GPU `ordinal`.
+    pub fn from_host(ordinal: usize, data: &[f32]) -> CudaStorage {
+        let dev = cuda_device(ordinal).unwrap_or_else(|e| panic!("{e}"));
+        let data = dev.stream.clone_htod(data).or_fatal("copy to device");
+        CudaStorage { data, dev }
+    }
+
+    fn alloc(&self, n: usize) -> CudaSlice<f32> {
+        self.dev.stream.alloc_zeros::<f32>(n.max(1)).or_fatal("alloc")
+    }
+
+    fn wrap(&self, data: CudaSlice<f32>) -> CudaStorage {
+        CudaStorage { data, dev: self.dev.clone() }
+    }
+
+    fn upload_usize(&self, v: &[usize]) -> CudaSlice<usize> {
+        let v = if v.is_empty() { vec![0] } else { v.to_vec() };
+        self.dev.stream.clone_htod(&v).or_fatal("copy to device")
+    }
+
+    fn upload_i64(&self, v: &[i64]) -> CudaSlice<i64> {
+        let v = if v.is_empty() { vec![0] } else { v.to_vec() };
+        self.dev.stream.clone_htod(&v).or_fatal("copy to device")
+    }
+
+    /// Launches a strided copy of `dims` elements from `src` into `out` (see strided_copy_f32).
+    #[allow(clippy::too_many_arguments)]
+    fn strided_copy_into(
+        &self,
+        src: &CudaSlice<f32>,
+        dims: &[usize],
+        src_strides: &[usize],
+        src_offset: usize,
+        out: &mut CudaSlice<f32>,
+        dst_strides: &[usize],
+        dst_offset: usize,
+    ) {
+        let n: usize = dims.iter().product();
+        if n == 0 {
+            return;
+        }
+        let rank = dims.len() as i32;
+        let info = self.upload_usize(&[dims, src_strides, dst_strides].concat());
+        let f = self.dev.function("strided_copy_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&rank).arg(&info).arg(src).arg(&src_offset).arg(out).arg(&dst_offset).arg(&n);
+        // SAFETY: the argument list matches strided_copy_f32's signature; every offset the
+        // kernel computes lies within the source and destination shapes the caller checked.
+        unsafe { b.launch(grid(n)) }.or_fatal("strided_copy_f32");
+    }
+}
+
+impl Backend for CudaStorage {
+    fn device(&self) -> Device {
+        Device::Cuda(self.dev.ordinal)
+    }
+
+    fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    fn to_vec(&self) -> Vec<f32> {
+        self.dev.stream.clone_dtoh(&self.data).or_fatal("copy to host")
+    }
+
+    fn unary(&self, op: UnaryOp) -> Self {
+        let n = self.len();
+        let mut out = self.alloc(n);
+        let (code, a, b2) = unary_code(op);
+        let f = self.dev.function("unary_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&code).arg(&a).arg(&b2).arg(&self.data).arg(&mut out).arg(&n);
+        // SAFETY: arguments match unary_f32(int, float, float, const float*, float*, size_t);
+        // both buffers hold n elements.
+        unsafe { b.launch(grid(n)) }.or_fatal("unary_f32");
+        self.wrap(out)
+    }
+
+    fn unary_grad(&self, op: UnaryOp, y: &Self, grad: &Self) -> Self {
+        let n = self.len();
+        let mut out = self.alloc(n);
+        let (code, a, b2) = unary_code(op);
+        let f = self.dev.function("unary_grad_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&code).arg(&a).arg(&b2).arg(&self.data).arg(&y.data).arg(&grad.data).arg(&mut out).arg(&n);
+        // SAFETY: arguments match unary_grad_f32; x, y, grad and out all hold n elements.
+        unsafe { b.launch(grid(n)) }.or_fatal("unary_grad_f32");
+        self.wrap(out)
+    }
+
+    fn binary(&self, rhs: &Self, op: BinaryOp, shapes: [&[usize]; 3]) -> Self {
+        let [sa, sb, so] = shapes;
+        let n: usize = so.iter().product();
+        let mut out = self.alloc(n);
+        let rank = so.len() as i32;
+        let info = self.upload_usize(&[so, &broadcast_strides(sa, so), &broadcast_strides(sb, so)].concat());
+        let code = binary_code(op);
+        let f = self.dev.function("binary_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&code).arg(&rank).arg(&info).arg(&self.data).arg(&rhs.data).arg(&mut out).arg(&n);
+        // SAFETY: arguments match binary_f32; broadcast strides keep every read inside a and b.
+        unsafe { b.launch(grid(n)) }.or_fatal("binary_f32");
+        self.wrap(out)
+    }
+
+    fn where_cond(cond: &Self, a: &Self, b: &Self, shapes: [&[usize]; 4]) -> Self {
+        let [sc, sa, sb, so] = shapes;
+        let n: usize = so.iter().product();
+        let mut out = cond.alloc(n);
+        let rank = so.len() as i32;
+        let strides = [so, &broadcast_strides(sc, so), &broadcast_strides(sa, so), &broadcast_strides(sb, so)].concat();
+        let info = cond.upload_usize(&strides);
+        let f = cond.dev.function("where_f32");
+        let mut l = cond.dev.stream.launch_builder(f);
+        l.arg(&rank).arg(&info).arg(&cond.data).arg(&a.data).arg(&b.data).arg(&mut out).arg(&n);
+        // SAFETY: arguments match where_f32; broadcast strides keep reads in bounds.
+        unsafe { l.launch(grid(n)) }.or_fatal("where_f32");
+        cond.wrap(out)
+    }
+
+    fn reduce(&self, op: ReduceOp, shape: &[usize], dim: usize) -> Self {
+        let (outer, n, inner) = split_at_dim(shape, dim);
+        let mut out = self.alloc(outer * inner);
+        let code: i32 = match op {
+            ReduceOp::Sum => 0,
+            ReduceOp::Max => 1,
+            ReduceOp::Min => 2,
+        };
+        if outer * inner == 0 {
+            return self.wrap(out);
+        }
+        if inner == 1 {
+            let f = self.dev.function("reduce_rows_f32");
+            let mut b = self.dev.stream.launch_builder(f);
+            b.arg(&code).arg(&self.data).arg(&mut out).arg(&n);
+            let cfg = LaunchConfig { grid_dim: (outer as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            // SAFETY: one block per row of n contiguous values; out holds `outer` values.
+            unsafe { b.launch(cfg) }.or_fatal("reduce_rows_f32");
+        } else {
+            let f = self.dev.function("reduce_strided_f32");
+            let mut b = self.dev.stream.launch_builder(f);
+            b.arg(&code).arg(&self.data).arg(&mut out).arg(&outer).arg(&n).arg(&inner);
+            // SAFETY: one thread per output of outer·inner; reads stay within outer·n·inner.
+            unsafe { b.launch(grid(outer * inner)) }.or_fatal("reduce_strided_f32");
+        }
+        self.wrap(out)
+    }
+
+    fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64> {
+        let (outer, n, inner) = split_at_dim(shape, dim);
+        let mut out = self.dev.stream.alloc_zeros::<i64>((outer * inner).max(1)).or_fatal("alloc");
+        let largest = largest as i32;
+        let f = self.dev.function("arg_reduce_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&largest).arg(&self.data).arg(&mut out).arg(&outer).arg(&n).arg(&inner);
+        // SAFETY: arguments match arg_reduce_f32; one thread per output.
+        unsafe { b.launch(grid(outer * inner)) }.or_fatal("arg_reduce_f32");
+        let mut v = self.dev.stream.clone_dtoh(&out).or_fatal("copy to host");
+        v.truncate(outer * inner);
+        v
+    }
+
+    fn matmul(&self, rhs: &Self, l: &MatmulLayout) -> Self {
+        let (m, n, k) = (l.m, l.n, l.k);
+        let mut out = self.alloc(l.batch * m * n);
+        // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: cuBLAS gets B first, with m and n
+        // swapped. A row-major r×c matrix is a column-major c×r one with leading dimension c.
+        let op = |t: bool| if t { cublasOperation_t::CUBLAS_OP_T } else { cublasOperation_t::CUBLAS_OP_N };
+        let gemm = GemmConfig {
+            transa: op(l.trans_b),
+            transb: op(l.trans_a),
+            m: n as i32,
+            n: m as i32,
+            k: k as i32,
+            alpha: 1.0f32,
+            lda: if l.trans_b { k } else { n } as i32,
+            ldb: if l.trans_a { m } else { k } as i32,
+            beta: 0.0f32,
+            ldc: n as i32,
+        };
+        let cfg = StridedBatchedConfig {
+            gemm,
+            batch_size: l.batch as i32,
+            stride_a: l.b_batch_stride as i64,
+            stride_b: l.a_batch_stride as i64,
+            stride_c: (m * n) as i64,
+        };
+        // SAFETY: the strides and leading dimensions describe exactly the batch·k·n, batch·m·k
+        // and batch·m·n elements of rhs, self and out (batch stride 0 re-reads one matrix).
+        unsafe { self.dev.blas.gemm_strided_batched(cfg, &rhs.data, &self.data, &mut out) }
+            .or_fatal("cublasSgemmStridedBatched");
+        self.wrap(out)
+    }
+
+    fn strided_copy(&self, out_shape: &[usize], strides: &[usize], offset: usize) -> Self {
+        let mut out = self.alloc(out_shape.iter().product());
+        self.strided_copy_into(&self.data, out_shape, strides, offset, &mut out, &contiguous_strides(out_shape), 0);
+        self.wrap(out)
+    }
+
+    fn cat(parts: &[(&Self, &[usize])], dim: usize) -> Self {
+        let first = parts[0].0;
+        let mut out_shape = parts[0].1.to_vec();
+        out_shape[dim] = parts.iter().map(|(_, s)| s[dim]).sum();
+        let out_strides = contiguous_strides(&out_shape);
+        let mut out = first.alloc(out_shape.iter().product());
+        let mut at = 0;
+        for (part, shape) in parts {
+            first.strided_copy_into(
+                &part.data,
+                shape,
+                &contiguous_strides(shape),
+                0,
+                &mut out,
+                &out_strides,
+                at * out_strides[dim],
+            );
+            at += shape[dim];
+        }
+        first.wrap(out)
+    }
+
+    fn index_select(&self, shape: &[usize], dim: usize, idx: &[i64]) -> Self {
+        let (outer, n, inner) = split_at_dim(shape, dim);
+        let m = idx.len();
+        check_indices("index_select", idx, n);
+        let mut out = self.alloc(outer * m * inner);
+        let d_idx = self.upload_i64(idx);
+        let f = self.dev.function("index_select_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&self.data).arg(&d_idx).arg(&mut out).arg(&outer).arg(&n).arg(&m).arg(&inner);
+        // SAFETY: indices were checked in [0, n) on the host; one thread per output element.
+        unsafe { b.launch(grid(outer * m * inner)) }.or_fatal("index_select_f32");
+        self.wrap(out)
+    }
+
+    fn index_add(&self, shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]) -> Self {
+        let (outer, m, inner) = split_at_dim(shape, dim);
+        let n = out_shape[dim];
+        check_indices("index_add", idx, n);
+        let mut out = self.alloc(out_shape.iter().product());
+        let d_idx = self.upload_i64(idx);
+        let f = self.dev.function("index_add_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&self.data).arg(&d_idx).arg(&mut out).arg(&outer).arg(&n).arg(&m).arg(&inner);
+        // SAFETY: indices checked on the host; out starts zeroed (alloc_zeros).
+        unsafe { b.launch(grid(outer * m * inner)) }.or_fatal("index_add_f32");
+        self.wrap(out)
+    }
+
+    fn gather(&self, shape: &[usize], dim: usize, idx: &[i64], idx_shape: &[usize]) -> Self {
+        check_indices("gather", idx, shape[dim]);
+        let n = idx.len();
+        let mut out = self.alloc(n);
+        let info = self.upload_usize(&[idx_shape, &contiguous_strides(shape)].concat());
+        let d_idx = self.upload_i64(idx);
+        let (rank, dim) = (shape.len() as i32, dim as i32);
+        let f = self.dev.function("gather_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&rank).arg(&dim).arg(&info).arg(&self.data).arg(&d_idx).arg(&mut out).arg(&n);
+        // SAFETY: indices checked on the host; the index shape fits inside `shape` (checked by
+        // Tensor::gather).
+        unsafe { b.launch(grid(n)) }.or_fatal("gather_f32");
+        self.wrap(out)
+    }
+
+    fn scatter_add(&self, idx: &[i64], idx_shape: &[usize], dim: usize, out_shape: &[usize]) -> Self {
+        check_indices("scatter_add", idx, out_shape[dim]);
+        let n = idx.len();
+        let mut out = self.alloc(out_shape.iter().product());
+        let info = self.upload_usize(&[idx_shape, &contiguous_strides(out_shape)].concat());
+        let d_idx = self.upload_i64(idx);
+        let (rank, dim) = (out_shape.len() as i32, dim as i32);
+        let f = self.dev.function("scatter_add_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&rank).arg(&dim).arg(&info).arg(&self.data).arg(&d_idx).arg(&mut out).arg(&n);
+        // SAFETY: as gather; out starts zeroed.
+        unsafe { b.launch(grid(n)) }.or_fatal("scatter_add_f32");
+        self.wrap(out)
+    }
+
+    fn softmax_last(&self, cols: usize, log: bool) -> Self {
+        let n = self.len();
+        let mut out = self.alloc(n);
+        let rows = n / cols.max(1);
+        if rows == 0 {
+            return self.wrap(out);
+        }
+        let log = log as i32;
+        let f = self.dev.function("softmax_rows_f32");
+        let mut b = self.dev.stream.launch_builder(f);
+        b.arg(&log).arg(&self.data).arg(&mut out).arg(&cols);
+        let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+        // SAFETY: one block per row of `cols` contiguous values.
+        unsafe { b.launch(cfg) }.or_fatal("softmax_rows_f32");
+        self.wrap(out)
+    }
+}
+
+/// Indices are checked on the host, as the CPU backend does, so a bad label is a clear panic
+/// instead of a wild read on the GPU.
+fn check_indices(op: &str, idx: &[i64], size: usize) {
+    if let Some(bad) = idx.iter().find(|&&i| i < 0 || i as usize >= size) {
+        panic!("{op}: index {bad} out of range for a dimension of size {size}");
+    }
+}

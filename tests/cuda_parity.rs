@@ -1,0 +1,127 @@
+//! The GPU suite (feature `cuda`): every PyTorch parity table with its inputs on cuda:0, and
+//! GPU-vs-CPU checks at sizes the fixtures do not reach (multi-block kernels, cuBLAS with every
+//! transpose, a training step). On a machine without a GPU every case reports `ignored` with the
+//! reason. Run: `cargo test --features cuda --test cuda_parity`.
+
+mod common;
+
+use common::parity::{all_families, check_family};
+use gradschool::backend::cuda::{library_present, CudaLibrary};
+use gradschool::models::FeedForwardNet;
+use gradschool::nn::functional::nll_loss;
+use gradschool::nn::{Forward, Module};
+use gradschool::optim::{Optimizer, Sgd};
+use gradschool::{manual_seed, Device, IntTensor, Tensor};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+const GPU: Device = Device::Cuda(0);
+
+/// Runs `f` on CPU inputs and on the same inputs moved to the GPU; compares outputs and input
+/// gradients (relative tolerance `tol`).
+fn gpu_vs_cpu(name: &str, inputs: &[Tensor], tol: f32, f: impl Fn(&[Tensor]) -> Tensor) {
+    let run = |device: &Device| {
+        let xs: Vec<Tensor> = inputs.iter().map(|t| t.to(device).unwrap().detach().requires_grad_()).collect();
+        let y = f(&xs);
+        (y.sum() * 1.0).backward();
+        (y.to_vec(), xs.iter().map(|x| x.grad().unwrap().to_vec()).collect::<Vec<_>>())
+    };
+    let ((yc, gc), (yg, gg)) = (run(&Device::Cpu), run(&GPU));
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{name} {what}: element {i}: gpu {x} vs cpu {y}");
+        }
+    };
+    close(&yg, &yc, "forward");
+    for (k, (a, b)) in gg.iter().zip(&gc).enumerate() {
+        close(a, b, &format!("grad of input {k}"));
+    }
+}
+
+fn large_cases() {
+    let mut rng = manual_seed(0);
+    let r = |s: &[usize], rng: &mut _| Tensor::randn(s, rng);
+    let (a, b) = (r(&[300, 257], &mut rng), r(&[257, 200], &mut rng));
+    gpu_vs_cpu("matmul", &[a.clone(), b.clone()], 1e-4, |t| t[0].matmul(&t[1]));
+    gpu_vs_cpu("matmul aᵀb", &[a.t(), b.clone()], 1e-4, |t| t[0].t().matmul(&t[1].t().t()));
+    gpu_vs_cpu("batched matmul", &[r(&[12, 64, 32], &mut rng), r(&[12, 32, 48], &mut rng)], 1e-4, |t| {
+        t[0].matmul(&t[1])
+    });
+    gpu_vs_cpu("linear", &[r(&[64, 784], &mut rng), r(&[256, 784], &mut rng), r(&[256], &mut rng)], 1e-4, |t| {
+        t[0].linear(&t[1], Some(&t[2])).relu()
+    });
+    gpu_vs_cpu("softmax rows", &[r(&[500, 1000], &mut rng)], 1e-5, |t| (t[0].mul_scalar(10.0)).log_softmax(-1));
+    gpu_vs_cpu("reductions", &[r(&[40, 50, 30], &mut rng)], 1e-4, |t| {
+        t[0].sum_dims(&[1], false) + t[0].max_dims(&[1], false) + t[0].mean_dims(&[-1], true).sum_dims(&[2], false)
+    });
+    gpu_vs_cpu("broadcast + gelu", &[r(&[8, 1, 64, 80], &mut rng), r(&[33, 1, 80], &mut rng)], 1e-5, |t| {
+        (&t[0] * &t[1]).gelu_tanh()
+    });
+    gpu_vs_cpu("permute + cat", &[r(&[20, 30, 7], &mut rng), r(&[20, 30, 5], &mut rng)], 1e-6, |t| {
+        Tensor::cat(&[&t[0], &t[1]], 2).permute(&[2, 0, 1]).square()
+    });
+}
+
+/// Three SGD steps of the course's network on the GPU land where the CPU does.
+fn training_step_matches_cpu() {
+    let x = Tensor::rand([64, 784], &mut manual_seed(1));
+    let y = IntTensor::from_vec((0..64).map(|i| i % 10).collect(), [64]);
+    let losses = |device: &Device| {
+        let mut model = FeedForwardNet::new(&mut manual_seed(2));
+        model.eval(); // no dropout: identical arithmetic on both devices
+        model.parameters().iter().for_each(|p| p.to_device_(device).unwrap());
+        let mut opt = Sgd::new(model.parameters(), 0.1).momentum(0.9);
+        (0..3)
+            .map(|_| {
+                opt.zero_grad();
+                let loss = nll_loss(&model.forward(&x.to(device).unwrap()), &y);
+                loss.backward();
+                opt.step();
+                loss.item()
+            })
+            .collect::<Vec<f32>>()
+    };
+    let (cpu, gpu) = (losses(&Device::Cpu), losses(&GPU));
+    for (c, g) in cpu.iter().zip(&gpu) {
+        assert!((c - g).abs() <= 1e-4 * (1.0 + c.abs()), "losses: gpu {gpu:?} vs cpu {cpu:?}");
+    }
+}
+
+fn main() {
+    let mut cases: Vec<(String, Box<dyn Fn()>)> = Vec::new();
+    for (family, (table, rtol, atol)) in all_families() {
+        cases.push((
+            format!("pytorch_parity::{family}"),
+            Box::new(move || check_family(family, &table, rtol, atol, &GPU)),
+        ));
+    }
+    cases.push(("gpu_vs_cpu_large".into(), Box::new(large_cases)));
+    cases.push(("training_step_matches_cpu".into(), Box::new(training_step_matches_cpu)));
+
+    let skip = if !library_present(CudaLibrary::Driver) {
+        Some("no CUDA driver found on this machine".to_string())
+    } else {
+        GPU.ensure_available().err().map(|e| e.to_string())
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for (name, case) in &cases {
+        if let Some(reason) = &skip {
+            println!("test {name} ... ignored, {reason}");
+            continue;
+        }
+        match catch_unwind(AssertUnwindSafe(case)) {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED");
+            }
+        }
+    }
+    let skipped = if skip.is_some() { cases.len() } else { 0 };
+    println!("\ncuda_parity: {passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
