@@ -43,6 +43,11 @@ fn large_cases() {
     let (a, b) = (r(&[300, 257], &mut rng), r(&[257, 200], &mut rng));
     gpu_vs_cpu("matmul", &[a.clone(), b.clone()], 1e-4, |t| t[0].matmul(&t[1]));
     gpu_vs_cpu("matmul aᵀb", &[a.t(), b.clone()], 1e-4, |t| t[0].t().matmul(&t[1].t().t()));
+    // TF32 is opt-in: with it, products keep a 10-bit mantissa, so the tolerance is looser.
+    let dev = gradschool::backend::cuda::cuda_device(0).unwrap();
+    dev.set_tf32(true).unwrap();
+    gpu_vs_cpu("matmul, TF32", &[a.clone(), b.clone()], 1e-2, |t| t[0].matmul(&t[1]));
+    dev.set_tf32(false).unwrap();
     gpu_vs_cpu("batched matmul", &[r(&[12, 64, 32], &mut rng), r(&[12, 32, 48], &mut rng)], 1e-4, |t| {
         t[0].matmul(&t[1])
     });
