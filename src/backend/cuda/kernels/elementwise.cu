@@ -64,10 +64,12 @@ __device__ float unary_derivative(int op, float a, float b, float x, float y) {
     return 0.0f;
 }
 
+// ANCHOR: unary_kernel
 extern "C" __global__ void unary_f32(int op, float a, float b, const float* x, float* y, size_t n) {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i < n) { y[i] = unary_apply(op, a, b, x[i]); }
 }
+// ANCHOR_END: unary_kernel
 
 // grad_x = grad_y · f'(x)
 extern "C" __global__ void unary_grad_f32(int op, float a, float b, const float* x, const float* y,
