@@ -55,6 +55,9 @@ fn large_cases() {
         t[0].linear(&t[1], Some(&t[2])).relu()
     });
     gpu_vs_cpu("softmax rows", &[r(&[500, 1000], &mut rng)], 1e-5, |t| (t[0].mul_scalar(10.0)).log_softmax(-1));
+    gpu_vs_cpu("layer norm", &[r(&[64, 768], &mut rng), r(&[768], &mut rng), r(&[768], &mut rng)], 1e-4, |t| {
+        t[0].layer_norm(&t[1], &t[2], 1e-5)
+    });
     gpu_vs_cpu("reductions", &[r(&[40, 50, 30], &mut rng)], 1e-4, |t| {
         t[0].sum_dims(&[1], false) + t[0].max_dims(&[1], false) + t[0].mean_dims(&[-1], true).sum_dims(&[2], false)
     });

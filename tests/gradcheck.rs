@@ -120,6 +120,15 @@ fn indexing_ops() {
 }
 
 #[test]
+fn fused_layer_norm() {
+    check(
+        "layer_norm",
+        |t| t[0].layer_norm(&t[1], &t[2], 1e-5),
+        &[&randn(&[2, 3, 5], 43), &randn(&[5], 44), &randn(&[5], 45)],
+    );
+}
+
+#[test]
 fn softmax_family() {
     let x = randn(&[2, 3, 4], 39);
     check("softmax", |t| t[0].softmax(-1), &[&x]);

@@ -84,6 +84,9 @@ pub trait Backend: Sized + Send + Sync {
     fn scatter_add(&self, idx: &[i64], idx_shape: &[usize], dim: usize, out_shape: &[usize]) -> Self;
     /// Softmax (or log-softmax) over the last dimension, rows of `cols` elements.
     fn softmax_last(&self, cols: usize, log: bool) -> Self;
+    /// Fused layer norm over rows of `cols`: y = (x − μ)·rstd·w + b with rstd = 1/√(σ² + eps)
+    /// (population variance). Returns (y, μ per row, rstd per row).
+    fn layer_norm(&self, weight: &Self, bias: &Self, cols: usize, eps: f32) -> (Self, Self, Self);
 }
 // ANCHOR_END: backend_trait
 
@@ -259,5 +262,20 @@ impl Storage {
     }
     pub(crate) fn softmax_last(&self, cols: usize, log: bool) -> Storage {
         dispatch!(self, s => s.softmax_last(cols, log))
+    }
+    pub(crate) fn layer_norm(&self, w: &Storage, b: &Storage, cols: usize, eps: f32) -> (Storage, Storage, Storage) {
+        match (self, w, b) {
+            (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(b)) => {
+                let (y, m, r) = x.layer_norm(w, b, cols, eps);
+                (Storage::Cpu(y), Storage::Cpu(m), Storage::Cpu(r))
+            }
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(x), Storage::Cuda(w), Storage::Cuda(b)) => {
+                let (y, m, r) = x.layer_norm(w, b, cols, eps);
+                (Storage::Cuda(y), Storage::Cuda(m), Storage::Cuda(r))
+            }
+            #[allow(unreachable_patterns)]
+            (x, w, _) => panic!("layer_norm: operands on {} and {}", x.device(), w.device()),
+        }
     }
 }

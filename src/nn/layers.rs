@@ -143,10 +143,7 @@ impl Module for LayerNorm {
 
 impl Forward for LayerNorm {
     fn forward(&self, x: &Tensor) -> Tensor {
-        let mean = x.mean_dims(&[-1], true); // (…, 1)
-        let var = x.var_dims(&[-1], true, 0); // (…, 1)
-        let xhat = (x - &mean) / var.add_scalar(self.eps).sqrt();
-        xhat * &self.weight + &self.bias
+        x.layer_norm(&self.weight, &self.bias, self.eps)
     }
 }
 

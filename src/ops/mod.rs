@@ -8,6 +8,7 @@ pub mod index;
 pub mod loss;
 pub mod matmul;
 pub mod movement;
+pub mod norm;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;

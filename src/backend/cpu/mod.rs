@@ -91,6 +91,10 @@ impl Backend for CpuStorage {
     fn softmax_last(&self, cols: usize, log: bool) -> Self {
         CpuStorage::new(reduce::softmax_last(&self.0, cols, log))
     }
+    fn layer_norm(&self, weight: &Self, bias: &Self, cols: usize, eps: f32) -> (Self, Self, Self) {
+        let (y, mean, rstd) = reduce::layer_norm(&self.0, &weight.0, &bias.0, cols, eps);
+        (CpuStorage::new(y), CpuStorage::new(mean), CpuStorage::new(rstd))
+    }
 }
 
 /// Splits `shape` around `dim` into `(outer, size, inner)`: the number of slices before the

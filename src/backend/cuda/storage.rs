@@ -366,6 +366,29 @@ impl Backend for CudaStorage {
         self.wrap(out)
     }
 
+    fn layer_norm(&self, weight: &Self, bias: &Self, cols: usize, eps: f32) -> (Self, Self, Self) {
+        let n = self.len();
+        let rows = n / cols.max(1);
+        let (mut y, mut mean, mut rstd) = (self.alloc(n), self.alloc(rows), self.alloc(rows));
+        if rows > 0 {
+            let f = self.dev.function("layer_norm_f32");
+            let mut b = self.dev.stream.launch_builder(f);
+            b.arg(&self.data)
+                .arg(&weight.data)
+                .arg(&bias.data)
+                .arg(&mut y)
+                .arg(&mut mean)
+                .arg(&mut rstd)
+                .arg(&cols)
+                .arg(&eps);
+            let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            // SAFETY: one block per row of `cols` values; weight and bias hold `cols` values
+            // (checked by Tensor::layer_norm); mean and rstd hold one value per row.
+            unsafe { b.launch(cfg) }.or_fatal("layer_norm_f32");
+        }
+        (self.wrap(y), self.wrap(mean), self.wrap(rstd))
+    }
+
     fn softmax_last(&self, cols: usize, log: bool) -> Self {
         let n = self.len();
         let mut out = self.alloc(n);

@@ -82,3 +82,20 @@ extern "C" __global__ void softmax_rows_f32(int log_out, const float* x, float* 
         for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { out[j] = expf(row[j] - m) * inv; }
     }
 }
+
+// Fused layer norm: block per row of `cols`; two tree reductions (mean, then variance about
+// the mean), then y = (x − μ)·rstd·w + b. Writes μ and rstd per row for the backward pass.
+extern "C" __global__ void layer_norm_f32(const float* x, const float* w, const float* b, float* y, float* mean,
+                                          float* rstd, size_t cols, float eps) {
+    __shared__ float shared[BLOCK];
+    const float* row = x + blockIdx.x * cols;
+    float* out = y + blockIdx.x * cols;
+    float s = 0.0f;
+    for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { s += row[j]; }
+    float mu = block_reduce(0, s, shared) / (float)cols;
+    float v = 0.0f;
+    for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { float d = row[j] - mu; v += d * d; }
+    float rs = rsqrtf(block_reduce(0, v, shared) / (float)cols + eps);
+    for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { out[j] = (row[j] - mu) * rs * w[j] + b[j]; }
+    if (threadIdx.x == 0) { mean[blockIdx.x] = mu; rstd[blockIdx.x] = rs; }
+}
