@@ -121,13 +121,16 @@ pub(super) fn softmax_last(x: &[f32], cols: usize, log: bool) -> Vec<f32> {
 }
 // ANCHOR_END: softmax_kernel
 
+/// One row of layer norm's work: (input, output) and (mean, rstd) slots.
+type LayerNormRow<'a> = ((&'a [f32], &'a mut [f32]), (&'a mut f32, &'a mut f32));
+
 // ANCHOR: layer_norm_kernel
 /// Layer norm of each row of `cols`: μ = mean, σ² = mean((x − μ)²), rstd = 1/√(σ² + eps),
 /// y = (x − μ)·rstd·w + b. One pass for μ and one for σ² (two-pass: no cancellation).
 pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], cols: usize, eps: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let rows = x.len() / cols.max(1);
     let (mut y, mut mean, mut rstd) = (vec![0.0; x.len()], vec![0.0; rows], vec![0.0; rows]);
-    let row = |((xr, yr), (m, r)): ((&[f32], &mut [f32]), (&mut f32, &mut f32))| {
+    let row = |((xr, yr), (m, r)): LayerNormRow<'_>| {
         let mu = sum_run(xr) / cols as f32;
         let var = xr.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / cols as f32;
         let rs = 1.0 / (var + eps).sqrt();
