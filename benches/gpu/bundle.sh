@@ -21,6 +21,8 @@ cargo build --release --features cuda --quiet
 cp target/release/gradschool "$out/gradschool"
 cp "$(test_bin cuda_kernels)" "$out/cuda_kernels"
 cp "$(test_bin cuda_parity)" "$out/cuda_parity"
+cargo bench --features cuda --bench gpt2_step --no-run --message-format=json 2>/dev/null \
+  | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4 | xargs -I{} cp {} "$out/gpt2_step"
 cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # Runs the GPU checks from the repository root; prints a summary at the end.
@@ -46,8 +48,17 @@ if [ -n "${data_args[*]}" ] && python3 -c "import torch, torchvision" 2>/dev/nul
   pt=$(awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { if (n) printf "%.3f", s / n }' /tmp/pt-cuda.csv)
 fi
 summary+=("mnist s/epoch: gradschool cuda ${gs:-?}, gradschool cpu ${cpu:-?}, pytorch cuda ${pt:-n/a}")
+echo "== GPT-2-sized training step, batch 8"
+for tokens in 32 1024; do
+  for tf32 in "" "--tf32"; do
+    line=$($b/gpt2_step --device cuda --tokens $tokens $tf32 2>&1 | tail -n 1); echo "$line"; summary+=("$line")
+    if python3 -c "import torch" 2>/dev/null; then
+      line=$(python3 benches/gpt2_step_torch.py --device cuda --tokens $tokens $tf32 2>&1 | tail -n 1); echo "$line"; summary+=("$line")
+    fi
+  done
+done
 echo; echo "== summary"; printf '%s\n' "${summary[@]}"
 RUN
 chmod +x "$out/run.sh"
-strip --strip-debug "$out/gradschool" "$out/cuda_kernels" "$out/cuda_parity"
+strip --strip-debug "$out/gradschool" "$out/cuda_kernels" "$out/cuda_parity" "$out/gpt2_step"
 du -sh "$out"

@@ -1,0 +1,115 @@
+//! One GPT-2 (124M-sized) training step — embeddings, 12 blocks of LayerNorm → causal
+//! self-attention → residual → LayerNorm → MLP (GELU-tanh) → residual, final LayerNorm, tied LM
+//! head, cross-entropy, backward — timed on a chosen device, for comparison with the same step in
+//! PyTorch eager (benches/gpt2_step_torch.py).
+//!
+//!   cargo bench --bench gpt2_step -- --tokens 32                       # CPU, batch 8 × 32
+//!   cargo bench --features cuda --bench gpt2_step -- --device cuda --tokens 1024 [--tf32]
+//!
+//! Weights are random (N(0, 0.02)); only the arithmetic matters here. The real model, loaded from
+//! Hugging Face weights, comes with the GPT-2 chapters.
+
+use gradschool::nn::functional::cross_entropy;
+use gradschool::{manual_seed, Device, IntTensor, Tensor};
+use std::time::Instant;
+
+// GPT-2 small: width C, heads NH, blocks, vocabulary; batch B.
+const C: usize = 768;
+const NH: usize = 12;
+const LAYERS: usize = 12;
+const VOCAB: usize = 50257;
+const B: usize = 8;
+
+struct Block {
+    ln1: (Tensor, Tensor),
+    attn: (Tensor, Tensor), // c_attn (3C, C), bias
+    proj: (Tensor, Tensor), // c_proj (C, C)
+    ln2: (Tensor, Tensor),
+    fc: (Tensor, Tensor),  // (4C, C)
+    fc2: (Tensor, Tensor), // (C, 4C)
+}
+
+fn param(shape: &[usize], rng: &mut rand::rngs::StdRng, device: &Device) -> Tensor {
+    let t = Tensor::normal(shape, 0.0, 0.02, rng);
+    t.to_device_(device).expect("device");
+    t.requires_grad_()
+}
+
+fn ln_params(device: &Device) -> (Tensor, Tensor) {
+    let (w, b) = (Tensor::ones([C]), Tensor::zeros([C]));
+    w.to_device_(device).expect("device");
+    b.to_device_(device).expect("device");
+    (w.requires_grad_(), b.requires_grad_())
+}
+
+fn block_forward(blk: &Block, x: &Tensor, mask: &Tensor, t: usize) -> Tensor {
+    let hs = C / NH;
+    let h = x.layer_norm(&blk.ln1.0, &blk.ln1.1, 1e-5); // (B, T, C)
+    let qkv = h.linear(&blk.attn.0, Some(&blk.attn.1)); // (B, T, 3C)
+    let heads = |i: usize| qkv.narrow(-1, i * C, C).reshape([B, t, NH, hs]).transpose(1, 2); // (B, NH, T, HS)
+    let (q, k, v) = (heads(0), heads(1), heads(2));
+    let att =
+        (q.matmul(&k.transpose(-2, -1)) * (1.0 / (hs as f32).sqrt())).masked_fill(mask, f32::NEG_INFINITY).softmax(-1); // (B, NH, T, T)
+    let y = att.matmul(&v).transpose(1, 2).reshape([B, t, C]); // (B, T, C)
+    let x = x + &y.linear(&blk.proj.0, Some(&blk.proj.1));
+    let h = x.layer_norm(&blk.ln2.0, &blk.ln2.1, 1e-5);
+    let m = h.linear(&blk.fc.0, Some(&blk.fc.1)).gelu_tanh().linear(&blk.fc2.0, Some(&blk.fc2.1));
+    x + m
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let device = Device::parse(&flag("--device").unwrap_or_else(|| "cpu".into())).expect("--device");
+    device.ensure_available().unwrap_or_else(|e| panic!("{e}"));
+    let t: usize = flag("--tokens").map(|v| v.parse().expect("--tokens")).unwrap_or(32);
+    let steps: usize = flag("--steps").map(|v| v.parse().expect("--steps")).unwrap_or(5);
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(i) = device {
+        gradschool::backend::cuda::cuda_device(i).unwrap().set_tf32(args.iter().any(|a| a == "--tf32")).unwrap();
+    }
+    let mut rng = manual_seed(0);
+    let wte = param(&[VOCAB, C], &mut rng, &device);
+    let wpe = param(&[1024, C], &mut rng, &device);
+    let blocks: Vec<Block> = (0..LAYERS)
+        .map(|_| Block {
+            ln1: ln_params(&device),
+            attn: (param(&[3 * C, C], &mut rng, &device), param(&[3 * C], &mut rng, &device)),
+            proj: (param(&[C, C], &mut rng, &device), param(&[C], &mut rng, &device)),
+            ln2: ln_params(&device),
+            fc: (param(&[4 * C, C], &mut rng, &device), param(&[4 * C], &mut rng, &device)),
+            fc2: (param(&[C, 4 * C], &mut rng, &device), param(&[C], &mut rng, &device)),
+        })
+        .collect();
+    let lnf = ln_params(&device);
+    let ids = IntTensor::from_vec((0..B * t).map(|i| ((i * 7919) % VOCAB) as i64).collect(), [B, t]);
+    let targets = IntTensor::from_vec((0..B * t).map(|i| ((i * 104_729 + 1) % VOCAB) as i64).collect(), [B, t]);
+    let pos = IntTensor::from_vec((0..t as i64).collect(), [t]);
+    let mask: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { 1.0 } else { 0.0 }).collect();
+    let mask = Tensor::from_vec(mask, [t, t]).to(&device).unwrap();
+
+    let mut params = vec![wte.clone(), wpe.clone(), lnf.0.clone(), lnf.1.clone()];
+    for b in &blocks {
+        for (w, bias) in [&b.ln1, &b.attn, &b.proj, &b.ln2, &b.fc, &b.fc2] {
+            params.extend([w.clone(), bias.clone()]);
+        }
+    }
+    let step = || {
+        let x = wte.embedding(&ids) + wpe.embedding(&pos); // (B, T, C)
+        let x = blocks.iter().fold(x, |x, blk| block_forward(blk, &x, &mask, t));
+        let x = x.layer_norm(&lnf.0, &lnf.1, 1e-5);
+        let logits = x.linear(&wte, None); // (B, T, V), tied head
+        let loss = cross_entropy(&logits, &targets);
+        loss.backward();
+        let l = loss.item(); // waits for the device
+        params.iter().for_each(|p| p.zero_grad());
+        l
+    };
+    let warm = step();
+    let start = Instant::now();
+    for _ in 0..steps {
+        step();
+    }
+    let ms = start.elapsed().as_secs_f64() * 1e3 / steps as f64;
+    println!("gpt2_step device={device} batch={B} tokens={t} loss={warm:.4}: {ms:.1} ms/step (mean of {steps})");
+}
