@@ -20,6 +20,7 @@ pub mod backend;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod gpt2;
 pub mod int_tensor;
 pub mod io;
 pub mod models;

@@ -1,0 +1,86 @@
+//! `Gpt2Config`: the hyper-parameters of a GPT-2 model, read from a Hugging Face `config.json`.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The shape of a GPT-2 model (field names as in Hugging Face's `config.json`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Gpt2Config {
+    /// Vocabulary size V (50257 for `gpt2`).
+    pub vocab_size: usize,
+    /// Context length: the largest position + 1 (1024).
+    pub n_positions: usize,
+    /// Width C (768).
+    pub n_embd: usize,
+    /// Number of blocks (12).
+    pub n_layer: usize,
+    /// Attention heads NH (12).
+    pub n_head: usize,
+    /// ε of every LayerNorm (1e-5).
+    #[serde(default = "default_eps")]
+    pub layer_norm_epsilon: f32,
+    /// Width of the MLP's hidden layer; `None` means 4C.
+    #[serde(default)]
+    pub n_inner: Option<usize>,
+    /// Dropout of the residual branches (0.1).
+    #[serde(default = "default_dropout")]
+    pub resid_pdrop: f32,
+    /// Dropout of the embeddings (0.1).
+    #[serde(default = "default_dropout")]
+    pub embd_pdrop: f32,
+    /// Dropout of the attention probabilities (0.1).
+    #[serde(default = "default_dropout")]
+    pub attn_pdrop: f32,
+}
+
+fn default_eps() -> f32 {
+    1e-5
+}
+
+fn default_dropout() -> f32 {
+    0.1
+}
+
+impl Gpt2Config {
+    /// GPT-2 small (124M), as published.
+    pub fn gpt2() -> Gpt2Config {
+        Gpt2Config {
+            vocab_size: 50257,
+            n_positions: 1024,
+            n_embd: 768,
+            n_layer: 12,
+            n_head: 12,
+            layer_norm_epsilon: 1e-5,
+            n_inner: None,
+            resid_pdrop: 0.1,
+            embd_pdrop: 0.1,
+            attn_pdrop: 0.1,
+        }
+    }
+
+    /// Reads and validates a Hugging Face `config.json`.
+    pub fn from_file(path: &Path) -> Result<Gpt2Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let config: Gpt2Config =
+            serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not a GPT-2 config: {e}")))?;
+        config.validate().map_err(|msg| Error::format(path, msg))?;
+        Ok(config)
+    }
+
+    /// Checks the shape is usable: the heads divide the width, nothing is zero.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.n_embd == 0 || self.n_head == 0 || self.n_layer == 0 || self.vocab_size == 0 || self.n_positions == 0 {
+            return Err("n_embd, n_head, n_layer, vocab_size and n_positions must be positive".into());
+        }
+        if !self.n_embd.is_multiple_of(self.n_head) {
+            return Err(format!("n_embd {} is not divisible by n_head {}", self.n_embd, self.n_head));
+        }
+        Ok(())
+    }
+
+    /// The MLP's hidden width.
+    pub fn inner(&self) -> usize {
+        self.n_inner.unwrap_or(4 * self.n_embd)
+    }
+}

@@ -1,0 +1,63 @@
+//! Loading and saving GPT-2 in Hugging Face's format: a directory with `config.json` and
+//! `model.safetensors`, tensor names with or without the `transformer.` prefix, the LM head tied.
+
+use super::config::Gpt2Config;
+use super::model::Gpt2;
+use crate::error::{Error, Result};
+use crate::io::{load_safetensors, save_safetensors, write_atomic};
+use crate::nn::Module;
+use std::collections::HashMap;
+use std::path::Path;
+
+impl Gpt2 {
+    /// Loads `dir/config.json` and `dir/model.safetensors`. A missing tensor, a shape mismatch or
+    /// a broken file is an error naming the file and the tensor.
+    pub fn from_dir(dir: &Path) -> Result<Gpt2> {
+        let config = Gpt2Config::from_file(&dir.join("config.json"))?;
+        let path = dir.join("model.safetensors");
+        let (tensors, _) = load_safetensors(&path)?;
+        let by_name: HashMap<String, crate::Tensor> = tensors
+            .into_iter()
+            .map(|(n, t)| (n.strip_prefix("transformer.").map(str::to_string).unwrap_or(n), t))
+            .collect();
+        let model = Gpt2::new(config, &mut crate::manual_seed(0));
+        for (name, p) in model.named_parameters() {
+            let t = by_name
+                .get(&name)
+                .ok_or_else(|| Error::format(&path, format!("missing tensor {name} (or transformer.{name})")))?;
+            if t.dims() != p.dims() {
+                return Err(Error::format(
+                    &path,
+                    format!("tensor {name}: shape {:?}, config.json implies {:?}", t.dims(), p.dims()),
+                ));
+            }
+            p.set_data(t);
+        }
+        Ok(model)
+    }
+
+    /// Saves `dir/config.json` and `dir/model.safetensors` (names prefixed `transformer.`, the LM
+    /// head left tied), loadable by `GPT2LMHeadModel.from_pretrained(dir)`.
+    pub fn save_dir(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let c = &self.config;
+        let config = format!(
+            "{{\n  \"model_type\": \"gpt2\",\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"vocab_size\": {},\n  \"n_positions\": {},\n  \"n_embd\": {},\n  \"n_layer\": {},\n  \"n_head\": {},\n  \"n_inner\": {},\n  \"layer_norm_epsilon\": {},\n  \"resid_pdrop\": {},\n  \"embd_pdrop\": {},\n  \"attn_pdrop\": {},\n  \"activation_function\": \"gelu_new\",\n  \"tie_word_embeddings\": true\n}}\n",
+            c.vocab_size,
+            c.n_positions,
+            c.n_embd,
+            c.n_layer,
+            c.n_head,
+            c.n_inner.map(|n| n.to_string()).unwrap_or_else(|| "null".into()),
+            c.layer_norm_epsilon,
+            c.resid_pdrop,
+            c.embd_pdrop,
+            c.attn_pdrop
+        );
+        write_atomic(&dir.join("config.json"), config.as_bytes())?;
+        let named: Vec<(String, crate::Tensor)> =
+            self.named_parameters().into_iter().map(|(n, t)| (format!("transformer.{n}"), t)).collect();
+        let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+        save_safetensors(&dir.join("model.safetensors"), &named, &meta)
+    }
+}

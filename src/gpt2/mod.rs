@@ -1,0 +1,8 @@
+//! GPT-2: the Hugging Face-compatible model, its configuration, and loading/saving.
+
+mod config;
+mod load;
+mod model;
+
+pub use config::Gpt2Config;
+pub use model::{Block, Conv1D, Gpt2, Norm};

@@ -1,0 +1,80 @@
+//! GPT-2 against transformers (llm.c's test_gpt2 standard, tighter): a small random
+//! GPT2LMHeadModel saved by tests/reference/make_gpt2_fixtures.py is loaded from its Hugging Face
+//! directory; logits within 1e-4, loss within 1e-5, every parameter's gradient within 1e-3
+//! (relative), the padding mask, and the loss trajectory of 10 AdamW steps within 1e-4.
+
+mod common;
+
+use common::{assert_close, Value};
+use gradschool::gpt2::Gpt2;
+use gradschool::nn::Module;
+use gradschool::optim::{AdamW, Optimizer};
+use gradschool::Tensor;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn fixture() -> (Gpt2, BTreeMap<String, Value>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2-tiny");
+    let mut model = Gpt2::from_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    model.eval();
+    (model, common::load_fixture("gpt2-tiny/reference"))
+}
+
+#[test]
+fn logits_loss_and_every_gradient_match_transformers() {
+    let (model, fx) = fixture();
+    let ids = fx["input_ids"].i();
+    let logits = model.forward(ids, None);
+    assert_close("logits", &logits, fx["logits"].f(), 1e-4, 1e-5);
+    let loss = Gpt2::lm_loss(&logits, ids);
+    assert_close("loss", &loss.reshape([1]), fx["loss"].f(), 1e-5, 0.0);
+    loss.backward();
+    let params = model.named_parameters();
+    // wte, wpe, ln_f (2) and 12 per block: as GPT2LMHeadModel.named_parameters() lists them
+    assert_eq!(params.len(), 4 + 12 * model.config.n_layer);
+    for (name, p) in params {
+        let want = fx.get(&format!("grad.{name}")).unwrap_or_else(|| panic!("no reference gradient for {name}"));
+        assert_close(&format!("grad {name}"), &p.grad().unwrap(), want.f(), 1e-3, 1e-6);
+    }
+}
+
+#[test]
+fn the_padding_mask_matches_transformers() {
+    let (model, fx) = fixture();
+    let logits = model.forward(fx["input_ids"].i(), Some(fx["attention_mask"].f()));
+    assert_close("logits with attention_mask", &logits, fx["logits_masked"].f(), 1e-4, 1e-5);
+}
+
+#[test]
+fn ten_adamw_steps_follow_the_same_losses() {
+    let (model, fx) = fixture();
+    let ids = fx["input_ids"].i();
+    let mut opt = AdamW::new(model.parameters(), 1e-3);
+    let losses: Vec<f32> = (0..10)
+        .map(|_| {
+            opt.zero_grad();
+            let loss = Gpt2::lm_loss(&model.forward(ids, None), ids);
+            loss.backward();
+            opt.step();
+            loss.item()
+        })
+        .collect();
+    assert_close("AdamW loss trajectory", &Tensor::from_vec(losses, [10]), fx["adamw_losses"].f(), 1e-4, 0.0);
+}
+
+#[test]
+fn save_then_load_round_trips_and_a_bad_directory_names_the_tensor() {
+    let (model, _) = fixture();
+    let dir = std::env::temp_dir().join(format!("gradschool-gpt2-{}", std::process::id()));
+    model.save_dir(&dir).unwrap();
+    let again = Gpt2::from_dir(&dir).unwrap();
+    for ((n, a), (_, b)) in model.named_parameters().into_iter().zip(again.named_parameters()) {
+        assert_eq!(a.to_vec(), b.to_vec(), "{n}");
+    }
+    // a config that disagrees with the weights
+    let cfg = std::fs::read_to_string(dir.join("config.json")).unwrap().replace("\"n_embd\": 32", "\"n_embd\": 64");
+    std::fs::write(dir.join("config.json"), cfg).unwrap();
+    let err = Gpt2::from_dir(&dir).err().expect("shape mismatch").to_string();
+    assert!(err.contains("model.safetensors") && err.contains("wte.weight") && err.contains("[97, 32]"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
