@@ -5,6 +5,7 @@ mod demo;
 mod download;
 mod mnist;
 mod plot;
+mod tokenize;
 
 use clap::{Parser, Subcommand};
 use gradschool::Result;
@@ -29,6 +30,8 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Download a data set's official files (progress bar, MD5 verification).
     Download(download::DownloadArgs),
+    /// Show the GPT-2 token ids and pieces of a text.
+    Tokenize(tokenize::TokenizeArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -38,5 +41,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mnist(args) => mnist::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Download(args) => download::run(&args),
+        Command::Tokenize(args) => tokenize::run(&args),
     }
 }

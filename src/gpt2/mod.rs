@@ -3,6 +3,8 @@
 mod config;
 mod load;
 mod model;
+mod tokenizer;
 
 pub use config::Gpt2Config;
 pub use model::{Block, Conv1D, Gpt2, Norm};
+pub use tokenizer::{Gpt2Tokenizer, EOS_ID};
