@@ -78,3 +78,19 @@ fn save_then_load_round_trips_and_a_bad_directory_names_the_tensor() {
     assert!(err.contains("model.safetensors") && err.contains("wte.weight") && err.contains("[97, 32]"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn check_against_reference_passes_and_catches_a_wrong_weight() {
+    let (model, _) = fixture();
+    let reference = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2-tiny/reference.safetensors");
+    let lines = gradschool::gpt2::check_against_reference(&model, &reference).unwrap();
+    // logits, loss, and one gradient per parameter
+    assert_eq!(lines.len(), 2 + model.named_parameters().len());
+    assert!(lines.iter().all(|l| l.ok()), "{lines:?}");
+    // nudge one LayerNorm weight: the logits no longer match
+    let (fresh, _) = fixture();
+    let w = &fresh.blocks[1].ln_2.weight;
+    w.set_data(&(w * 1.01));
+    let lines = gradschool::gpt2::check_against_reference(&fresh, &reference).unwrap();
+    assert!(!lines[0].ok(), "logits should differ: {:?}", lines[0]);
+}

@@ -1,6 +1,7 @@
 //! Command-line interface (clap). Each subcommand validates its flags before any tensor code
 //! runs, so a user mistake is a one-line error, never a panic.
 
+mod check_gpt2;
 mod demo;
 mod download;
 mod mnist;
@@ -32,6 +33,8 @@ enum Command {
     Download(download::DownloadArgs),
     /// Show the GPT-2 token ids and pieces of a text.
     Tokenize(tokenize::TokenizeArgs),
+    /// Compare a Hugging Face GPT-2 directory with reference logits, loss and gradients.
+    CheckGpt2(check_gpt2::CheckGpt2Args),
 }
 
 /// Runs the chosen subcommand.
@@ -42,5 +45,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plot(args) => plot::run(&args),
         Command::Download(args) => download::run(&args),
         Command::Tokenize(args) => tokenize::run(&args),
+        Command::CheckGpt2(args) => check_gpt2::run(&args),
     }
 }

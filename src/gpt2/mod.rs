@@ -1,10 +1,12 @@
 //! GPT-2: the Hugging Face-compatible model, its configuration, and loading/saving.
 
+mod check;
 mod config;
 mod load;
 mod model;
 mod tokenizer;
 
+pub use check::{check_against_reference, CheckLine};
 pub use config::Gpt2Config;
 pub use model::{Block, Conv1D, Gpt2, Norm};
 pub use tokenizer::{Gpt2Tokenizer, EOS_ID};
