@@ -94,3 +94,57 @@ fn check_against_reference_passes_and_catches_a_wrong_weight() {
     let lines = gradschool::gpt2::check_against_reference(&fresh, &reference).unwrap();
     assert!(!lines[0].ok(), "logits should differ: {:?}", lines[0]);
 }
+
+#[test]
+fn the_kv_cache_gives_the_same_logits_as_recomputing_everything() {
+    use gradschool::gpt2::KvCache;
+    use gradschool::IntTensor;
+    let (model, fx) = fixture();
+    let ids = fx["input_ids"].i().as_slice()[..8].to_vec(); // first sequence
+    let full = model.forward(&IntTensor::from_vec(ids.clone(), [1, 8]), None); // (1, 8, V)
+    let mut cache = KvCache::new(&model);
+    // the first 3 tokens at once, then one at a time
+    let mut pieces = vec![model.forward_cached(&IntTensor::from_vec(ids[..3].to_vec(), [1, 3]), &mut cache)];
+    for &t in &ids[3..] {
+        pieces.push(model.forward_cached(&IntTensor::from_vec(vec![t], [1, 1]), &mut cache));
+    }
+    let refs: Vec<&Tensor> = pieces.iter().collect();
+    let cached = Tensor::cat(&refs, 1);
+    assert_eq!(cache.len(), 8);
+    assert_close("cached vs full logits", &cached, &full, 1e-5, 1e-5);
+}
+
+#[test]
+fn greedy_generation_follows_the_argmax_and_sampling_is_seeded() {
+    use gradschool::gpt2::Sampling;
+    use gradschool::manual_seed;
+    let (model, _) = fixture();
+    let prompt = [5u32, 17, 42];
+    let out = model.generate(&prompt, 5, &Sampling::default(), None, &mut manual_seed(0));
+    assert_eq!(out.len(), 8);
+    // greedy = argmax of the full forward pass at each step (no cache involved)
+    for n in 3..8 {
+        let ids = gradschool::IntTensor::from_vec(out[..n].iter().map(|&t| t as i64).collect(), [1, n]);
+        let logits = model.forward(&ids, None).narrow(1, n - 1, 1);
+        assert_eq!(logits.argmax(-1, false).as_slice()[0] as u32, out[n], "step {n}");
+    }
+    let s = Sampling { temperature: 0.8, top_k: 20, top_p: 0.9 };
+    let a = model.generate(&prompt, 6, &s, None, &mut manual_seed(7));
+    let b = model.generate(&prompt, 6, &s, None, &mut manual_seed(7));
+    assert_eq!(a, b, "same seed, same text");
+}
+
+#[test]
+fn top_k_and_top_p_keep_only_the_likely_tokens() {
+    use gradschool::gpt2::{sample, Sampling};
+    use gradschool::manual_seed;
+    let logits = [0.0f32, 5.0, 4.0, -3.0, 1.0];
+    let mut rng = manual_seed(1);
+    // top-k 2: only tokens 1 and 2 can come out
+    let k2 = Sampling { temperature: 1.0, top_k: 2, top_p: 1.0 };
+    assert!((0..500).all(|_| matches!(sample(&logits, &k2, &mut rng), 1 | 2)));
+    // softmax(logits): p1 ≈ 0.72, p2 ≈ 0.27 — top-p 0.5 keeps token 1 alone
+    let p = Sampling { temperature: 1.0, top_k: 0, top_p: 0.5 };
+    assert!((0..200).all(|_| sample(&logits, &p, &mut rng) == 1));
+    assert_eq!(sample(&logits, &Sampling::default(), &mut rng), 1, "greedy");
+}

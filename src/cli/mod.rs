@@ -4,6 +4,7 @@
 mod check_gpt2;
 mod demo;
 mod download;
+mod generate;
 mod mnist;
 mod plot;
 mod tokenize;
@@ -35,6 +36,8 @@ enum Command {
     Tokenize(tokenize::TokenizeArgs),
     /// Compare a Hugging Face GPT-2 directory with reference logits, loss and gradients.
     CheckGpt2(check_gpt2::CheckGpt2Args),
+    /// Continue a prompt with a GPT-2 (greedy, temperature, top-k, top-p; KV cache).
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -46,5 +49,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Download(args) => download::run(&args),
         Command::Tokenize(args) => tokenize::run(&args),
         Command::CheckGpt2(args) => check_gpt2::run(&args),
+        Command::Generate(args) => generate::run(&args),
     }
 }

@@ -2,11 +2,13 @@
 
 mod check;
 mod config;
+mod generate;
 mod load;
 mod model;
 mod tokenizer;
 
 pub use check::{check_against_reference, CheckLine};
 pub use config::Gpt2Config;
-pub use model::{Block, Conv1D, Gpt2, Norm};
+pub use generate::{sample, Sampling};
+pub use model::{Block, Conv1D, Gpt2, KvCache, LayerCache, Norm};
 pub use tokenizer::{Gpt2Tokenizer, EOS_ID};

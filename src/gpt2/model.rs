@@ -71,6 +71,32 @@ pub struct Block {
     pub mlp_proj: Conv1D,
 }
 
+/// One layer's cached keys and values, `(B, NH, T_past, HS)` each.
+pub type LayerCache = Option<(Tensor, Tensor)>;
+
+/// The keys and values of every layer for the tokens seen so far (generation's KV cache).
+pub struct KvCache {
+    layers: Vec<LayerCache>,
+    tokens: usize,
+}
+
+impl KvCache {
+    /// An empty cache for `model`.
+    pub fn new(model: &Gpt2) -> KvCache {
+        KvCache { layers: vec![None; model.config.n_layer], tokens: 0 }
+    }
+
+    /// Tokens cached so far.
+    pub fn len(&self) -> usize {
+        self.tokens
+    }
+
+    /// True before the first token.
+    pub fn is_empty(&self) -> bool {
+        self.tokens == 0
+    }
+}
+
 /// GPT-2 with its LM head.
 pub struct Gpt2 {
     /// The shape.
@@ -114,13 +140,22 @@ impl Gpt2 {
         }
     }
 
-    fn attention(&self, blk: &Block, x: &Tensor, mask: &Tensor) -> Tensor {
+    fn attention(&self, blk: &Block, x: &Tensor, mask: &Tensor, cache: Option<&mut LayerCache>) -> Tensor {
         let (b, t, c) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let (nh, hs) = (self.config.n_head, c / self.config.n_head);
         let qkv = blk.c_attn.forward(x); // (B, T, 3C)
         let heads = |i: usize| qkv.narrow(-1, i * c, c).reshape([b, t, nh, hs]).transpose(1, 2); // (B, NH, T, HS)
-        let (q, k, v) = (heads(0), heads(1), heads(2));
-        let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / (hs as f32).sqrt()); // (B, NH, T, T)
+        let (q, mut k, mut v) = (heads(0), heads(1), heads(2));
+        if let Some(cache) = cache {
+            // Keys and values of earlier positions are kept: each new token attends to them
+            // without recomputing them.
+            if let Some((pk, pv)) = cache.take() {
+                k = Tensor::cat(&[&pk, &k], 2); // (B, NH, T_past + T, HS)
+                v = Tensor::cat(&[&pv, &v], 2);
+            }
+            *cache = Some((k.clone(), v.clone()));
+        }
+        let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / (hs as f32).sqrt()); // (B, NH, T, T_all)
                                                                                   // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
         let att = scores.masked_fill(mask, f32::MIN).softmax(-1);
         let att = self.attn_dropout.forward(&att);
@@ -131,29 +166,55 @@ impl Gpt2 {
     /// Logits `(B, T, V)` for token ids `(B, T)`. `attention_mask` `(B, T)` (1 = token, 0 = pad)
     /// hides padded keys, as Hugging Face's `attention_mask` does.
     pub fn forward(&self, ids: &IntTensor, attention_mask: Option<&Tensor>) -> Tensor {
+        self.forward_impl(ids, attention_mask, None)
+    }
+
+    /// Like [`Gpt2::forward`] for the next tokens of sequences whose earlier tokens are in
+    /// `cache` (empty at first): only the new positions are computed. Logits `(B, T_new, V)`.
+    pub fn forward_cached(&self, ids: &IntTensor, cache: &mut KvCache) -> Tensor {
+        self.forward_impl(ids, None, Some(cache))
+    }
+
+    fn forward_impl(
+        &self,
+        ids: &IntTensor,
+        attention_mask: Option<&Tensor>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor {
         assert_eq!(ids.dims().len(), 2, "gpt2: token ids must be (B, T), got {:?}", ids.dims());
         let (b, t) = (ids.dims()[0], ids.dims()[1]);
-        assert!(t <= self.config.n_positions, "gpt2: {t} tokens exceed the context of {}", self.config.n_positions);
+        let past = cache.as_ref().map(|c| c.len()).unwrap_or(0);
+        assert!(
+            past + t <= self.config.n_positions,
+            "gpt2: {} tokens exceed the context of {}",
+            past + t,
+            self.config.n_positions
+        );
         if let Some(&bad) = ids.as_slice().iter().find(|&&i| i < 0 || i as usize >= self.config.vocab_size) {
             panic!("gpt2: token id {bad} outside the vocabulary of {}", self.config.vocab_size);
         }
-        let pos = IntTensor::from_vec((0..t as i64).collect(), [t]);
+        let pos = IntTensor::from_vec((past as i64..(past + t) as i64).collect(), [t]);
         let x = self.wte.embedding(ids) + self.wpe.embedding(&pos); // (B, T, C)
         let mut x = self.dropout.forward(&x);
-        // 1 where attention is not allowed: future keys, and padded keys.
-        let causal: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { 1.0 } else { 0.0 }).collect();
-        let mut mask = x.new_from_vec(causal, [1, 1, t, t]);
+        // 1 where attention is not allowed: keys after the query's position, and padded keys.
+        let total = past + t;
+        let causal: Vec<f32> = (0..t * total).map(|i| if i % total > past + i / total { 1.0 } else { 0.0 }).collect();
+        let mut mask = x.new_from_vec(causal, [1, 1, t, total]);
         if let Some(am) = attention_mask {
             assert_eq!(am.dims(), &[b, t], "gpt2: attention_mask {} vs ids {:?}", am.shape(), ids.dims());
             let pad = (1.0 - am).reshape([b, 1, 1, t]);
             mask = mask.maximum(&pad); // (B, 1, T, T)
         }
-        for blk in &self.blocks {
+        for (i, blk) in self.blocks.iter().enumerate() {
             let h = x.layer_norm(&blk.ln_1.weight, &blk.ln_1.bias, self.config.layer_norm_epsilon);
-            x = x + self.attention(blk, &h, &mask);
+            let layer_cache = cache.as_mut().map(|c| &mut c.layers[i]);
+            x = x + self.attention(blk, &h, &mask, layer_cache);
             let h = x.layer_norm(&blk.ln_2.weight, &blk.ln_2.bias, self.config.layer_norm_epsilon);
             let m = blk.mlp_proj.forward(&blk.c_fc.forward(&h).gelu_tanh());
             x = x + self.dropout.forward(&m);
+        }
+        if let Some(c) = cache {
+            c.tokens += t;
         }
         let x = x.layer_norm(&self.ln_f.weight, &self.ln_f.bias, self.config.layer_norm_epsilon);
         x.matmul(&self.wte.t()) // (B, T, V): the head is tied to the token embedding

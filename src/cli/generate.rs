@@ -1,0 +1,60 @@
+//! `gradschool generate`: continue a prompt with a GPT-2 from a Hugging Face directory.
+
+use clap::Args;
+use gradschool::gpt2::{Gpt2, Gpt2Tokenizer, Sampling, EOS_ID};
+use gradschool::nn::Module;
+use gradschool::{manual_seed, Error, Result};
+use std::path::PathBuf;
+
+/// Flags of `gradschool generate`.
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// A Hugging Face GPT-2 directory (config.json + model.safetensors).
+    #[arg(long)]
+    model_dir: PathBuf,
+    /// Tokenizer directory (tokenizer.json or vocab.json + merges.txt); default: the model's.
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// The text to continue.
+    #[arg(long)]
+    prompt: String,
+    /// Tokens to add.
+    #[arg(long, default_value_t = 40)]
+    max_new_tokens: usize,
+    /// 0 = greedy; higher = more random.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Sample only from the k most likely tokens (0 = all).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Sample only from the most likely tokens covering this probability (1 = all).
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// Loads, generates, prints the text.
+pub fn run(args: &GenerateArgs) -> Result<()> {
+    if !(args.temperature >= 0.0 && args.temperature.is_finite() && args.top_p > 0.0 && args.top_p <= 1.0) {
+        return Err(Error::Config("--temperature must be ≥ 0 and --top-p in (0, 1]".into()));
+    }
+    let tok = Gpt2Tokenizer::from_dir(args.tokenizer.as_ref().unwrap_or(&args.model_dir))?;
+    let mut model = Gpt2::from_dir(&args.model_dir)?;
+    model.eval();
+    let prompt = tok.encode(&args.prompt)?;
+    if prompt.is_empty() {
+        return Err(Error::Config("--prompt: the text has no tokens".into()));
+    }
+    if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= model.config.vocab_size) {
+        return Err(Error::Config(format!(
+            "the tokenizer gave id {bad}, outside the model's vocabulary of {}",
+            model.config.vocab_size
+        )));
+    }
+    let sampling = Sampling { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p };
+    let out = model.generate(&prompt, args.max_new_tokens, &sampling, Some(EOS_ID), &mut manual_seed(args.seed));
+    println!("{}", tok.decode(&out)?);
+    Ok(())
+}
