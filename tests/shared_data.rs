@@ -1,8 +1,10 @@
-//! The GPT-2 tokenizer against ids produced by Python's `tokenizers` on the real vocabulary
-//! (tests/fixtures/gpt2_tokenizer_ids.json), read from $GRADSCHOOL_SHARED_DATA/gpt2-tokenizer.
-//! The vocabulary is not shipped: where the variable is unset or the files are absent, each case
-//! is reported `ignored` with the reason (custom harness), never passed silently.
+//! Checks that need the reference data in $GRADSCHOOL_SHARED_DATA, which is not shipped: the GPT-2
+//! tokenizer against ids produced by Python's `tokenizers` on the real vocabulary
+//! (tests/fixtures/gpt2_tokenizer_ids.json), and the Rotten Tomatoes split. Where the variable is
+//! unset or the files are absent, each case is reported `ignored` with the reason (custom
+//! harness), never passed silently.
 
+use gradschool::data::sentiment::load_rotten_tomatoes;
 use gradschool::gpt2::{Gpt2Tokenizer, EOS_ID};
 use std::path::PathBuf;
 
@@ -26,7 +28,8 @@ fn main() {
             for (i, _) in cases.iter().enumerate() {
                 println!("test gpt2_tokenizer::case_{i} ... ignored, {reason}");
             }
-            println!("\ngpt2_tokenizer: 0 passed, 0 failed, {} skipped", cases.len());
+            println!("test rotten_tomatoes::hf_split ... ignored, {reason}");
+            println!("\nshared_data: 0 passed, 0 failed, {} skipped", cases.len() + 1);
             return;
         }
     };
@@ -56,7 +59,33 @@ fn main() {
         failed += 1;
         println!("test gpt2_tokenizer::vocabulary_facts ... FAILED");
     }
-    println!("\ngpt2_tokenizer: {passed} passed, {failed} failed");
+    // Hugging Face's rotten_tomatoes: 8530 / 1066 / 1066, train[0] is a positive sentence about
+    // "the rock", labels balanced in every split.
+    let rt_dir = PathBuf::from(std::env::var_os("GRADSCHOOL_SHARED_DATA").unwrap()).join("rt-polarity");
+    let rt_ok = match load_rotten_tomatoes(&rt_dir) {
+        Ok(rt) => {
+            let balanced =
+                |v: &[gradschool::data::sentiment::Review]| v.iter().filter(|r| r.label == 1).count() * 2 == v.len();
+            (rt.train.len(), rt.validation.len(), rt.test.len()) == (8530, 1066, 1066)
+                && rt.train[0].text.starts_with("the rock is destined to be the 21st century's new \" conan \"")
+                && rt.train[0].label == 1
+                && balanced(&rt.train)
+                && balanced(&rt.validation)
+                && balanced(&rt.test)
+        }
+        Err(e) => {
+            println!("  {e}");
+            false
+        }
+    };
+    if rt_ok {
+        passed += 1;
+        println!("test rotten_tomatoes::hf_split ... ok");
+    } else {
+        failed += 1;
+        println!("test rotten_tomatoes::hf_split ... FAILED");
+    }
+    println!("\nshared_data: {passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);
     }
