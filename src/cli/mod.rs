@@ -5,6 +5,7 @@ mod check_gpt2;
 mod demo;
 mod download;
 mod generate;
+mod gpt2_train;
 mod mnist;
 mod plot;
 mod tokenize;
@@ -38,6 +39,10 @@ enum Command {
     CheckGpt2(check_gpt2::CheckGpt2Args),
     /// Continue a prompt with a GPT-2 (greedy, temperature, top-k, top-p; KV cache).
     Generate(generate::GenerateArgs),
+    /// Train a small GPT-2-shaped model from scratch on local text (no download needed).
+    Pretrain(gpt2_train::PretrainArgs),
+    /// The course's sentiment fine-tuning of a GPT-2 on Rotten Tomatoes.
+    Sentiment(gpt2_train::SentimentArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -50,5 +55,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tokenize(args) => tokenize::run(&args),
         Command::CheckGpt2(args) => check_gpt2::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Pretrain(args) => gpt2_train::run_pretrain(&args),
+        Command::Sentiment(args) => gpt2_train::run_sentiment(&args),
     }
 }

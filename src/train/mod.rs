@@ -3,6 +3,8 @@
 mod metrics;
 pub mod mnist;
 mod plot;
+pub mod pretrain;
+pub mod sentiment;
 
 pub use metrics::{metrics_csv, read_csv_series, MetricsRow, METRICS_HEADER};
 pub use plot::{plot_panels, Panel, Series};
