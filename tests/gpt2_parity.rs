@@ -148,3 +148,30 @@ fn top_k_and_top_p_keep_only_the_likely_tokens() {
     assert!((0..200).all(|_| sample(&logits, &p, &mut rng) == 1));
     assert_eq!(sample(&logits, &Sampling::default(), &mut rng), 1, "greedy");
 }
+
+#[test]
+fn lora_starts_at_the_base_model_trains_only_adapters_and_merges_exactly() {
+    use gradschool::manual_seed;
+    let (mut model, fx) = fixture();
+    let ids = fx["input_ids"].i();
+    let base = model.forward(ids, None);
+    let c = model.config.n_embd;
+    let trainable = model.enable_lora(4, 8.0, false, &mut manual_seed(3));
+    // per block: c_attn A (4×C) + B (3C×4), c_proj A (4×C) + B (C×4) = 4·(C + 3C + C + C) = 24C
+    assert_eq!(trainable, model.config.n_layer * 24 * c);
+    // B = 0: the adapted model computes exactly the base model
+    assert_close("LoRA at init", &model.forward(ids, None), &base, 0.0, 0.0);
+    let names: Vec<String> = model.lora_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names[0], "base_model.model.transformer.h.0.attn.c_attn.lora_A.weight");
+    // one AdamW step on the adapters: base weights untouched, no gradient for them
+    let mut opt = AdamW::new(model.trainable_parameters(), 1e-2);
+    Gpt2::lm_loss(&model.forward(ids, None), ids).backward();
+    opt.step();
+    assert!(model.named_parameters().iter().all(|(_, p)| p.grad().is_none()), "frozen weights got gradients");
+    let tuned = model.forward(ids, None);
+    assert!((tuned.to_vec()[0] - base.to_vec()[0]).abs() > 0.0, "the adapters changed the output");
+    // merging folds the update into W: same logits without the adapters
+    model.merge_lora();
+    assert!(model.lora_parameters().is_empty());
+    assert_close("merged vs adapted", &model.forward(ids, None), &tuned, 1e-5, 1e-6);
+}

@@ -125,6 +125,15 @@ pub struct SentimentArgs {
     /// Evaluate on N sentences only.
     #[arg(long)]
     limit_eval: Option<usize>,
+    /// LoRA rank: train low-rank adapters on the attention projections instead of every weight.
+    #[arg(long)]
+    lora_r: Option<usize>,
+    /// LoRA α (the update is scaled by α/r).
+    #[arg(long, default_value_t = 16.0)]
+    lora_alpha: f32,
+    /// Also adapt the MLP projections.
+    #[arg(long)]
+    lora_mlp: bool,
 }
 
 /// Fine-tunes and prints the final accuracy.
@@ -136,6 +145,7 @@ pub fn run_sentiment(a: &SentimentArgs) -> Result<()> {
     (cfg.eval_every, cfg.save_every, cfg.warmup, cfg.seed) = (a.eval_every, a.save_every, a.warmup, a.seed);
     (cfg.limit_train, cfg.limit_eval) = (a.limit_train, a.limit_eval);
     cfg.progress = std::io::stderr().is_terminal();
+    cfg.lora = a.lora_r.map(|r| (r, a.lora_alpha, a.lora_mlp));
     let rows = train_sentiment(&cfg)?;
     let acc = rows.last().and_then(|r| r.eval_accuracy).unwrap_or(f64::NAN);
     println!("wrote {0}/metrics.csv, {0}/loss.png, {0}/checkpoint-*", cfg.out_dir.display());

@@ -10,12 +10,26 @@ use crate::nn::{prefixed, Dropout, Forward, Module};
 use crate::tensor::Tensor;
 use rand::Rng;
 
-/// HF's `Conv1D`: y = x·W + b with W `(in, out)`.
+/// HF's `Conv1D`: y = x·W + b with W `(in, out)`, plus an optional LoRA adapter.
 pub struct Conv1D {
     /// (in, out)
     pub weight: Tensor,
     /// (out,)
     pub bias: Tensor,
+    /// Low-rank adapter, when LoRA is on.
+    pub lora: Option<Lora>,
+}
+
+/// LoRA (Hu et al., 2021): a frozen W learns through a low-rank update,
+/// y = x·W + b + (x·Aᵀ·Bᵀ)·(α/r), with A `(r, in)` (Kaiming-uniform) and B `(out, r)` (zeros, so
+/// training starts from the base model exactly). Names and shapes as PEFT's `lora_A` / `lora_B`.
+pub struct Lora {
+    /// (r, in)
+    pub a: Tensor,
+    /// (out, r)
+    pub b: Tensor,
+    /// α / r
+    pub scale: f32,
 }
 
 impl Conv1D {
@@ -24,16 +38,47 @@ impl Conv1D {
         Conv1D {
             weight: Tensor::normal([n_in, n_out], 0.0, 0.02, rng).requires_grad_(),
             bias: Tensor::zeros([n_out]).requires_grad_(),
+            lora: None,
         }
     }
 
-    /// y = x·W + b.
+    /// y = x·W + b (+ the LoRA update).
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.matmul(&self.weight) + &self.bias
+        let y = x.matmul(&self.weight) + &self.bias;
+        match &self.lora {
+            Some(l) => y + x.linear(&l.a, None).linear(&l.b, None) * l.scale,
+            None => y,
+        }
+    }
+
+    /// Adds a rank-`r` adapter with scale α/r (A ~ U(±1/√in) as PEFT's Kaiming init, B = 0).
+    pub fn add_lora(&mut self, r: usize, alpha: f32, rng: &mut impl Rng) {
+        let (n_in, n_out) = (self.weight.dims()[0], self.weight.dims()[1]);
+        let bound = 1.0 / (n_in as f32).sqrt();
+        let a = Tensor::uniform([r, n_in], -bound, bound, rng).requires_grad_();
+        self.lora = Some(Lora { a, b: Tensor::zeros([n_out, r]).requires_grad_(), scale: alpha / r as f32 });
+    }
+
+    /// Folds the adapter into W (W ← W + (B·A)ᵀ·α/r) and removes it: inference costs nothing extra.
+    pub fn merge_lora(&mut self) {
+        if let Some(l) = self.lora.take() {
+            let _guard = crate::no_grad();
+            let delta = l.b.matmul(&l.a).t() * l.scale; // (in, out)
+            self.weight.set_data(&(&self.weight + &delta));
+        }
     }
 
     fn params(&self, prefix: &str) -> Vec<(String, Tensor)> {
         vec![(format!("{prefix}.weight"), self.weight.clone()), (format!("{prefix}.bias"), self.bias.clone())]
+    }
+
+    fn lora_params(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        self.lora
+            .iter()
+            .flat_map(|l| {
+                [(format!("{prefix}.lora_A.weight"), l.a.clone()), (format!("{prefix}.lora_B.weight"), l.b.clone())]
+            })
+            .collect()
     }
 }
 
@@ -227,6 +272,61 @@ impl Gpt2 {
         let shifted = logits.narrow(1, 0, t - 1); // (B, T-1, V)
         let next: Vec<i64> = (0..b).flat_map(|i| labels.as_slice()[i * t + 1..(i + 1) * t].to_vec()).collect();
         cross_entropy(&shifted.reshape([b * (t - 1), v]), &IntTensor::from_vec(next, [b * (t - 1)]))
+    }
+}
+
+impl Gpt2 {
+    /// Turns on LoRA (the course's "small-parameter fine-tuning"): freezes every base weight and
+    /// adds rank-`r` adapters with scale α/r to the attention projections (c_attn, c_proj) and,
+    /// with `mlp`, to the MLP's (c_fc, c_proj). Returns the number of trainable parameters.
+    pub fn enable_lora(&mut self, r: usize, alpha: f32, mlp: bool, rng: &mut impl Rng) -> usize {
+        assert!(r > 0, "enable_lora: rank must be at least 1");
+        for (_, p) in self.named_parameters() {
+            p.set_requires_grad(false);
+        }
+        for blk in &mut self.blocks {
+            blk.c_attn.add_lora(r, alpha, rng);
+            blk.attn_proj.add_lora(r, alpha, rng);
+            if mlp {
+                blk.c_fc.add_lora(r, alpha, rng);
+                blk.mlp_proj.add_lora(r, alpha, rng);
+            }
+        }
+        self.lora_parameters().iter().map(|(_, t)| t.numel()).sum()
+    }
+
+    /// The adapters with the names a PEFT user would recognise
+    /// (`base_model.model.transformer.h.0.attn.c_attn.lora_A.weight` …).
+    pub fn lora_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let pre = format!("base_model.model.transformer.h.{i}");
+            out.extend(blk.c_attn.lora_params(&format!("{pre}.attn.c_attn")));
+            out.extend(blk.attn_proj.lora_params(&format!("{pre}.attn.c_proj")));
+            out.extend(blk.c_fc.lora_params(&format!("{pre}.mlp.c_fc")));
+            out.extend(blk.mlp_proj.lora_params(&format!("{pre}.mlp.c_proj")));
+        }
+        out
+    }
+
+    /// Folds every adapter into its base weight.
+    pub fn merge_lora(&mut self) {
+        for blk in &mut self.blocks {
+            for c in [&mut blk.c_attn, &mut blk.attn_proj, &mut blk.c_fc, &mut blk.mlp_proj] {
+                c.merge_lora();
+            }
+        }
+    }
+
+    /// Parameters that will be trained: the adapters when LoRA is on, else everything that
+    /// requires grad.
+    pub fn trainable_parameters(&self) -> Vec<Tensor> {
+        let lora: Vec<Tensor> = self.lora_parameters().into_iter().map(|(_, t)| t).collect();
+        if lora.is_empty() {
+            self.parameters().into_iter().filter(|p| p.requires_grad()).collect()
+        } else {
+            lora
+        }
     }
 }
 

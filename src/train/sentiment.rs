@@ -50,6 +50,8 @@ pub struct SentimentConfig {
     pub limit_eval: Option<usize>,
     /// Show progress bars.
     pub progress: bool,
+    /// LoRA instead of full fine-tuning: (rank r, α, adapt the MLP too).
+    pub lora: Option<(usize, f32, bool)>,
 }
 
 impl SentimentConfig {
@@ -72,6 +74,7 @@ impl SentimentConfig {
             limit_train: None,
             limit_eval: None,
             progress: true,
+            lora: None,
         }
     }
 }
@@ -177,6 +180,12 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
         )));
     }
     let labels = label_tokens(&tok)?;
+    if let Some((r, alpha, mlp)) = cfg.lora {
+        let n = model.enable_lora(r, alpha, mlp, &mut manual_seed(cfg.seed));
+        println!("LoRA r={r} α={alpha}: {n} trainable parameters of {}", model.num_parameters() + n);
+    } else {
+        println!("full fine-tuning: {} trainable parameters", model.num_parameters());
+    }
     let data = load_rotten_tomatoes(&cfg.data_dir)?;
     let mut train = process_all(&data.train, &tok, labels, cfg.max_len)?;
     let mut valid = process_all(&data.validation, &tok, labels, cfg.max_len)?;
@@ -191,7 +200,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
     let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
     let total = steps_per_epoch * cfg.epochs;
     let schedule = Schedule::WarmupLinear { warmup: cfg.warmup, total };
-    let mut opt = AdamW::new(model.parameters(), cfg.lr).weight_decay(0.0); // Trainer's default
+    let mut opt = AdamW::new(model.trainable_parameters(), cfg.lr).weight_decay(0.0); // Trainer's default
     let (mut rows, mut step, mut since, mut count) = (Vec::new(), 0usize, 0.0f64, 0usize);
     for epoch in 1..=cfg.epochs {
         let mut order: Vec<usize> = (0..train.len()).collect();
@@ -236,10 +245,33 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
                 write_outputs(cfg, &rows)?;
             }
             if step % cfg.save_every == 0 || last {
-                model.save_dir(&cfg.out_dir.join(format!("checkpoint-{step}")))?;
+                let dir = cfg.out_dir.join(format!("checkpoint-{step}"));
+                if cfg.lora.is_some() {
+                    save_adapter(&model, cfg, &dir)?; // only the adapters are trained, only they are saved
+                } else {
+                    model.save_dir(&dir)?;
+                }
             }
         }
         bar.finish_and_clear();
     }
+    if cfg.lora.is_some() {
+        model.merge_lora();
+        model.save_dir(&cfg.out_dir.join("merged"))?;
+    }
     Ok(rows)
+}
+
+/// Writes PEFT's layout: `adapter_model.safetensors` (the adapters, PEFT names) and
+/// `adapter_config.json`.
+fn save_adapter(model: &Gpt2, cfg: &SentimentConfig, dir: &std::path::Path) -> Result<()> {
+    let (r, alpha, mlp) = cfg.lora.expect("LoRA is on");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let targets = if mlp { r#"["c_attn", "c_proj", "c_fc"]"# } else { r#"["c_attn", "c_proj"]"# };
+    let config = format!(
+        "{{\n  \"peft_type\": \"LORA\",\n  \"task_type\": \"CAUSAL_LM\",\n  \"r\": {r},\n  \"lora_alpha\": {alpha},\n  \"target_modules\": {targets},\n  \"fan_in_fan_out\": true,\n  \"base_model_name_or_path\": \"{}\"\n}}\n",
+        cfg.model_dir.display()
+    );
+    write_atomic(&dir.join("adapter_config.json"), config.as_bytes())?;
+    crate::io::save_safetensors(&dir.join("adapter_model.safetensors"), &model.lora_parameters(), &Default::default())
 }
