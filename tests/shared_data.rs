@@ -29,7 +29,8 @@ fn main() {
                 println!("test gpt2_tokenizer::case_{i} ... ignored, {reason}");
             }
             println!("test rotten_tomatoes::hf_split ... ignored, {reason}");
-            println!("\nshared_data: 0 passed, 0 failed, {} skipped", cases.len() + 1);
+            println!("test sentiment::pipeline_full_and_lora ... ignored, {reason}");
+            println!("\nshared_data: 0 passed, 0 failed, {} skipped", cases.len() + 2);
             return;
         }
     };
@@ -85,8 +86,81 @@ fn main() {
         failed += 1;
         println!("test rotten_tomatoes::hf_split ... FAILED");
     }
+    match std::panic::catch_unwind(|| sentiment_pipeline(dir.as_ref().unwrap())) {
+        Ok(()) => {
+            passed += 1;
+            println!("test sentiment::pipeline_full_and_lora ... ok");
+        }
+        Err(_) => {
+            failed += 1;
+            println!("test sentiment::pipeline_full_and_lora ... FAILED");
+        }
+    }
     println!("\nshared_data: {passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);
     }
+}
+
+/// The whole GPT-2 pipeline at toy size: pretrain a 1-layer model on a little text, then the
+/// course's sentiment fine-tuning on a few real reviews, fully and with LoRA.
+fn sentiment_pipeline(tokenizer_dir: &std::path::Path) {
+    use gradschool::gpt2::{Gpt2, Gpt2Config};
+    use gradschool::train::pretrain::{pretrain, PretrainConfig};
+    use gradschool::train::sentiment::{train_sentiment, SentimentConfig};
+    let tmp = std::env::temp_dir().join(format!("gradschool-sent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(
+        tmp.join("text.txt"),
+        "the movie was good. the movie was bad. a fine film, a dull film. ".repeat(20),
+    )
+    .unwrap();
+    let config = Gpt2Config {
+        n_embd: 16,
+        n_layer: 1,
+        n_head: 2,
+        n_positions: 32,
+        resid_pdrop: 0.0,
+        embd_pdrop: 0.0,
+        attn_pdrop: 0.0,
+        ..Gpt2Config::gpt2()
+    };
+    let pre = PretrainConfig {
+        texts: vec![tmp.join("text.txt")],
+        tokenizer_dir: tokenizer_dir.to_path_buf(),
+        config,
+        steps: 3,
+        batch_size: 2,
+        block_size: 16,
+        lr: 1e-3,
+        seed: 1,
+        out_dir: tmp.join("model"),
+        progress: false,
+    };
+    let curve = pretrain(&pre).unwrap();
+    assert!(curve.iter().all(|(_, l)| l.is_finite()));
+    let model = Gpt2::from_dir(&tmp.join("model")).unwrap(); // HF format, tokenizer copied beside it
+    assert_eq!(model.config.vocab_size, 50257);
+    let rt = PathBuf::from(std::env::var_os("GRADSCHOOL_SHARED_DATA").unwrap()).join("rt-polarity");
+    for lora in [None, Some((2, 4.0, true))] {
+        let mut cfg = SentimentConfig::new(tmp.join("model"), rt.clone());
+        (cfg.out_dir, cfg.limit_train, cfg.limit_eval, cfg.eval_every, cfg.save_every) =
+            (tmp.join("ft"), Some(16), Some(16), 1, 2);
+        (cfg.lr, cfg.progress, cfg.lora) = (1e-3, false, lora);
+        let rows = train_sentiment(&cfg).unwrap();
+        assert_eq!(rows.len(), 2, "16 examples / batch 8 = 2 steps, evaluated every step");
+        let last = rows.last().unwrap();
+        assert!(last.train_loss.is_finite() && last.eval_loss.unwrap().is_finite());
+        assert!((0.0..=1.0).contains(&last.eval_accuracy.unwrap()));
+        let csv = std::fs::read_to_string(tmp.join("ft/metrics.csv")).unwrap();
+        assert_eq!(csv.lines().next().unwrap(), "step,train_loss,eval_loss,eval_accuracy");
+        if lora.is_some() {
+            assert!(tmp.join("ft/checkpoint-2/adapter_model.safetensors").is_file());
+            Gpt2::from_dir(&tmp.join("ft/merged")).unwrap();
+        } else {
+            Gpt2::from_dir(&tmp.join("ft/checkpoint-2")).unwrap();
+        }
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
 }
