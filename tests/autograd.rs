@@ -41,7 +41,7 @@ fn gradients_accumulate_across_backward_calls_until_zero_grad() {
 
 #[test]
 fn a_tensor_used_twice_gets_the_sum_of_both_paths() {
-    // L = Σ (x·x + sin-free diamond: a = 2x, b = x², L = Σ a·b = Σ 2x³) → ∂L/∂x = 6x²
+    // A diamond: a = 2x and b = x² both use x; L = Σ a·b = Σ 2x³, so ∂L/∂x = 6x² (both paths summed)
     let x = Tensor::from_vec(vec![1.0, -0.5, 2.0], [3]).requires_grad_();
     let a = &x * 2.0;
     let b = &x * &x;

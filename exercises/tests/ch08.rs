@@ -58,7 +58,8 @@ fn ex_8_4_training_loop() {
         let _guard = gradschool::no_grad();
         let x = Tensor::from_vec(test.images.clone(), [test.len(), 1, 28, 28]);
         let acc = accuracy(&model.forward(&x), &IntTensor::from_vec(test.labels.clone(), [test.len()]));
-        // the reference solution reaches 90.9% here; 85% leaves room for other valid loops
+        // the reference solution reaches 89.4% here (cargo test -p exercises --features solutions);
+        // 85% leaves room for other valid loops
         assert!(acc >= 0.85, "held-out accuracy {acc:.3}, target 0.85");
     });
 }
