@@ -66,7 +66,10 @@ fn main() {
     let steps: usize = flag("--steps").map(|v| v.parse().expect("--steps")).unwrap_or(5);
     #[cfg(feature = "cuda")]
     if let Device::Cuda(i) = device {
-        gradschool::backend::cuda::cuda_device(i).unwrap().set_tf32(args.iter().any(|a| a == "--tf32")).unwrap();
+        let dev = gradschool::backend::cuda::cuda_device(i).unwrap();
+        dev.set_tf32(args.iter().any(|a| a == "--tf32")).unwrap();
+        // --pool-release: hand freed memory back to the driver at every sync (no reuse across steps)
+        dev.set_memory_pool_retain(!args.iter().any(|a| a == "--pool-release")).unwrap();
     }
     let mut rng = manual_seed(0);
     let wte = param(&[VOCAB, C], &mut rng, &device);
@@ -111,5 +114,23 @@ fn main() {
         step();
     }
     let ms = start.elapsed().as_secs_f64() * 1e3 / steps as f64;
-    println!("gpt2_step device={device} batch={B} tokens={t} loss={warm:.4}: {ms:.1} ms/step (mean of {steps})");
+    #[allow(unused_mut)]
+    let mut memory = String::new();
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(i) = device {
+        let dev = gradschool::backend::cuda::cuda_device(i).unwrap();
+        let m = dev.memory_stats();
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        memory = format!(
+            ", peak GPU memory {:.2} GiB used / {:.2} GiB reserved, {} allocations/step",
+            gib(m.used_peak),
+            gib(m.reserved_peak),
+            m.allocations / (steps as u64 + 1)
+        );
+    }
+    let tok_s = (B * t) as f64 / (ms / 1e3);
+    println!(
+        "gpt2_step device={device} batch={B} tokens={t} loss={warm:.4}: {ms:.1} ms/step (mean of {steps}), {tok_s:.0} tokens/s{memory}"
+    );
+    gradschool::device::print_cuda_profile(&device);
 }

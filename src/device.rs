@@ -51,6 +51,18 @@ impl fmt::Display for Device {
     }
 }
 
+/// Prints the per-kernel time table of a profiled CUDA run (GRADSCHOOL_CUDA_PROFILE set) to
+/// stderr; nothing for the CPU or an unprofiled run.
+pub fn print_cuda_profile(device: &Device) {
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(i) = device {
+        if let Some(report) = crate::backend::cuda::cuda_device(*i).ok().and_then(|d| d.profile_report()) {
+            eprintln!("{report}");
+        }
+    }
+    let _ = device;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

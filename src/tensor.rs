@@ -221,6 +221,12 @@ impl Tensor {
         self.0.storage.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Write access to the storage, for in-place kernels (optimizer steps).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub(crate) fn storage_mut(&self) -> std::sync::RwLockWriteGuard<'_, Storage> {
+        self.0.storage.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A copy of this tensor on `device` (the same tensor if already there). Gradients flow back
     /// through the copy to the source device.
     pub fn to(&self, device: &Device) -> Result<Tensor> {

@@ -43,11 +43,22 @@ fn large_cases() {
     let (a, b) = (r(&[300, 257], &mut rng), r(&[257, 200], &mut rng));
     gpu_vs_cpu("matmul", &[a.clone(), b.clone()], 1e-4, |t| t[0].matmul(&t[1]));
     gpu_vs_cpu("matmul aᵀb", &[a.t(), b.clone()], 1e-4, |t| t[0].t().matmul(&t[1].t().t()));
-    // TF32 is opt-in: with it, products keep a 10-bit mantissa, so the tolerance is looser.
+    // TF32 is opt-in: with it, cuBLAS rounds each input to a 10-bit mantissa (relative error u ≤ 2⁻¹⁰
+    // per input), so a product's relative (Frobenius) error is about √2·u/√3 ≈ 8e-4 for random
+    // data; allow 5× that. Off (the default), the error is f32 summation-order noise, and TF32
+    // must be visibly coarser, which proves the switch takes effect.
     let dev = gradschool::backend::cuda::cuda_device(0).unwrap();
-    dev.set_tf32(true).unwrap();
-    gpu_vs_cpu("matmul, TF32", &[a.clone(), b.clone()], 1e-2, |t| t[0].matmul(&t[1]));
+    let cpu = a.matmul(&b).to_vec();
+    let rel_err = |tf32: bool| {
+        dev.set_tf32(tf32).unwrap();
+        let gpu = a.to(&GPU).unwrap().matmul(&b.to(&GPU).unwrap()).to_vec();
+        let diff: f32 = gpu.iter().zip(&cpu).map(|(g, c)| (g - c) * (g - c)).sum();
+        (diff / cpu.iter().map(|c| c * c).sum::<f32>()).sqrt()
+    };
+    let (fp32, tf32) = (rel_err(false), rel_err(true));
     dev.set_tf32(false).unwrap();
+    assert!(tf32 <= 4e-3, "TF32 matmul relative error {tf32} above the 4e-3 bound");
+    assert!(fp32 <= 1e-6 && tf32 > 10.0 * fp32, "fp32 error {fp32} vs TF32 error {tf32}: is TF32 switched?");
     gpu_vs_cpu("batched matmul", &[r(&[12, 64, 32], &mut rng), r(&[12, 32, 48], &mut rng)], 1e-4, |t| {
         t[0].matmul(&t[1])
     });
@@ -63,6 +74,11 @@ fn large_cases() {
     });
     gpu_vs_cpu("broadcast + gelu", &[r(&[8, 1, 64, 80], &mut rng), r(&[33, 1, 80], &mut rng)], 1e-5, |t| {
         (&t[0] * &t[1]).gelu_tanh()
+    });
+    let logits = r(&[64, 50257], &mut rng);
+    gpu_vs_cpu("fused cross-entropy, GPT-2 vocabulary", &[logits], 1e-4, |t| {
+        let targets: Vec<i64> = (0..64).map(|i| (i * 7919) % 50257).collect();
+        t[0].mul_scalar(4.0).cross_entropy_rows(&targets)
     });
     gpu_vs_cpu("permute + cat", &[r(&[20, 30, 7], &mut rng), r(&[20, 30, 5], &mut rng)], 1e-6, |t| {
         Tensor::cat(&[&t[0], &t[1]], 2).permute(&[2, 0, 1]).square()
@@ -94,6 +110,52 @@ fn training_step_matches_cpu() {
     }
 }
 
+/// The fused multi-tensor SGD and Adam/AdamW steps (one launch, state on the GPU) against the
+/// CPU loops they mirror: 4 steps over parameters of several sizes with the same gradients;
+/// the optimizer state they checkpoint must agree too.
+fn fused_optimizers_match_cpu() {
+    use gradschool::optim::{Adam, AdamW};
+    let shapes: [&[usize]; 4] = [&[300, 257], &[257], &[1], &[64, 3, 5]];
+    let mut rng = manual_seed(3);
+    let init: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(*s, &mut rng)).collect();
+    let grads: Vec<Vec<Tensor>> =
+        (0..4).map(|_| shapes.iter().map(|s| Tensor::randn(*s, &mut rng)).collect()).collect();
+    type Make = fn(Vec<Tensor>) -> Box<dyn Optimizer>;
+    let makers: [(&str, Make); 4] = [
+        ("sgd momentum + weight decay", |p| Box::new(Sgd::new(p, 0.1).momentum(0.9).dampening(0.1).weight_decay(0.01))),
+        ("sgd nesterov", |p| Box::new(Sgd::new(p, 0.05).momentum(0.8).nesterov(true))),
+        ("adam + l2", |p| Box::new(Adam::new(p, 1e-2).weight_decay(0.1))),
+        ("adamw", |p| Box::new(AdamW::new(p, 1e-2).weight_decay(0.1).betas(0.8, 0.95))),
+    ];
+    for (name, make) in makers {
+        let run = |device: &Device| {
+            let params: Vec<Tensor> = init.iter().map(|t| t.to(device).unwrap().detach().requires_grad_()).collect();
+            let mut opt = make(params.clone());
+            for step in &grads {
+                for (p, g) in params.iter().zip(step) {
+                    p.zero_grad();
+                    (p * &g.to(device).unwrap()).sum().backward(); // ∂/∂p Σ p·g = g
+                }
+                opt.step();
+            }
+            (params.iter().map(|p| p.to_vec()).collect::<Vec<_>>(), opt.state().to_tensors())
+        };
+        let ((pc, sc), (pg, sg)) = (run(&Device::Cpu), run(&GPU));
+        for (k, (c, g)) in pc.iter().zip(&pg).enumerate() {
+            for (j, (x, y)) in c.iter().zip(g).enumerate() {
+                assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "{name}: parameter {k}[{j}]: gpu {y} vs cpu {x}");
+            }
+        }
+        assert_eq!(sc.len(), sg.len(), "{name}: state entries");
+        for ((nc, tc), (ng, tg)) in sc.iter().zip(&sg) {
+            assert_eq!(nc, ng, "{name}: state names");
+            for (x, y) in tc.to_vec().iter().zip(tg.to_vec()) {
+                assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "{name}: state {nc}: gpu {y} vs cpu {x}");
+            }
+        }
+    }
+}
+
 fn main() {
     let mut cases: Vec<(String, Box<dyn Fn()>)> = Vec::new();
     for (family, (table, rtol, atol)) in all_families() {
@@ -104,6 +166,7 @@ fn main() {
     }
     cases.push(("gpu_vs_cpu_large".into(), Box::new(large_cases)));
     cases.push(("training_step_matches_cpu".into(), Box::new(training_step_matches_cpu)));
+    cases.push(("fused_optimizers_match_cpu".into(), Box::new(fused_optimizers_match_cpu)));
 
     let skip = if !library_present(CudaLibrary::Driver) {
         Some("no CUDA driver found on this machine".to_string())

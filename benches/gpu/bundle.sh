@@ -25,39 +25,52 @@ cargo bench --features cuda --bench gpt2_step --no-run --message-format=json 2>/
   | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4 | xargs -I{} cp {} "$out/gpt2_step"
 cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
-# Runs the GPU checks from the repository root; prints a summary at the end.
+# Runs the GPU checks from the repository root; prints a summary at the end. Logs go to $OUT
+# (the device tool's folder) when it is set, else to /tmp.
 set -uo pipefail
 export GRADSCHOOL_ROOT=$PWD
 b=.gpu-bundle
+logs=${OUT:-/tmp}
 summary=()
+# cudarc loads libcuda, libnvrtc and libcublas by name: add the CUDA toolkit's and the NVIDIA
+# Python wheels' library folders to the search path.
+site=$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null || true)
+libdirs=$( (ls -d /usr/local/cuda/lib64 2>/dev/null; [ -n "$site" ] && find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null) | sort -u | paste -sd:)
+export LD_LIBRARY_PATH=${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-echo "== kernels compile (NVRTC)"; $b/cuda_kernels --test-threads 1 && summary+=("kernels: ok") || summary+=("kernels: FAILED")
-echo "== GPU parity"; $b/cuda_parity | tee /tmp/gpu_parity.log; summary+=("parity: $(tail -n 1 /tmp/gpu_parity.log)")
+echo "== kernels compile (NVRTC)"
+timeout 120 $b/cuda_kernels --test-threads 1 2>&1 | tee "$logs/kernels.log" | tail -3
+[ "${PIPESTATUS[0]}" = 0 ] && summary+=("kernels: ok") || summary+=("kernels: FAILED")
+echo "== GPU parity"
+timeout 240 $b/cuda_parity 2>&1 | tee "$logs/parity.log" | grep -v ' ok$'
+summary+=("parity: $(grep cuda_parity: "$logs/parity.log" || echo 'did not finish')")
 data_args=()
-if [ -d /usr/share/datasets/fashion-mnist ]; then data_args=(--data-dir /usr/share/datasets/fashion-mnist); fi
+for d in data/fashion-mnist /usr/share/datasets/fashion-mnist; do
+  if [ -f "$d/train-images-idx3-ubyte.gz" ]; then data_args=(--data-dir "$d"); break; fi
+done
+epochs=${MNIST_EPOCHS:-3}
+mean_epoch() { awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { if (n) printf "%.3f", s / n }' "$1" 2>/dev/null; }
 echo "== MNIST recipe, gradschool --device cuda"
-$b/gradschool mnist --device cuda --epochs 3 --out-dir /tmp/gs-cuda "${data_args[@]}" | tail -4
-gs=$(awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { if (n) printf "%.3f", s / n }' /tmp/gs-cuda/metrics.csv 2>/dev/null)
-echo "== MNIST recipe, gradschool cpu (same machine)"
-$b/gradschool mnist --epochs 1 --out-dir /tmp/gs-cpu "${data_args[@]}" | tail -2
-cpu=$(awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { if (n) printf "%.3f", s / n }' /tmp/gs-cpu/metrics.csv 2>/dev/null)
+timeout 180 $b/gradschool mnist --device cuda --epochs "$epochs" --out-dir /tmp/gs-cuda "${data_args[@]}" 2>&1 | tail -4
+gs=$(mean_epoch /tmp/gs-cuda/metrics.csv)
 pt=""
-if [ -n "${data_args[*]}" ] && python3 -c "import torch, torchvision" 2>/dev/null; then
+if [ ${#data_args[@]} -gt 0 ] && python3 -c "import torch, torchvision" 2>/dev/null; then
   echo "== MNIST recipe, PyTorch eager on cuda"
-  python3 benches/mnist_torch.py --data-dir /usr/share/datasets/fashion-mnist --fashion --device cuda --epochs 3 --metrics /tmp/pt-cuda.csv | tail -2
-  pt=$(awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { if (n) printf "%.3f", s / n }' /tmp/pt-cuda.csv)
+  timeout 180 python3 benches/mnist_torch.py "${data_args[@]}" --fashion --device cuda --epochs "$epochs" --metrics /tmp/pt-cuda.csv 2>&1 | tail -2
+  pt=$(mean_epoch /tmp/pt-cuda.csv)
 fi
-summary+=("mnist s/epoch: gradschool cuda ${gs:-?}, gradschool cpu ${cpu:-?}, pytorch cuda ${pt:-n/a}")
+cp /tmp/gs-cuda/metrics.csv "$logs/mnist_gradschool_cuda.csv" 2>/dev/null; cp /tmp/pt-cuda.csv "$logs/mnist_torch_cuda.csv" 2>/dev/null
+summary+=("mnist s/epoch (mean of $epochs): gradschool cuda ${gs:-?}, pytorch cuda ${pt:-n/a}")
 echo "== GPT-2-sized training step, batch 8"
-for tokens in 32 1024; do
+for tokens in ${GPT2_TOKENS:-32 1024}; do
   for tf32 in "" "--tf32"; do
-    line=$($b/gpt2_step --device cuda --tokens $tokens $tf32 2>&1 | tail -n 1); echo "$line"; summary+=("$line")
+    line=$(timeout 120 $b/gpt2_step --device cuda --tokens $tokens $tf32 2>&1 | tail -n 1); echo "$line"; summary+=("$line")
     if python3 -c "import torch" 2>/dev/null; then
-      line=$(python3 benches/gpt2_step_torch.py --device cuda --tokens $tokens $tf32 2>&1 | tail -n 1); echo "$line"; summary+=("$line")
+      line=$(timeout 120 python3 benches/gpt2_step_torch.py --device cuda --tokens $tokens $tf32 2>&1 | tail -n 1); echo "$line"; summary+=("$line")
     fi
   done
 done
-echo; echo "== summary"; printf '%s\n' "${summary[@]}"
+echo; echo "== summary"; printf '%s\n' "${summary[@]}" | tee "$logs/summary.txt"
 RUN
 chmod +x "$out/run.sh"
 strip --strip-debug "$out/gradschool" "$out/cuda_kernels" "$out/cuda_parity" "$out/gpt2_step"

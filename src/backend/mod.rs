@@ -87,6 +87,11 @@ pub trait Backend: Sized + Send + Sync {
     /// Fused layer norm over rows of `cols`: y = (x − μ)·rstd·w + b with rstd = 1/√(σ² + eps)
     /// (population variance). Returns (y, μ per row, rstd per row).
     fn layer_norm(&self, weight: &Self, bias: &Self, cols: usize, eps: f32) -> (Self, Self, Self);
+    /// Fused cross-entropy over rows of `cols` logits with one target class per row: returns
+    /// (ℓ per row = logsumexp(z) − z[target], logsumexp per row). No (rows, cols) intermediate.
+    fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Self, Self);
+    /// Its gradient from the saved logsumexp: ∂L/∂z = g_row·(exp(z − lse) − onehot(target)).
+    fn cross_entropy_rows_grad(&self, lse: &Self, targets: &[i64], grad_rows: &Self, cols: usize) -> Self;
 }
 // ANCHOR_END: backend_trait
 
@@ -276,6 +281,32 @@ impl Storage {
             }
             #[allow(unreachable_patterns)]
             (x, w, _) => panic!("layer_norm: operands on {} and {}", x.device(), w.device()),
+        }
+    }
+    pub(crate) fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Storage, Storage) {
+        match self {
+            Storage::Cpu(z) => {
+                let (l, lse) = z.cross_entropy_rows(cols, targets);
+                (Storage::Cpu(l), Storage::Cpu(lse))
+            }
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(z) => {
+                let (l, lse) = z.cross_entropy_rows(cols, targets);
+                (Storage::Cuda(l), Storage::Cuda(lse))
+            }
+        }
+    }
+    pub(crate) fn cross_entropy_rows_grad(&self, lse: &Storage, targets: &[i64], g: &Storage, cols: usize) -> Storage {
+        match (self, lse, g) {
+            (Storage::Cpu(z), Storage::Cpu(l), Storage::Cpu(g)) => {
+                Storage::Cpu(z.cross_entropy_rows_grad(l, targets, g, cols))
+            }
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(z), Storage::Cuda(l), Storage::Cuda(g)) => {
+                Storage::Cuda(z.cross_entropy_rows_grad(l, targets, g, cols))
+            }
+            #[allow(unreachable_patterns)]
+            (z, _, g) => panic!("cross_entropy: operands on {} and {}", z.device(), g.device()),
         }
     }
 }

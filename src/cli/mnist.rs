@@ -108,5 +108,6 @@ pub fn run(args: &MnistArgs) -> Result<()> {
         config.out_dir.display()
     );
     println!("test_accuracy={:.4}", summary.test_accuracy);
+    gradschool::device::print_cuda_profile(&config.device);
     Ok(())
 }

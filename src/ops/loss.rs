@@ -156,17 +156,19 @@ pub fn cross_entropy(logits: &Tensor, target: &IntTensor) -> Tensor {
 // ANCHOR: cross_entropy
 pub fn cross_entropy_with(logits: &Tensor, target: &IntTensor, opts: ClassLossOptions) -> Tensor {
     let (z, safe, keep) = flatten_targets("cross_entropy", logits, target, opts.ignore_index);
-    let lp = z.log_softmax(-1); // (N, C)
-    let n = safe.numel();
-    let nll = lp.gather(1, &safe).reshape([n]).neg();
     let eps = opts.label_smoothing;
     assert!((0.0..=1.0).contains(&eps), "cross_entropy: label_smoothing {eps} not in [0, 1]");
     let per_sample = if eps > 0.0 {
+        // The definition, op by op: −log pᵢ[yᵢ] from log_softmax, plus the smoothing term.
+        let lp = z.log_softmax(-1); // (N, C)
+        let nll = lp.gather(1, &safe).reshape([safe.numel()]).neg();
         let c = z.dims()[1] as f32;
         let smooth = lp.sum_dims(&[-1], false).mul_scalar(-1.0 / c);
         nll.mul_scalar(1.0 - eps) + smooth.mul_scalar(eps)
     } else {
-        nll
+        // The same value from one fused kernel per row (logsumexp − the target's logit);
+        // ignored rows are masked by `keep` below, so their gradient is zero.
+        z.cross_entropy_rows(safe.as_slice())
     };
     reduce_kept(per_sample * &keep, &keep, opts.reduction, target, "cross_entropy")
 }

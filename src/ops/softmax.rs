@@ -65,3 +65,44 @@ impl Tensor {
         self.softmax_impl(dim, true)
     }
 }
+
+/// ℓᵢ = logsumexp(zᵢ) − zᵢ[tᵢ] for rows of logits, fused: ∂ℓᵢ/∂zᵢⱼ = softmax(zᵢ)ⱼ − [j = tᵢ],
+/// recomputed in backward from the saved per-row logsumexp, so neither the log-probabilities nor
+/// their gradient is ever stored as a separate (N, C) tensor (50257 columns for GPT-2).
+struct CrossEntropyRowsBackward {
+    lse: Tensor,
+    targets: Vec<i64>,
+}
+
+impl Backward for CrossEntropyRowsBackward {
+    fn name(&self) -> &'static str {
+        "cross_entropy"
+    }
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let z = &inputs[0];
+        let cols = z.dims()[1];
+        let grad = z.storage().cross_entropy_rows_grad(&self.lse.storage(), &self.targets, &g.storage(), cols);
+        vec![Some(Tensor::from_storage(grad, z.shape().clone()))]
+    }
+}
+
+impl Tensor {
+    /// Per-row cross-entropy of (N, C) logits against one class per row, `targets[i]` in
+    /// [0, C): the fused kernel behind `F.cross_entropy` (see `nn::functional::cross_entropy`).
+    pub fn cross_entropy_rows(&self, targets: &[i64]) -> Tensor {
+        assert!(
+            self.rank() == 2 && self.dims()[0] == targets.len(),
+            "cross_entropy_rows: logits {} vs {} targets (want (N, C) and N)",
+            self.shape(),
+            targets.len()
+        );
+        let c = self.dims()[1];
+        if let Some(bad) = targets.iter().find(|&&t| t < 0 || t as usize >= c) {
+            panic!("cross_entropy_rows: target {bad} out of range for {c} classes");
+        }
+        let (loss, lse) = self.storage().cross_entropy_rows(c, targets);
+        let lse = Tensor::from_storage(lse, [targets.len()]);
+        let targets = targets.to_vec();
+        Tensor::from_op(loss, [self.dims()[0]], &[self], || CrossEntropyRowsBackward { lse, targets })
+    }
+}

@@ -105,3 +105,30 @@ fn products_split_over_threads_match_the_definition() {
         }
     }
 }
+
+#[test]
+fn fused_cross_entropy_matches_log_softmax_then_pick() {
+    // Both kernel paths (serial and rayon), with ignored rows, against the definition
+    // ℓᵢ = −log_softmax(zᵢ)[tᵢ] built from the separately PyTorch-checked ops.
+    for (n, c) in [(5usize, 7usize), (70, 600)] {
+        assert_eq!(n * c >= PAR_THRESHOLD, c == 600, "the large case must take the parallel path");
+        let z = Tensor::randn([n, c], &mut manual_seed(4)).mul_scalar(3.0).requires_grad_();
+        let targets: Vec<i64> = (0..n as i64).map(|i| (i * 37) % c as i64).collect();
+        let keep = Tensor::from_vec((0..n).map(|i| if i % 4 == 1 { 0.0 } else { 1.0 }).collect(), [n]);
+        let fused = z.cross_entropy_rows(&targets);
+        (&fused * &keep).sum().backward();
+        let g_fused = z.grad().unwrap().to_vec();
+        z.zero_grad();
+        let idx = crate::IntTensor::from_vec(targets.clone(), [n, 1]);
+        let composed = z.log_softmax(-1).gather(1, &idx).reshape([n]).neg();
+        (&composed * &keep).sum().backward();
+        let g_composed = z.grad().unwrap().to_vec();
+        for (a, b) in fused.to_vec().iter().zip(composed.to_vec()) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "loss {a} vs {b} (n={n}, c={c})");
+        }
+        for (i, (a, b)) in g_fused.iter().zip(&g_composed).enumerate() {
+            assert!((a - b).abs() <= 1e-6, "grad element {i}: {a} vs {b} (n={n}, c={c})");
+        }
+        assert!(g_fused[c..2 * c].iter().all(|&g| g == 0.0), "an ignored row has zero gradient");
+    }
+}

@@ -18,6 +18,10 @@ fn adam_step(
     wd: f64,
     decoupled: bool,
 ) {
+    #[cfg(feature = "cuda")]
+    if let Some(ordinal) = super::fused::common_cuda_device(params) {
+        return super::fused::adam(params, state, ordinal, (lr, betas, eps, wd, decoupled));
+    }
     let (b1, b2) = betas;
     for_each_param(params, |i, w, g| {
         let t = state.next_step(i) as i32;

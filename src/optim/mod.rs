@@ -31,6 +31,8 @@ mod adadelta;
 mod adagrad;
 mod adam;
 mod clip;
+#[cfg(feature = "cuda")]
+mod fused;
 mod rmsprop;
 mod schedule;
 mod sgd;
@@ -69,10 +71,22 @@ pub trait Optimizer {
 }
 
 /// Per-parameter buffers (momentum, running averages …) and step counts, by parameter index.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Buffers of parameters on the host live in `buffers`; those of GPU parameters stay on their
+/// GPU (`device_buffers`), updated in place by the fused multi-tensor kernels.
+#[derive(Clone, Debug, Default)]
 pub struct OptimizerState {
     buffers: BTreeMap<(usize, String), Vec<f32>>,
+    device_buffers: BTreeMap<(usize, String), Tensor>,
     steps: BTreeMap<usize, u64>,
+}
+
+impl PartialEq for OptimizerState {
+    /// Equal when every buffer holds the same values and every step count matches, wherever
+    /// the buffers live.
+    fn eq(&self, other: &Self) -> bool {
+        let values = |s: &Self| s.to_tensors().into_iter().map(|(n, t)| (n, t.to_vec())).collect::<Vec<_>>();
+        values(self) == values(other)
+    }
 }
 
 impl OptimizerState {
@@ -90,6 +104,22 @@ impl OptimizerState {
         self.buffers.insert((i, name.to_string()), buf);
     }
 
+    /// Buffer `name` of parameter `i` on `like`'s device (created filled with `init`, or moved
+    /// there from the host if a checkpoint restored it). The bool says whether it already existed.
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub(crate) fn device_buffer(&mut self, i: usize, name: &str, like: &Tensor, init: f32) -> (Tensor, bool) {
+        let key = (i, name.to_string());
+        if let Some(t) = self.device_buffers.get(&key) {
+            return (t.clone(), true);
+        }
+        let (t, existed) = match self.buffers.remove(&key) {
+            Some(host) => (like.new_from_vec(host, [like.numel()]), true),
+            None => (like.new_full([like.numel()], init), false),
+        };
+        self.device_buffers.insert(key, t.clone());
+        (t, existed)
+    }
+
     /// Increments and returns parameter `i`'s step count.
     pub(crate) fn next_step(&mut self, i: usize) -> u64 {
         let s = self.steps.entry(i).or_insert(0);
@@ -101,6 +131,12 @@ impl OptimizerState {
     pub fn to_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out: Vec<(String, Tensor)> =
             self.buffers.iter().map(|((i, n), b)| (format!("{i}.{n}"), Tensor::from_slice(b, [b.len()]))).collect();
+        out.extend(
+            self.device_buffers
+                .iter()
+                .map(|((i, n), t)| (format!("{i}.{n}"), Tensor::from_vec(t.to_vec(), [t.numel()]))),
+        );
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out.extend(self.steps.iter().map(|(i, s)| (format!("{i}.step"), Tensor::from_vec(vec![*s as f32], [1]))));
         out
     }

@@ -71,6 +71,10 @@ impl Optimizer for Sgd {
         // Scalars as PyTorch forms them: Python floats (f64), rounded to f32 once.
         let (lr, mu, wd, nesterov) = (self.lr as f32, self.momentum as f32, self.weight_decay as f32, self.nesterov);
         let keep = (1.0 - self.dampening) as f32;
+        #[cfg(feature = "cuda")]
+        if let Some(ordinal) = super::fused::common_cuda_device(&self.params) {
+            return super::fused::sgd(&self.params, &mut self.state, ordinal, (lr, mu, keep, wd, nesterov));
+        }
         let state = &mut self.state;
         for_each_param(&self.params, |i, w, g| {
             let (mut buf, existed) =

@@ -28,8 +28,10 @@ pub fn check_family(family: &str, table: &[(&'static str, Op)], rtol: f32, atol:
         let mut inputs = Vec::new();
         while let Some(v) = fixture.get(&format!("{name}/in{}", inputs.len())) {
             let v = match v {
-                Value::F(t) if fixture.contains_key(&format!("{name}/grad{}", inputs.len())) => {
-                    Value::F(t.detach().requires_grad_())
+                Value::F(t) => {
+                    let t = t.to(device).expect("device").detach();
+                    let wants_grad = fixture.contains_key(&format!("{name}/grad{}", inputs.len()));
+                    Value::F(if wants_grad { t.requires_grad_() } else { t })
                 }
                 other => other.clone(),
             };

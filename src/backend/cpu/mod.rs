@@ -95,6 +95,13 @@ impl Backend for CpuStorage {
         let (y, mean, rstd) = reduce::layer_norm(&self.0, &weight.0, &bias.0, cols, eps);
         (CpuStorage::new(y), CpuStorage::new(mean), CpuStorage::new(rstd))
     }
+    fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Self, Self) {
+        let (loss, lse) = reduce::cross_entropy_rows(&self.0, cols, targets);
+        (CpuStorage::new(loss), CpuStorage::new(lse))
+    }
+    fn cross_entropy_rows_grad(&self, lse: &Self, targets: &[i64], grad_rows: &Self, cols: usize) -> Self {
+        CpuStorage::new(reduce::cross_entropy_rows_grad(&self.0, &lse.0, targets, &grad_rows.0, cols))
+    }
 }
 
 /// Splits `shape` around `dim` into `(outer, size, inner)`: the number of slices before the

@@ -147,3 +147,42 @@ pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], cols: usize, eps: f32)
     (y, mean, rstd)
 }
 // ANCHOR_END: layer_norm_kernel
+
+/// Fused cross-entropy, one row at a time: lse = m + ln Σ exp(z − m) (m the row's max) and
+/// ℓ = lse − z[target]. The twin of reduce.cu's cross_entropy_rows_f32.
+pub(super) fn cross_entropy_rows(z: &[f32], cols: usize, targets: &[i64]) -> (Vec<f32>, Vec<f32>) {
+    let rows = targets.len();
+    let (mut loss, mut lse) = (vec![0.0; rows], vec![0.0; rows]);
+    let row = |((zr, &t), (l, s)): ((&[f32], &i64), (&mut f32, &mut f32))| {
+        let m = zr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e = m + zr.iter().map(|v| (v - m).exp()).sum::<f32>().ln();
+        (*l, *s) = (e - zr[t as usize], e);
+    };
+    let work = z.chunks(cols.max(1)).zip(targets.iter());
+    if z.len() >= PAR_THRESHOLD {
+        z.par_chunks(cols.max(1))
+            .zip(targets.par_iter())
+            .zip(loss.par_iter_mut().zip(lse.par_iter_mut()))
+            .for_each(row);
+    } else {
+        work.zip(loss.iter_mut().zip(lse.iter_mut())).for_each(row);
+    }
+    (loss, lse)
+}
+
+/// ∂L/∂z[i, j] = g[i]·(exp(z[i, j] − lse[i]) − [j = target[i]]).
+pub(super) fn cross_entropy_rows_grad(z: &[f32], lse: &[f32], targets: &[i64], g: &[f32], cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; z.len()];
+    let row = |(i, (o, zr)): (usize, (&mut [f32], &[f32]))| {
+        for (j, (o, &v)) in o.iter_mut().zip(zr).enumerate() {
+            let hit = if j as i64 == targets[i] { 1.0 } else { 0.0 };
+            *o = g[i] * ((v - lse[i]).exp() - hit);
+        }
+    };
+    if z.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(cols.max(1)).zip(z.par_chunks(cols.max(1))).enumerate().for_each(row);
+    } else {
+        out.chunks_mut(cols.max(1)).zip(z.chunks(cols.max(1))).enumerate().for_each(row);
+    }
+    out
+}

@@ -4,9 +4,12 @@
 use super::{compile_all_kernels, probe_device, CudaLibrary};
 use crate::error::{Error, Result};
 use cudarc::cublas::CudaBlas;
+use cudarc::driver::sys::{self as cu, CUmemPool_attribute as PoolAttr};
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// A GPU ready to run gradschool's kernels.
 pub struct CudaDevice {
@@ -15,6 +18,47 @@ pub struct CudaDevice {
     pub(crate) stream: Arc<CudaStream>,
     pub(crate) blas: CudaBlas,
     functions: HashMap<String, CudaFunction>,
+    pool: cu::CUmemoryPool,
+    allocations: AtomicU64,
+    /// Per-kernel (launches, time) when GRADSCHOOL_CUDA_PROFILE is set.
+    profile: Option<Mutex<HashMap<&'static str, (u64, Duration)>>>,
+}
+
+// SAFETY: `pool` is a driver handle to the device's default memory pool, valid for the process
+// and safe to use from any thread (the driver API is thread-safe); the other fields are Send/Sync.
+unsafe impl Send for CudaDevice {}
+unsafe impl Sync for CudaDevice {}
+
+/// GPU memory as the stream-ordered allocator's pool sees it (bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Memory the pool holds from the driver now.
+    pub reserved: u64,
+    /// The most the pool has held since the last [`CudaDevice::reset_peak_memory`].
+    pub reserved_peak: u64,
+    /// The most that tensors have used at once since the last reset.
+    pub used_peak: u64,
+    /// Device allocations gradschool has asked the pool for since the device opened.
+    pub allocations: u64,
+}
+
+/// Times one kernel launch when profiling is on: synchronizes before and after.
+pub(crate) struct ProfileGuard<'a> {
+    dev: &'a CudaDevice,
+    name: &'static str,
+    start: Option<Instant>,
+}
+
+impl Drop for ProfileGuard<'_> {
+    fn drop(&mut self) {
+        if let (Some(start), Some(profile)) = (self.start, &self.dev.profile) {
+            let _ = self.dev.stream.synchronize();
+            let mut p = profile.lock().unwrap_or_else(|e| e.into_inner());
+            let e = p.entry(self.name).or_default();
+            e.0 += 1;
+            e.1 += start.elapsed();
+        }
+    }
 }
 
 impl std::fmt::Debug for CudaDevice {
@@ -31,6 +75,10 @@ impl CudaDevice {
         }
         let err = |e: &dyn std::fmt::Display| Error::Device(format!("cuda:{ordinal}: {e}"));
         let ctx = CudaContext::new(ordinal).map_err(|e| err(&e))?;
+        // SAFETY: gradschool runs everything of a device on its one stream, and stream order
+        // already orders every read after the write it needs: cudarc's per-buffer events (two
+        // created per allocation, recorded at every launch) would only add cost.
+        unsafe { ctx.disable_event_tracking() };
         let stream = ctx.default_stream();
         let blas = CudaBlas::new(stream.clone()).map_err(|e| err(&e))?;
         let mut functions = HashMap::new();
@@ -42,7 +90,99 @@ impl CudaDevice {
                 functions.insert(entry, f);
             }
         }
-        Ok(CudaDevice { ordinal, stream, blas, functions })
+        let mut pool: cu::CUmemoryPool = std::ptr::null_mut();
+        // SAFETY: writes the default pool's handle of this context's device into `pool`.
+        let status = unsafe { cu::cuDeviceGetDefaultMemPool(&mut pool, ctx.cu_device()) };
+        if status != cu::CUresult::CUDA_SUCCESS {
+            return Err(err(&format!("cuDeviceGetDefaultMemPool: {status:?}")));
+        }
+        let profile = std::env::var_os("GRADSCHOOL_CUDA_PROFILE").map(|_| Mutex::new(HashMap::new()));
+        let dev = CudaDevice { ordinal, stream, blas, functions, pool, allocations: AtomicU64::new(0), profile };
+        dev.set_memory_pool_retain(true)?;
+        Ok(dev)
+    }
+
+    /// The memory-reuse strategy. cudarc allocates with `cuMemAllocAsync` from the device's
+    /// default pool, so a freed intermediate goes back to the pool and the next allocation of the
+    /// step reuses it, without a driver call. By default the pool hands its memory back to the
+    /// driver at every synchronization (release threshold 0), and the next step maps it again;
+    /// retaining (threshold ∞, the default here, as PyTorch's caching allocator does) keeps it.
+    pub fn set_memory_pool_retain(&self, retain: bool) -> Result<()> {
+        let mut threshold: u64 = if retain { u64::MAX } else { 0 };
+        // SAFETY: `pool` is this device's default pool; the attribute takes a u64.
+        let status = unsafe {
+            cu::cuMemPoolSetAttribute(
+                self.pool,
+                PoolAttr::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                (&mut threshold as *mut u64).cast(),
+            )
+        };
+        if status != cu::CUresult::CUDA_SUCCESS {
+            return Err(Error::Device(format!("cuda:{}: cuMemPoolSetAttribute: {status:?}", self.ordinal)));
+        }
+        Ok(())
+    }
+
+    fn pool_attr(&self, attr: PoolAttr) -> u64 {
+        let mut v: u64 = 0;
+        // SAFETY: reads one u64 attribute of this device's default pool.
+        let _ = unsafe { cu::cuMemPoolGetAttribute(self.pool, attr, (&mut v as *mut u64).cast()) };
+        v
+    }
+
+    /// The pool's current and peak memory, and how many allocations gradschool has made.
+    pub fn memory_stats(&self) -> MemoryStats {
+        let _ = self.stream.synchronize();
+        MemoryStats {
+            reserved: self.pool_attr(PoolAttr::CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT),
+            reserved_peak: self.pool_attr(PoolAttr::CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH),
+            used_peak: self.pool_attr(PoolAttr::CU_MEMPOOL_ATTR_USED_MEM_HIGH),
+            allocations: self.allocations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts a new peak-memory window.
+    pub fn reset_peak_memory(&self) {
+        let _ = self.stream.synchronize();
+        for attr in [PoolAttr::CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH, PoolAttr::CU_MEMPOOL_ATTR_USED_MEM_HIGH] {
+            let mut zero: u64 = 0;
+            // SAFETY: the high-water attributes may only be reset to zero, which this does.
+            let _ = unsafe { cu::cuMemPoolSetAttribute(self.pool, attr, (&mut zero as *mut u64).cast()) };
+        }
+    }
+
+    pub(crate) fn count_allocation(&self) {
+        self.allocations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Waits until every queued kernel of this device has finished.
+    pub fn synchronize(&self) -> Result<()> {
+        self.stream.synchronize().map_err(|e| Error::Device(format!("cuda:{}: {e}", self.ordinal)))
+    }
+
+    /// With GRADSCHOOL_CUDA_PROFILE set, times the launch this guard spans (synchronizing the
+    /// stream on both sides, so a profiled run is slower than a plain one).
+    pub(crate) fn profile(&self, name: &'static str) -> ProfileGuard<'_> {
+        let start = self.profile.as_ref().map(|_| {
+            let _ = self.stream.synchronize();
+            Instant::now()
+        });
+        ProfileGuard { dev: self, name, start }
+    }
+
+    /// The per-kernel table of a profiled run (GRADSCHOOL_CUDA_PROFILE set), most time first;
+    /// `None` when profiling is off.
+    pub fn profile_report(&self) -> Option<String> {
+        let p = self.profile.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rows: Vec<_> = p.iter().map(|(k, (n, t))| (*k, *n, *t)).collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.2));
+        let total: f64 = rows.iter().map(|r| r.2.as_secs_f64()).sum();
+        let mut out = format!("{:<28} {:>8} {:>10} {:>6}\n", "kernel", "launches", "ms", "%");
+        for (k, n, t) in rows {
+            let ms = t.as_secs_f64() * 1e3;
+            out += &format!("{k:<28} {n:>8} {ms:>10.2} {:>6.1}\n", 100.0 * t.as_secs_f64() / total.max(1e-12));
+        }
+        Some(out)
     }
 
     /// Lets cuBLAS use TF32 tensor cores for f32 matrix products (about 2× faster on Ampere and

@@ -6,9 +6,11 @@
 //! (CI compiles them without a GPU); `CudaStorage` runs them, and cuBLAS runs matrix products.
 
 mod device;
+mod optim;
 mod storage;
 
-pub use device::{cuda_device, CudaDevice};
+pub use device::{cuda_device, CudaDevice, MemoryStats};
+pub use optim::MultiTensor;
 pub use storage::CudaStorage;
 
 use crate::error::{Error, Result};

@@ -92,7 +92,18 @@ impl CudaStorage {
         CudaStorage { data, dev }
     }
 
+    /// An output buffer of `n` values for a kernel that writes every one of them: uninitialised,
+    /// from the device's memory pool (see `CudaDevice::set_memory_pool_retain`).
     fn alloc(&self, n: usize) -> CudaSlice<f32> {
+        self.dev.count_allocation();
+        // SAFETY: every caller launches a kernel (or cuBLAS with β = 0) that writes all n values
+        // before anything reads them; accumulating kernels use `alloc_zeroed`.
+        unsafe { self.dev.stream.alloc::<f32>(n.max(1)) }.or_fatal("alloc")
+    }
+
+    /// A zeroed buffer, for kernels that accumulate into their output.
+    fn alloc_zeroed(&self, n: usize) -> CudaSlice<f32> {
+        self.dev.count_allocation();
         self.dev.stream.alloc_zeros::<f32>(n.max(1)).or_fatal("alloc")
     }
 
@@ -131,9 +142,53 @@ impl CudaStorage {
         let f = self.dev.function("strided_copy_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&rank).arg(&info).arg(src).arg(&src_offset).arg(out).arg(&dst_offset).arg(&n);
+        let _timer = self.dev.profile("strided_copy_f32");
         // SAFETY: the argument list matches strided_copy_f32's signature; every offset the
         // kernel computes lies within the source and destination shapes the caller checked.
         unsafe { b.launch(grid(n)) }.or_fatal("strided_copy_f32");
+    }
+
+    /// Reduces `x` viewed as (outer, n, inner) over n. When the outputs alone would leave most
+    /// SMs idle (a bias gradient: outer 1, inner 768, n = batch·tokens), n is also split into
+    /// chunks, one block each, and the partials are reduced by a second pass.
+    fn reduce_pass(&self, x: &CudaSlice<f32>, code: i32, outer: usize, n: usize, inner: usize) -> CudaSlice<f32> {
+        const WANT_BLOCKS: usize = 1024; // ~8 per SM of an H100
+        let blocks = if inner == 1 { outer } else { outer * inner.div_ceil(32) };
+        let splits = if blocks >= WANT_BLOCKS || n < 2048 { 1 } else { WANT_BLOCKS.div_ceil(blocks).min(n / 1024) };
+        let splits = splits.clamp(1, 65_535);
+        let chunk = n.div_ceil(splits);
+        let mut out = self.alloc(outer * splits * inner);
+        if inner == 1 {
+            let f = self.dev.function("reduce_rows_f32");
+            let mut b = self.dev.stream.launch_builder(f);
+            b.arg(&code).arg(x).arg(&mut out).arg(&n).arg(&chunk);
+            let cfg = LaunchConfig {
+                grid_dim: (outer as u32, splits as u32, 1),
+                block_dim: (BLOCK, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            let _timer = self.dev.profile("reduce_rows_f32");
+            // SAFETY: block (row, z) reads chunk z of row `row` (n contiguous values) and writes
+            // out[row·splits + z]; out holds outer·splits values.
+            unsafe { b.launch(cfg) }.or_fatal("reduce_rows_f32");
+        } else {
+            let f = self.dev.function("reduce_cols_f32");
+            let mut b = self.dev.stream.launch_builder(f);
+            b.arg(&code).arg(x).arg(&mut out).arg(&n).arg(&inner).arg(&chunk);
+            let cfg = LaunchConfig {
+                grid_dim: (blocks as u32, splits as u32, 1),
+                block_dim: (32, 8, 1),
+                shared_mem_bytes: 0,
+            };
+            let _timer = self.dev.profile("reduce_cols_f32");
+            // SAFETY: reads stay within outer·n·inner; out holds outer·splits·inner values.
+            unsafe { b.launch(cfg) }.or_fatal("reduce_cols_f32");
+        }
+        if splits == 1 {
+            out
+        } else {
+            self.reduce_pass(&out, code, outer, splits, inner)
+        }
     }
 }
 
@@ -157,6 +212,7 @@ impl Backend for CudaStorage {
         let f = self.dev.function("unary_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&code).arg(&a).arg(&b2).arg(&self.data).arg(&mut out).arg(&n);
+        let _timer = self.dev.profile("unary_f32");
         // SAFETY: arguments match unary_f32(int, float, float, const float*, float*, size_t);
         // both buffers hold n elements.
         unsafe { b.launch(grid(n)) }.or_fatal("unary_f32");
@@ -170,6 +226,7 @@ impl Backend for CudaStorage {
         let f = self.dev.function("unary_grad_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&code).arg(&a).arg(&b2).arg(&self.data).arg(&y.data).arg(&grad.data).arg(&mut out).arg(&n);
+        let _timer = self.dev.profile("unary_grad_f32");
         // SAFETY: arguments match unary_grad_f32; x, y, grad and out all hold n elements.
         unsafe { b.launch(grid(n)) }.or_fatal("unary_grad_f32");
         self.wrap(out)
@@ -185,6 +242,7 @@ impl Backend for CudaStorage {
         let f = self.dev.function("binary_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&code).arg(&rank).arg(&info).arg(&self.data).arg(&rhs.data).arg(&mut out).arg(&n);
+        let _timer = self.dev.profile("binary_f32");
         // SAFETY: arguments match binary_f32; broadcast strides keep every read inside a and b.
         unsafe { b.launch(grid(n)) }.or_fatal("binary_f32");
         self.wrap(out)
@@ -200,6 +258,7 @@ impl Backend for CudaStorage {
         let f = cond.dev.function("where_f32");
         let mut l = cond.dev.stream.launch_builder(f);
         l.arg(&rank).arg(&info).arg(&cond.data).arg(&a.data).arg(&b.data).arg(&mut out).arg(&n);
+        let _timer = cond.dev.profile("where_f32");
         // SAFETY: arguments match where_f32; broadcast strides keep reads in bounds.
         unsafe { l.launch(grid(n)) }.or_fatal("where_f32");
         cond.wrap(out)
@@ -207,30 +266,15 @@ impl Backend for CudaStorage {
 
     fn reduce(&self, op: ReduceOp, shape: &[usize], dim: usize) -> Self {
         let (outer, n, inner) = split_at_dim(shape, dim);
-        let mut out = self.alloc(outer * inner);
         let code: i32 = match op {
             ReduceOp::Sum => 0,
             ReduceOp::Max => 1,
             ReduceOp::Min => 2,
         };
         if outer * inner == 0 {
-            return self.wrap(out);
+            return self.wrap(self.alloc(outer * inner));
         }
-        if inner == 1 {
-            let f = self.dev.function("reduce_rows_f32");
-            let mut b = self.dev.stream.launch_builder(f);
-            b.arg(&code).arg(&self.data).arg(&mut out).arg(&n);
-            let cfg = LaunchConfig { grid_dim: (outer as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
-            // SAFETY: one block per row of n contiguous values; out holds `outer` values.
-            unsafe { b.launch(cfg) }.or_fatal("reduce_rows_f32");
-        } else {
-            let f = self.dev.function("reduce_strided_f32");
-            let mut b = self.dev.stream.launch_builder(f);
-            b.arg(&code).arg(&self.data).arg(&mut out).arg(&outer).arg(&n).arg(&inner);
-            // SAFETY: one thread per output of outer·inner; reads stay within outer·n·inner.
-            unsafe { b.launch(grid(outer * inner)) }.or_fatal("reduce_strided_f32");
-        }
-        self.wrap(out)
+        self.wrap(self.reduce_pass(&self.data, code, outer, n, inner))
     }
 
     fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64> {
@@ -240,6 +284,7 @@ impl Backend for CudaStorage {
         let f = self.dev.function("arg_reduce_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&largest).arg(&self.data).arg(&mut out).arg(&outer).arg(&n).arg(&inner);
+        let _timer = self.dev.profile("arg_reduce_f32");
         // SAFETY: arguments match arg_reduce_f32; one thread per output.
         unsafe { b.launch(grid(outer * inner)) }.or_fatal("arg_reduce_f32");
         let mut v = self.dev.stream.clone_dtoh(&out).or_fatal("copy to host");
@@ -274,6 +319,7 @@ impl Backend for CudaStorage {
         };
         // SAFETY: the strides and leading dimensions describe exactly the batch·k·n, batch·m·k
         // and batch·m·n elements of rhs, self and out (batch stride 0 re-reads one matrix).
+        let _timer = self.dev.profile("cublas_sgemm");
         unsafe { self.dev.blas.gemm_strided_batched(cfg, &rhs.data, &self.data, &mut out) }
             .or_fatal("cublasSgemmStridedBatched");
         self.wrap(out)
@@ -316,6 +362,7 @@ impl Backend for CudaStorage {
         let f = self.dev.function("index_select_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&self.data).arg(&d_idx).arg(&mut out).arg(&outer).arg(&n).arg(&m).arg(&inner);
+        let _timer = self.dev.profile("index_select_f32");
         // SAFETY: indices were checked in [0, n) on the host; one thread per output element.
         unsafe { b.launch(grid(outer * m * inner)) }.or_fatal("index_select_f32");
         self.wrap(out)
@@ -325,12 +372,13 @@ impl Backend for CudaStorage {
         let (outer, m, inner) = split_at_dim(shape, dim);
         let n = out_shape[dim];
         check_indices("index_add", idx, n);
-        let mut out = self.alloc(out_shape.iter().product());
+        let mut out = self.alloc_zeroed(out_shape.iter().product());
         let d_idx = self.upload_i64(idx);
         let f = self.dev.function("index_add_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&self.data).arg(&d_idx).arg(&mut out).arg(&outer).arg(&n).arg(&m).arg(&inner);
-        // SAFETY: indices checked on the host; out starts zeroed (alloc_zeros).
+        let _timer = self.dev.profile("index_add_f32");
+        // SAFETY: indices checked on the host; out starts zeroed (alloc_zeroed).
         unsafe { b.launch(grid(outer * m * inner)) }.or_fatal("index_add_f32");
         self.wrap(out)
     }
@@ -345,6 +393,7 @@ impl Backend for CudaStorage {
         let f = self.dev.function("gather_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&rank).arg(&dim).arg(&info).arg(&self.data).arg(&d_idx).arg(&mut out).arg(&n);
+        let _timer = self.dev.profile("gather_f32");
         // SAFETY: indices checked on the host; the index shape fits inside `shape` (checked by
         // Tensor::gather).
         unsafe { b.launch(grid(n)) }.or_fatal("gather_f32");
@@ -354,13 +403,14 @@ impl Backend for CudaStorage {
     fn scatter_add(&self, idx: &[i64], idx_shape: &[usize], dim: usize, out_shape: &[usize]) -> Self {
         check_indices("scatter_add", idx, out_shape[dim]);
         let n = idx.len();
-        let mut out = self.alloc(out_shape.iter().product());
+        let mut out = self.alloc_zeroed(out_shape.iter().product());
         let info = self.upload_usize(&[idx_shape, &contiguous_strides(out_shape)].concat());
         let d_idx = self.upload_i64(idx);
         let (rank, dim) = (out_shape.len() as i32, dim as i32);
         let f = self.dev.function("scatter_add_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&rank).arg(&dim).arg(&info).arg(&self.data).arg(&d_idx).arg(&mut out).arg(&n);
+        let _timer = self.dev.profile("scatter_add_f32");
         // SAFETY: as gather; out starts zeroed.
         unsafe { b.launch(grid(n)) }.or_fatal("scatter_add_f32");
         self.wrap(out)
@@ -382,11 +432,45 @@ impl Backend for CudaStorage {
                 .arg(&cols)
                 .arg(&eps);
             let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            let _timer = self.dev.profile("layer_norm_f32");
             // SAFETY: one block per row of `cols` values; weight and bias hold `cols` values
             // (checked by Tensor::layer_norm); mean and rstd hold one value per row.
             unsafe { b.launch(cfg) }.or_fatal("layer_norm_f32");
         }
         (self.wrap(y), self.wrap(mean), self.wrap(rstd))
+    }
+
+    fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Self, Self) {
+        let rows = targets.len();
+        check_indices("cross_entropy", targets, cols);
+        let (mut loss, mut lse) = (self.alloc(rows), self.alloc(rows));
+        if rows > 0 {
+            let t = self.upload_i64(targets);
+            let f = self.dev.function("cross_entropy_rows_f32");
+            let mut b = self.dev.stream.launch_builder(f);
+            b.arg(&self.data).arg(&t).arg(&mut loss).arg(&mut lse).arg(&cols);
+            let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            let _timer = self.dev.profile("cross_entropy_rows_f32");
+            // SAFETY: one block per row of `cols` logits; targets were checked in [0, cols).
+            unsafe { b.launch(cfg) }.or_fatal("cross_entropy_rows_f32");
+        }
+        (self.wrap(loss), self.wrap(lse))
+    }
+
+    fn cross_entropy_rows_grad(&self, lse: &Self, targets: &[i64], grad_rows: &Self, cols: usize) -> Self {
+        let rows = targets.len();
+        let mut out = self.alloc(rows * cols);
+        if rows > 0 {
+            let t = self.upload_i64(targets);
+            let f = self.dev.function("cross_entropy_rows_grad_f32");
+            let mut b = self.dev.stream.launch_builder(f);
+            b.arg(&self.data).arg(&lse.data).arg(&t).arg(&grad_rows.data).arg(&mut out).arg(&cols);
+            let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            let _timer = self.dev.profile("cross_entropy_rows_grad_f32");
+            // SAFETY: one block per row; lse, targets and grad_rows hold one value per row.
+            unsafe { b.launch(cfg) }.or_fatal("cross_entropy_rows_grad_f32");
+        }
+        self.wrap(out)
     }
 
     fn softmax_last(&self, cols: usize, log: bool) -> Self {
@@ -401,6 +485,7 @@ impl Backend for CudaStorage {
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&log).arg(&self.data).arg(&mut out).arg(&cols);
         let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+        let _timer = self.dev.profile("softmax_rows_f32");
         // SAFETY: one block per row of `cols` contiguous values.
         unsafe { b.launch(cfg) }.or_fatal("softmax_rows_f32");
         self.wrap(out)

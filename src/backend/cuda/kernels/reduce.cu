@@ -27,25 +27,41 @@ __device__ float block_reduce(int op, float v, float* shared) {
     return r;
 }
 
-// inner == 1: block per output, the n values of a row are contiguous.
-extern "C" __global__ void reduce_rows_f32(int op, const float* x, float* out, size_t n) {
+// inner == 1: the n values of a row are contiguous. Block (row, z) reduces the row's chunk
+// [z·chunk, (z+1)·chunk) and writes out[row·gridDim.y + z]: with one chunk that is the result,
+// with several the host reduces the partials in a second launch (a long row then spreads over
+// many SMs instead of one).
+extern "C" __global__ void reduce_rows_f32(int op, const float* x, float* out, size_t n, size_t chunk) {
     __shared__ float shared[BLOCK];
     const float* row = x + blockIdx.x * n;
+    size_t j0 = blockIdx.y * chunk, j1 = min(n, j0 + chunk);
     float acc = identity(op);
-    for (size_t j = threadIdx.x; j < n; j += blockDim.x) { acc = combine(op, acc, row[j]); }
+    for (size_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) { acc = combine(op, acc, row[j]); }
     float r = block_reduce(op, acc, shared);
-    if (threadIdx.x == 0) { out[blockIdx.x] = r; }
+    if (threadIdx.x == 0) { out[blockIdx.x * gridDim.y + blockIdx.y] = r; }
 }
 
-// General case: one thread per output (o, i) walks the n values `inner` apart (coalesced over i).
-extern "C" __global__ void reduce_strided_f32(int op, const float* x, float* out, size_t outer, size_t n, size_t inner) {
-    size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (t >= outer * inner) { return; }
-    size_t o = t / inner, i = t % inner;
-    const float* base = x + o * n * inner + i;
+// inner > 1: a block of 32×8 threads takes 32 neighbouring columns i (coalesced reads) of one
+// o, its 8 rows of threads splitting the n values, then combines the 8 partials in shared memory.
+// blockIdx.x = o·tiles + tile; blockIdx.y picks the chunk of n, as in reduce_rows_f32, and out is
+// (outer, gridDim.y, inner).
+extern "C" __global__ void reduce_cols_f32(int op, const float* x, float* out, size_t n, size_t inner, size_t chunk) {
+    __shared__ float shared[8][33];
+    size_t tiles = (inner + 31) / 32;
+    size_t o = blockIdx.x / tiles, i = (blockIdx.x % tiles) * 32 + threadIdx.x;
+    size_t j0 = blockIdx.y * chunk, j1 = min(n, j0 + chunk);
     float acc = identity(op);
-    for (size_t j = 0; j < n; ++j) { acc = combine(op, acc, base[j * inner]); }
-    out[t] = acc;
+    if (i < inner) {
+        const float* base = x + o * n * inner + i;
+        for (size_t j = j0 + threadIdx.y; j < j1; j += 8) { acc = combine(op, acc, base[j * inner]); }
+    }
+    shared[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && i < inner) {
+        float r = shared[0][threadIdx.x];
+        for (int y = 1; y < 8; ++y) { r = combine(op, r, shared[y][threadIdx.x]); }
+        out[(o * gridDim.y + blockIdx.y) * inner + i] = r;
+    }
 }
 
 // Index of the largest (largest = 1) or smallest value along n; first on ties, as the CPU twin.
@@ -63,17 +79,24 @@ extern "C" __global__ void arg_reduce_f32(int largest, const float* x, long long
     out[t] = (long long)best;
 }
 
-// Row softmax / log-softmax, max-subtracted: block per row.
-extern "C" __global__ void softmax_rows_f32(int log_out, const float* x, float* y, size_t cols) {
-    __shared__ float shared[BLOCK];
-    const float* row = x + blockIdx.x * cols;
-    float* out = y + blockIdx.x * cols;
+// A row's maximum m and Σ exp(x − m), each reduced over the block (every thread gets both).
+__device__ void row_max_sumexp(const float* row, size_t cols, float* shared, float* m_out, float* s_out) {
     float m = -INF;
     for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { m = fmaxf(m, row[j]); }
     m = block_reduce(1, m, shared);
     float s = 0.0f;
     for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { s += expf(row[j] - m); }
-    s = block_reduce(0, s, shared);
+    *m_out = m;
+    *s_out = block_reduce(0, s, shared);
+}
+
+// Row softmax / log-softmax, max-subtracted: block per row.
+extern "C" __global__ void softmax_rows_f32(int log_out, const float* x, float* y, size_t cols) {
+    __shared__ float shared[BLOCK];
+    const float* row = x + blockIdx.x * cols;
+    float* out = y + blockIdx.x * cols;
+    float m, s;
+    row_max_sumexp(row, cols, shared, &m, &s);
     if (log_out) {
         float ls = logf(s);
         for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { out[j] = row[j] - m - ls; }
@@ -98,4 +121,30 @@ extern "C" __global__ void layer_norm_f32(const float* x, const float* w, const 
     float rs = rsqrtf(block_reduce(0, v, shared) / (float)cols + eps);
     for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { out[j] = (row[j] - mu) * rs * w[j] + b[j]; }
     if (threadIdx.x == 0) { mean[blockIdx.x] = mu; rstd[blockIdx.x] = rs; }
+}
+
+// Fused cross-entropy, block per row: lse = m + log Σ exp(z − m) and ℓ = lse − z[target].
+extern "C" __global__ void cross_entropy_rows_f32(const float* z, const long long* targets, float* loss, float* lse,
+                                                  size_t cols) {
+    __shared__ float shared[BLOCK];
+    const float* row = z + blockIdx.x * cols;
+    float m, s;
+    row_max_sumexp(row, cols, shared, &m, &s);
+    if (threadIdx.x == 0) {
+        float e = m + logf(s);
+        lse[blockIdx.x] = e;
+        loss[blockIdx.x] = e - row[targets[blockIdx.x]];
+    }
+}
+
+// Its gradient, block per row: ∂L/∂z = g·(exp(z − lse) − onehot(target)).
+extern "C" __global__ void cross_entropy_rows_grad_f32(const float* z, const float* lse, const long long* targets,
+                                                       const float* g, float* out, size_t cols) {
+    const float* row = z + blockIdx.x * cols;
+    float* o = out + blockIdx.x * cols;
+    float e = lse[blockIdx.x], gr = g[blockIdx.x];
+    long long t = targets[blockIdx.x];
+    for (size_t j = threadIdx.x; j < cols; j += blockDim.x) {
+        o[j] = gr * (expf(row[j] - e) - ((long long)j == t ? 1.0f : 0.0f));
+    }
 }
