@@ -79,4 +79,10 @@ for _ in range(a.steps):
 if dev.type == "cuda":
     torch.cuda.synchronize()
 ms = (time.perf_counter() - t0) * 1e3 / a.steps
-print(f"gpt2_step_torch device={a.device} tf32={a.tf32} batch={B} tokens={T} loss={first:.4f}: {ms:.1f} ms/step (mean of {a.steps})")
+memory = ""
+if dev.type == "cuda":
+    gib = 1 << 30
+    memory = (f", peak GPU memory {torch.cuda.max_memory_allocated() / gib:.2f} GiB used / "
+              f"{torch.cuda.max_memory_reserved() / gib:.2f} GiB reserved")
+print(f"gpt2_step_torch device={a.device} tf32={a.tf32} batch={B} tokens={T} loss={first:.4f}: {ms:.1f} ms/step "
+      f"(mean of {a.steps}), {B * T / (ms / 1e3):.0f} tokens/s{memory}")

@@ -53,14 +53,20 @@ mean_epoch() { awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { if (n) printf 
 echo "== MNIST recipe, gradschool --device cuda"
 timeout 180 $b/gradschool mnist --device cuda --epochs "$epochs" --out-dir /tmp/gs-cuda "${data_args[@]}" 2>&1 | tail -4
 gs=$(mean_epoch /tmp/gs-cuda/metrics.csv)
-pt=""
+pt=""; ptp=""
 if [ ${#data_args[@]} -gt 0 ] && python3 -c "import torch, torchvision" 2>/dev/null; then
-  echo "== MNIST recipe, PyTorch eager on cuda"
+  echo "== MNIST recipe, PyTorch eager on cuda (torchvision DataLoader, as in the course)"
   timeout 180 python3 benches/mnist_torch.py "${data_args[@]}" --fashion --device cuda --epochs "$epochs" --metrics /tmp/pt-cuda.csv 2>&1 | tail -2
   pt=$(mean_epoch /tmp/pt-cuda.csv)
+  echo "== MNIST recipe, PyTorch eager on cuda (training set preloaded on the GPU)"
+  timeout 180 python3 benches/mnist_torch.py "${data_args[@]}" --fashion --device cuda --preload --epochs "$epochs" --metrics /tmp/pt-cuda-pre.csv 2>&1 | tail -2
+  ptp=$(mean_epoch /tmp/pt-cuda-pre.csv)
 fi
 cp /tmp/gs-cuda/metrics.csv "$logs/mnist_gradschool_cuda.csv" 2>/dev/null; cp /tmp/pt-cuda.csv "$logs/mnist_torch_cuda.csv" 2>/dev/null
-summary+=("mnist s/epoch (mean of $epochs): gradschool cuda ${gs:-?}, pytorch cuda ${pt:-n/a}")
+summary+=("mnist s/epoch (mean of $epochs): gradschool cuda ${gs:-?}, pytorch cuda ${pt:-n/a} (DataLoader), ${ptp:-n/a} (preloaded)")
+echo "== MNIST, one profiled epoch (kernel time table; synchronizes after every launch)"
+GRADSCHOOL_CUDA_PROFILE=1 timeout 120 $b/gradschool mnist --device cuda --epochs 1 --out-dir /tmp/gs-prof "${data_args[@]}" 2>"$logs/mnist_profile.txt" | tail -1
+head -12 "$logs/mnist_profile.txt"
 echo "== GPT-2-sized training step, batch 8"
 for tokens in ${GPT2_TOKENS:-32 1024}; do
   for tf32 in "" "--tf32"; do
@@ -70,6 +76,11 @@ for tokens in ${GPT2_TOKENS:-32 1024}; do
     fi
   done
 done
+echo "== the memory pool's effect: 8 x 1024, TF32, freed memory released to the driver at every sync"
+line=$(timeout 120 $b/gpt2_step --device cuda --tokens 1024 --tf32 --pool-release 2>&1 | tail -n 1); echo "$line"; summary+=("pool released: $line")
+echo "== GPT-2 step 8 x 1024 TF32, profiled"
+GRADSCHOOL_CUDA_PROFILE=1 timeout 120 $b/gpt2_step --device cuda --tokens 1024 --tf32 --steps 1 >/dev/null 2>"$logs/gpt2_profile.txt"
+head -16 "$logs/gpt2_profile.txt"
 echo; echo "== summary"; printf '%s\n' "${summary[@]}" | tee "$logs/summary.txt"
 RUN
 chmod +x "$out/run.sh"

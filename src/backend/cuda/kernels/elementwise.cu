@@ -3,7 +3,9 @@
 // i = blockIdx.x * blockDim.x + threadIdx.x, with the bounds check every kernel starts with.
 // The op codes match `UnaryOp` / `BinaryOp` in src/ops (see src/backend/cuda/mod.rs).
 
-#define MAX_DIMS 8
+// Shapes and strides travel by value as a kernel parameter (no copy to the GPU per launch):
+// up to 32 words, i.e. rank ≤ 8 with three operands (see ShapeInfo in storage.rs).
+struct ShapeInfo { size_t v[32]; };
 
 __device__ __forceinline__ float sigmoidf_(float x) {
     // two branches so that expf never overflows (as the CPU twin)
@@ -97,48 +99,83 @@ __device__ float binary_apply(int op, float a, float b) {
     return 0.0f;
 }
 
-// Offset of output element i in an operand read through `strides` (0 on broadcast dims).
-__device__ __forceinline__ size_t strided_offset(size_t i, int rank, const size_t* dims, const size_t* strides) {
-    size_t off = 0;
-    for (int k = rank - 1; k >= 0; --k) {
-        size_t d = dims[k];
-        off += (i % d) * strides[k];
-        i /= d;
+// Offsets of output element i in K operands: info = [dims (rank), strides of operand 0 (rank),
+// …, strides of operand K−1] (0 on broadcast dims). The multi-index is computed once for all
+// operands, in index type I: 32-bit (idx32 = 1) when the host has checked that every index and
+// offset fits, as 32-bit division is several times cheaper than 64-bit. The host also merges
+// dimensions that can be walked as one, so rank is usually 1 or 2.
+template <typename I, int K>
+__device__ __forceinline__ void strided_offsets(I i, int rank, const size_t* info, I* off) {
+    for (int k = 0; k < K; ++k) { off[k] = 0; }
+    for (int d = rank - 1; d >= 0; --d) {
+        I dim = (I)info[d];
+        I pos = i % dim;
+        i /= dim;
+        for (int k = 0; k < K; ++k) { off[k] += pos * (I)info[(k + 1) * rank + d]; }
     }
-    return off;
+}
+
+template <typename I>
+__device__ __forceinline__ void binary_at(int op, I i, int rank, const size_t* info, const float* a, const float* b, float* out) {
+    I off[2];
+    strided_offsets<I, 2>(i, rank, info, off);
+    out[i] = binary_apply(op, a[off[0]], b[off[1]]);
 }
 
 // info = [dims (rank), lhs strides (rank), rhs strides (rank)]
-extern "C" __global__ void binary_f32(int op, int rank, const size_t* info, const float* a, const float* b,
+extern "C" __global__ void binary_f32(int op, int idx32, int rank, ShapeInfo info, const float* a, const float* b,
                                       float* out, size_t n) {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i >= n) { return; }
-    size_t oa = strided_offset(i, rank, info, info + rank);
-    size_t ob = strided_offset(i, rank, info, info + 2 * rank);
-    out[i] = binary_apply(op, a[oa], b[ob]);
+    if (idx32) {
+        binary_at<unsigned int>(op, (unsigned int)i, rank, info.v, a, b, out);
+    } else {
+        binary_at<size_t>(op, i, rank, info.v, a, b, out);
+    }
+}
+
+// Both operands contiguous and of the output's shape: no index arithmetic at all.
+extern "C" __global__ void binary_contig_f32(int op, const float* a, const float* b, float* out, size_t n) {
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n) { out[i] = binary_apply(op, a[i], b[i]); }
+}
+
+template <typename I>
+__device__ __forceinline__ void where_at(I i, int rank, const size_t* info, const float* c, const float* a, const float* b,
+                                         float* out) {
+    I off[3];
+    strided_offsets<I, 3>(i, rank, info, off);
+    out[i] = c[off[0]] != 0.0f ? a[off[1]] : b[off[2]];
 }
 
 // info = [dims, cond strides, a strides, b strides]
-extern "C" __global__ void where_f32(int rank, const size_t* info, const float* c, const float* a, const float* b,
+extern "C" __global__ void where_f32(int idx32, int rank, ShapeInfo info, const float* c, const float* a, const float* b,
                                      float* out, size_t n) {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i >= n) { return; }
-    size_t oc = strided_offset(i, rank, info, info + rank);
-    size_t oa = strided_offset(i, rank, info, info + 2 * rank);
-    size_t ob = strided_offset(i, rank, info, info + 3 * rank);
-    out[i] = c[oc] != 0.0f ? a[oa] : b[ob];
+    if (idx32) {
+        where_at<unsigned int>((unsigned int)i, rank, info.v, c, a, b, out);
+    } else {
+        where_at<size_t>(i, rank, info.v, c, a, b, out);
+    }
 }
 
 // out[dst_offset + dst position of i] = x[src_offset + Σ i_k·src_strides[k]], i over `dims`.
 // info = [dims, src strides, dst strides]. Permute, broadcast_to and narrow copy into a fresh
 // contiguous output (dst strides contiguous, dst_offset 0); cat copies each part into its window.
-extern "C" __global__ void strided_copy_f32(int rank, const size_t* info, const float* x, size_t src_offset,
+extern "C" __global__ void strided_copy_f32(int idx32, int rank, ShapeInfo info, const float* x, size_t src_offset,
                                             float* out, size_t dst_offset, size_t n) {
     size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (i >= n) { return; }
-    size_t s = strided_offset(i, rank, info, info + rank);
-    size_t d = strided_offset(i, rank, info, info + 2 * rank);
-    out[dst_offset + d] = x[src_offset + s];
+    if (idx32) {
+        unsigned int off[2];
+        strided_offsets<unsigned int, 2>((unsigned int)i, rank, info.v, off);
+        out[dst_offset + off[1]] = x[src_offset + off[0]];
+    } else {
+        size_t off[2];
+        strided_offsets<size_t, 2>(i, rank, info.v, off);
+        out[dst_offset + off[1]] = x[src_offset + off[0]];
+    }
 }
 
 extern "C" __global__ void fill_f32(float* out, float v, size_t n) {

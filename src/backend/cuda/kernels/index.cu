@@ -2,6 +2,10 @@
 // gather / scatter_add (picking the label's logit). Gradients accumulate with atomicAdd because
 // one index may be used by many rows.
 
+// Shapes and strides travel by value as a kernel parameter (no copy to the GPU per launch):
+// up to 32 words, i.e. rank ≤ 8 with three operands (see ShapeInfo in storage.rs).
+struct ShapeInfo { size_t v[32]; };
+
 // out (outer, m, inner)[o, j, :] = x (outer, n, inner)[o, idx[j], :]
 extern "C" __global__ void index_select_f32(const float* x, const long long* idx, float* out,
                                             size_t outer, size_t n, size_t m, size_t inner) {
@@ -34,14 +38,14 @@ __device__ size_t gather_offset(size_t e, int rank, int dim, const size_t* info,
     return off;
 }
 
-extern "C" __global__ void gather_f32(int rank, int dim, const size_t* info, const float* x, const long long* idx,
+extern "C" __global__ void gather_f32(int rank, int dim, ShapeInfo info, const float* x, const long long* idx,
                                       float* out, size_t n) {
     size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (e < n) { out[e] = x[gather_offset(e, rank, dim, info, idx[e])]; }
+    if (e < n) { out[e] = x[gather_offset(e, rank, dim, info.v, idx[e])]; }
 }
 
-extern "C" __global__ void scatter_add_f32(int rank, int dim, const size_t* info, const float* src,
+extern "C" __global__ void scatter_add_f32(int rank, int dim, ShapeInfo info, const float* src,
                                            const long long* idx, float* out, size_t n) {
     size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (e < n) { atomicAdd(&out[gather_offset(e, rank, dim, info, idx[e])], src[e]); }
+    if (e < n) { atomicAdd(&out[gather_offset(e, rank, dim, info.v, idx[e])], src[e]); }
 }
