@@ -259,7 +259,7 @@ impl Tensor {
     /// ops make the constants they combine with their inputs.
     pub fn new_full(&self, shape: impl Into<Shape>, v: f32) -> Tensor {
         let shape = shape.into();
-        Tensor::from_storage(Storage::from_vec(vec![v; shape.numel()], self.device()), shape)
+        Tensor::from_storage(Storage::full(shape.numel(), v, self.device()), shape)
     }
 
     /// Host data as a tensor on this tensor's device.

@@ -70,7 +70,8 @@ fn large_cases() {
         t[0].layer_norm(&t[1], &t[2], 1e-5)
     });
     gpu_vs_cpu("reductions", &[r(&[40, 50, 30], &mut rng)], 1e-4, |t| {
-        t[0].sum_dims(&[1], false) + t[0].max_dims(&[1], false) + t[0].mean_dims(&[-1], true).sum_dims(&[2], false)
+        // (40, 30) + (40, 30) + (40, 1)
+        t[0].sum_dims(&[1], false) + t[0].max_dims(&[1], false) + t[0].mean_dims(&[-1], true).sum_dims(&[1], false)
     });
     gpu_vs_cpu("broadcast + gelu", &[r(&[8, 1, 64, 80], &mut rng), r(&[33, 1, 80], &mut rng)], 1e-5, |t| {
         (&t[0] * &t[1]).gelu_tanh()
@@ -129,7 +130,11 @@ fn fused_optimizers_match_cpu() {
     ];
     for (name, make) in makers {
         let run = |device: &Device| {
-            let params: Vec<Tensor> = init.iter().map(|t| t.to(device).unwrap().detach().requires_grad_()).collect();
+            // fresh copies: on the CPU, `to` returns the same storage, which the steps update
+            let params: Vec<Tensor> = init
+                .iter()
+                .map(|t| Tensor::from_vec(t.to_vec(), t.dims().to_vec()).to(device).unwrap().requires_grad_())
+                .collect();
             let mut opt = make(params.clone());
             for step in &grads {
                 for (p, g) in params.iter().zip(step) {
@@ -156,6 +161,27 @@ fn fused_optimizers_match_cpu() {
     }
 }
 
+/// Batches gathered on the GPU from the resident image set equal the CPU loader's batches.
+fn gpu_batches_match_cpu() {
+    use gradschool::data::{DataLoader, ImageDataset};
+    let data = ImageDataset {
+        images: Tensor::randn([50, 12], &mut manual_seed(5)).to_vec(),
+        labels: (0..50).map(|i| i % 10).collect(),
+        rows: 3,
+        cols: 4,
+    };
+    let loader = DataLoader::new(&data, 8, true, false);
+    for seed in [1, 2] {
+        let cpu: Vec<_> = loader.epoch(seed).collect();
+        let gpu: Vec<_> = loader.epoch_on(seed, &GPU).unwrap().collect();
+        assert_eq!(cpu.len(), gpu.len());
+        for ((xc, yc), (xg, yg)) in cpu.iter().zip(&gpu) {
+            assert_eq!(xg.device(), GPU);
+            assert_eq!((xc.dims(), xc.to_vec(), yc.as_slice()), (xg.dims(), xg.to_vec(), yg.as_slice()));
+        }
+    }
+}
+
 fn main() {
     let mut cases: Vec<(String, Box<dyn Fn()>)> = Vec::new();
     for (family, (table, rtol, atol)) in all_families() {
@@ -167,6 +193,7 @@ fn main() {
     cases.push(("gpu_vs_cpu_large".into(), Box::new(large_cases)));
     cases.push(("training_step_matches_cpu".into(), Box::new(training_step_matches_cpu)));
     cases.push(("fused_optimizers_match_cpu".into(), Box::new(fused_optimizers_match_cpu)));
+    cases.push(("gpu_batches_match_cpu".into(), Box::new(gpu_batches_match_cpu)));
 
     let skip = if !library_present(CudaLibrary::Driver) {
         Some("no CUDA driver found on this machine".to_string())

@@ -118,6 +118,16 @@ impl Storage {
         }
     }
 
+    /// `n` copies of `v` on `device`, filled where they live (a GPU fills its own memory instead
+    /// of receiving a host buffer: NarrowBackward's zero padding is tens of MB at GPT-2 size).
+    pub(crate) fn full(n: usize, v: f32, device: Device) -> Storage {
+        match device {
+            #[cfg(feature = "cuda")]
+            Device::Cuda(i) => Storage::Cuda(cuda::CudaStorage::full(i, n, v)),
+            _ => Storage::from_vec(vec![v; n], device),
+        }
+    }
+
     /// Borrows the CPU buffer, if on the host.
     pub(crate) fn as_cpu_slice(&self) -> Option<&[f32]> {
         match self {

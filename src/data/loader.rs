@@ -2,11 +2,14 @@
 //! `torch.utils.data.DataLoader(dataset, batch_size, shuffle=True, drop_last=…)`.
 
 use super::mnist::ImageDataset;
+use crate::device::Device;
+use crate::error::Result;
 use crate::int_tensor::IntTensor;
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use std::sync::OnceLock;
 
 /// Iterates a dataset in batches.
 pub struct DataLoader<'a> {
@@ -17,13 +20,15 @@ pub struct DataLoader<'a> {
     pub shuffle: bool,
     /// Skip the last, smaller batch.
     pub drop_last: bool,
+    /// Every image, once copied to a GPU by [`DataLoader::epoch_on`].
+    resident: OnceLock<Tensor>,
 }
 
 impl<'a> DataLoader<'a> {
     /// A loader over `data`.
     pub fn new(data: &'a ImageDataset, batch_size: usize, shuffle: bool, drop_last: bool) -> DataLoader<'a> {
         assert!(batch_size > 0, "DataLoader: batch_size must be at least 1");
-        DataLoader { data, batch_size, shuffle, drop_last }
+        DataLoader { data, batch_size, shuffle, drop_last, resident: OnceLock::new() }
     }
 
     /// Number of batches per epoch.
@@ -45,10 +50,7 @@ impl<'a> DataLoader<'a> {
     /// epoch, e.g. `seed + epoch`, so that resuming at an epoch reproduces it exactly).
     /// Images come as `(B, 1, rows, cols)`, labels as `(B,)`.
     pub fn epoch(&self, seed: u64) -> impl Iterator<Item = (Tensor, IntTensor)> + '_ {
-        let mut order: Vec<usize> = (0..self.data.len()).collect();
-        if self.shuffle {
-            order.shuffle(&mut StdRng::seed_from_u64(seed));
-        }
+        let order = self.order(seed);
         let (px, rows, cols) = (self.data.image_size(), self.data.rows, self.data.cols);
         (0..self.len()).map(move |b| {
             let idx = &order[b * self.batch_size..((b + 1) * self.batch_size).min(order.len())];
@@ -61,4 +63,40 @@ impl<'a> DataLoader<'a> {
         })
     }
     // ANCHOR_END: epoch
+
+    /// The batches of [`DataLoader::epoch`] (same order, same contents), made on `device`. On a
+    /// GPU the whole image set is copied there once, at the first call, and each batch is
+    /// gathered there (`index_select`), so a training step sends only its indices; on the CPU
+    /// this is `epoch`.
+    pub fn epoch_on(&self, seed: u64, device: &Device) -> Result<Box<dyn Iterator<Item = (Tensor, IntTensor)> + '_>> {
+        if *device == Device::Cpu {
+            return Ok(Box::new(self.epoch(seed)));
+        }
+        let (n, rows, cols) = (self.data.len(), self.data.rows, self.data.cols);
+        let all = match self.resident.get() {
+            Some(t) => t.clone(),
+            None => {
+                let t = Tensor::from_slice(&self.data.images, [n, rows * cols]).to(device)?;
+                self.resident.get_or_init(|| t).clone()
+            }
+        };
+        let (order, batch) = (self.order(seed), self.batch_size);
+        Ok(Box::new((0..self.len()).map(move |b| {
+            let idx: Vec<i64> =
+                order[b * batch..((b + 1) * batch).min(order.len())].iter().map(|&i| i as i64).collect();
+            let labels = idx.iter().map(|&i| self.data.labels[i as usize]).collect();
+            let m = idx.len();
+            let images = all.index_select(0, &IntTensor::from_vec(idx, [m])).reshape([m, 1, rows, cols]);
+            (images, IntTensor::from_vec(labels, [m]))
+        })))
+    }
+
+    /// The example order of the epoch with `seed`.
+    fn order(&self, seed: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.data.len()).collect();
+        if self.shuffle {
+            order.shuffle(&mut StdRng::seed_from_u64(seed));
+        }
+        order
+    }
 }

@@ -323,7 +323,7 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         }
         // ANCHOR: train_loop
         let mut epoch_loss = 0.0f64;
-        for (batch, (x, y)) in loader.epoch(epoch_seed).enumerate() {
+        for (batch, (x, y)) in loader.epoch_on(epoch_seed, &config.device)?.enumerate() {
             opt.zero_grad();
             let loss = nll_loss(&model.forward(&x.to(&config.device)?), &y);
             loss.backward();

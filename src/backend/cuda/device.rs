@@ -170,6 +170,20 @@ impl CudaDevice {
         ProfileGuard { dev: self, name, start }
     }
 
+    /// Like [`CudaDevice::profile`], under a name made at run time (cuBLAS calls by shape); the
+    /// name is built only when profiling is on.
+    pub(crate) fn profile_named(&self, name: impl FnOnce() -> String) -> ProfileGuard<'_> {
+        static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+        if self.profile.is_none() {
+            return ProfileGuard { dev: self, name: "", start: None };
+        }
+        let name = name();
+        let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        // Each distinct shape is leaked once: a profiled run has a few dozen.
+        let interned = *names.entry(name.clone()).or_insert_with(|| Box::leak(name.into_boxed_str()));
+        self.profile(interned)
+    }
+
     /// The per-kernel table of a profiled run (GRADSCHOOL_CUDA_PROFILE set), most time first;
     /// `None` when profiling is off.
     pub fn profile_report(&self) -> Option<String> {
@@ -177,10 +191,10 @@ impl CudaDevice {
         let mut rows: Vec<_> = p.iter().map(|(k, (n, t))| (*k, *n, *t)).collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.2));
         let total: f64 = rows.iter().map(|r| r.2.as_secs_f64()).sum();
-        let mut out = format!("{:<28} {:>8} {:>10} {:>6}\n", "kernel", "launches", "ms", "%");
+        let mut out = format!("{:<40} {:>8} {:>10} {:>6}\n", "kernel", "launches", "ms", "%");
         for (k, n, t) in rows {
             let ms = t.as_secs_f64() * 1e3;
-            out += &format!("{k:<28} {n:>8} {ms:>10.2} {:>6.1}\n", 100.0 * t.as_secs_f64() / total.max(1e-12));
+            out += &format!("{k:<40} {n:>8} {ms:>10.2} {:>6.1}\n", 100.0 * t.as_secs_f64() / total.max(1e-12));
         }
         Some(out)
     }

@@ -111,6 +111,23 @@ impl CudaStorage {
         CudaStorage { data, dev }
     }
 
+    /// `n` copies of `v` on GPU `ordinal`, written by the fill kernel.
+    pub fn full(ordinal: usize, n: usize, v: f32) -> CudaStorage {
+        let dev = cuda_device(ordinal).unwrap_or_else(|e| panic!("{e}"));
+        dev.count_allocation();
+        // SAFETY: fill_f32 below writes all n values before anything reads them.
+        let mut out = unsafe { dev.stream.alloc::<f32>(n.max(1)) }.or_fatal("alloc");
+        {
+            let f = dev.function("fill_f32");
+            let mut b = dev.stream.launch_builder(f);
+            b.arg(&mut out).arg(&v).arg(&n);
+            let _timer = dev.profile("fill_f32");
+            // SAFETY: arguments match fill_f32(float*, float, size_t); out holds n values.
+            unsafe { b.launch(grid(n)) }.or_fatal("fill_f32");
+        }
+        CudaStorage { data: out, dev }
+    }
+
     /// An output buffer of `n` values for a kernel that writes every one of them: uninitialised,
     /// from the device's memory pool (see `CudaDevice::set_memory_pool_retain`).
     fn alloc(&self, n: usize) -> CudaSlice<f32> {
@@ -347,7 +364,10 @@ impl Backend for CudaStorage {
         };
         // SAFETY: the strides and leading dimensions describe exactly the batch·k·n, batch·m·k
         // and batch·m·n elements of rhs, self and out (batch stride 0 re-reads one matrix).
-        let _timer = self.dev.profile("cublas_sgemm");
+        let _timer = self.dev.profile_named(|| {
+            let t = |on: bool| if on { "T" } else { "N" };
+            format!("sgemm {}x({}x{}x{}) {}{}", l.batch, m, n, k, t(l.trans_a), t(l.trans_b))
+        });
         unsafe { self.dev.blas.gemm_strided_batched(cfg, &rhs.data, &self.data, &mut out) }
             .or_fatal("cublasSgemmStridedBatched");
         self.wrap(out)
