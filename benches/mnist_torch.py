@@ -32,6 +32,9 @@ p.add_argument("--seed", type=int, default=42)
 p.add_argument("--threads", type=int, default=os.cpu_count())
 p.add_argument("--metrics", default=None, help="write a gradschool-format metrics.csv here")
 p.add_argument("--device", default="cpu", help="cpu or cuda")
+p.add_argument("--lazy-loss", action="store_true",
+               help="sum the losses on the device and read them once per epoch (and at log steps), as "
+                    "gradschool's trainer does, instead of loss.item() every step")
 p.add_argument("--preload", action="store_true",
                help="keep the normalised training set on the device and slice shuffled batches from it "
                     "(the fastest eager loop; without it, torchvision's DataLoader as in the course)")
@@ -115,10 +118,11 @@ for epoch in range(1, args.epochs + 1):
         loss.backward()
         optimizer.step()
         step += 1
-        total += loss.item()
+        total += loss.detach() if args.lazy_loss else loss.item()
         if batch_idx % 100 == 0:
             rows.append(f"{epoch},{step},{loss.item()},,,")
     # ANCHOR_END: loop
+    total = float(total)
     seconds = time.perf_counter() - t0
     model.eval()
     test_loss, correct = 0.0, 0

@@ -53,7 +53,7 @@ mean_epoch() { awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { if (n) printf 
 echo "== MNIST recipe, gradschool --device cuda"
 timeout 180 $b/gradschool mnist --device cuda --epochs "$epochs" --out-dir /tmp/gs-cuda "${data_args[@]}" 2>&1 | tail -4
 gs=$(mean_epoch /tmp/gs-cuda/metrics.csv)
-pt=""; ptp=""
+pt=""; ptp=""; ptl=""
 if [ ${#data_args[@]} -gt 0 ] && python3 -c "import torch, torchvision" 2>/dev/null; then
   if [ "${TORCH_DATALOADER:-1}" = 1 ]; then
     echo "== MNIST recipe, PyTorch eager on cuda (torchvision DataLoader, as in the course)"
@@ -63,9 +63,12 @@ if [ ${#data_args[@]} -gt 0 ] && python3 -c "import torch, torchvision" 2>/dev/n
   echo "== MNIST recipe, PyTorch eager on cuda (training set preloaded on the GPU)"
   timeout 180 python3 benches/mnist_torch.py "${data_args[@]}" --fashion --device cuda --preload --epochs "$epochs" --metrics /tmp/pt-cuda-pre.csv 2>&1 | tail -2
   ptp=$(mean_epoch /tmp/pt-cuda-pre.csv)
+  echo "== MNIST recipe, PyTorch eager on cuda (preloaded, losses read once per epoch like gradschool)"
+  timeout 180 python3 benches/mnist_torch.py "${data_args[@]}" --fashion --device cuda --preload --lazy-loss --epochs "$epochs" --metrics /tmp/pt-cuda-lazy.csv 2>&1 | tail -2
+  ptl=$(mean_epoch /tmp/pt-cuda-lazy.csv)
 fi
 cp /tmp/gs-cuda/metrics.csv "$logs/mnist_gradschool_cuda.csv" 2>/dev/null; cp /tmp/pt-cuda.csv "$logs/mnist_torch_cuda.csv" 2>/dev/null
-summary+=("mnist s/epoch (mean of $epochs): gradschool cuda ${gs:-?}, pytorch cuda ${pt:-n/a} (DataLoader), ${ptp:-n/a} (preloaded)")
+summary+=("mnist s/epoch (mean of $epochs): gradschool cuda ${gs:-?}, pytorch cuda ${pt:-n/a} (DataLoader), ${ptp:-n/a} (preloaded), ${ptl:-n/a} (preloaded, lazy loss)")
 echo "== MNIST, one profiled epoch (kernel time table; synchronizes after every launch)"
 GRADSCHOOL_CUDA_PROFILE=1 timeout 120 $b/gradschool mnist --device cuda --epochs 1 --out-dir /tmp/gs-prof "${data_args[@]}" 2>"$logs/mnist_profile.txt" | tail -1
 head -12 "$logs/mnist_profile.txt"

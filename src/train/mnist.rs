@@ -322,16 +322,17 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         // ANCHOR: train_loop
-        let mut epoch_loss = 0.0f64;
+        // Losses stay on the device until the epoch ends: reading one (`item`) waits for the GPU
+        // to finish, so reading every step would stop the host from queueing the next one.
+        let mut losses = Vec::with_capacity(loader.len());
         for (batch, (x, y)) in loader.epoch_on(epoch_seed, &config.device)?.enumerate() {
             opt.zero_grad();
             let loss = nll_loss(&model.forward(&x.to(&config.device)?), &y);
             loss.backward();
             opt.step();
             step += 1;
-            let l = loss.item() as f64;
-            epoch_loss += l;
             if batch % config.log_interval == 0 {
+                let l = loss.item() as f64;
                 rows.push(MetricsRow {
                     epoch,
                     step,
@@ -342,8 +343,10 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
                 });
                 bar.set_message(format!("loss {l:.4}"));
             }
+            losses.push(loss.detach());
             bar.inc(1);
         }
+        let epoch_loss: f64 = losses.iter().map(|l| l.item() as f64).sum();
         bar.finish_and_clear();
         // ANCHOR_END: train_loop
         let train_seconds = started.elapsed().as_secs_f64();

@@ -5,7 +5,7 @@ use super::{compile_all_kernels, probe_device, CudaLibrary};
 use crate::error::{Error, Result};
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::sys::{self as cu, CUmemPool_attribute as PoolAttr};
-use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
+use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -19,6 +19,8 @@ pub struct CudaDevice {
     pub(crate) blas: CudaBlas,
     functions: HashMap<String, CudaFunction>,
     pool: cu::CUmemoryPool,
+    /// cuBLAS's workspace, owned here so that it lives as long as the handle.
+    _workspace: CudaSlice<u8>,
     allocations: AtomicU64,
     /// Per-kernel (launches, time) when GRADSCHOOL_CUDA_PROFILE is set.
     profile: Option<Mutex<HashMap<&'static str, (u64, Duration)>>>,
@@ -97,7 +99,30 @@ impl CudaDevice {
             return Err(err(&format!("cuDeviceGetDefaultMemPool: {status:?}")));
         }
         let profile = std::env::var_os("GRADSCHOOL_CUDA_PROFILE").map(|_| Mutex::new(HashMap::new()));
-        let dev = CudaDevice { ordinal, stream, blas, functions, pool, allocations: AtomicU64::new(0), profile };
+        // A 32 MiB cuBLAS workspace, as PyTorch gives cuBLAS on Hopper: without one, cuBLAS
+        // cannot pick the algorithms (split-K among them) that need scratch memory.
+        const WORKSPACE: usize = 32 << 20;
+        let workspace = stream.alloc_zeros::<u8>(WORKSPACE).map_err(|e| err(&e))?;
+        {
+            let (ptr, _) = workspace.device_ptr(&stream);
+            // SAFETY: the workspace is WORKSPACE bytes of device memory that this device owns for
+            // as long as the cuBLAS handle lives.
+            let status =
+                unsafe { cudarc::cublas::sys::cublasSetWorkspace_v2(*blas.handle(), ptr as *mut _, WORKSPACE) };
+            if status != cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
+                return Err(err(&format!("cublasSetWorkspace: {status:?}")));
+            }
+        }
+        let dev = CudaDevice {
+            ordinal,
+            stream,
+            blas,
+            functions,
+            pool,
+            _workspace: workspace,
+            allocations: AtomicU64::new(0),
+            profile,
+        };
         dev.set_memory_pool_retain(true)?;
         Ok(dev)
     }
