@@ -66,6 +66,10 @@ fn large_cases() {
         t[0].linear(&t[1], Some(&t[2])).relu()
     });
     gpu_vs_cpu("softmax rows", &[r(&[500, 1000], &mut rng)], 1e-5, |t| (t[0].mul_scalar(10.0)).log_softmax(-1));
+    gpu_vs_cpu("masked softmax, attention-shaped", &[r(&[2, 3, 64, 64], &mut rng)], 1e-5, |t| {
+        let mask = t[0].new_from_vec((0..64 * 64).map(|i| if i % 64 > i / 64 { 1.0 } else { 0.0 }).collect(), [64, 64]);
+        t[0].masked_fill(&mask, f32::NEG_INFINITY).softmax(-1).square() // Σ y² has a non-zero gradient
+    });
     gpu_vs_cpu("layer norm", &[r(&[64, 768], &mut rng), r(&[768], &mut rng), r(&[768], &mut rng)], 1e-4, |t| {
         t[0].layer_norm(&t[1], &t[2], 1e-5)
     });

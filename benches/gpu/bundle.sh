@@ -9,6 +9,9 @@
 # run.sh: the CUDA kernel-compile test, the GPU parity suite (every PyTorch fixture on cuda:0,
 # GPU vs CPU at large sizes, a training step), then the course's MNIST recipe on Fashion-MNIST
 # or the offline digits with --device cuda beside PyTorch on the same GPU, and a summary.
+# Switches (environment): MNIST_EPOCHS (3), GPT2_TOKENS ("32 1024"), TORCH_DATALOADER=0 skips
+# PyTorch's course-style DataLoader run, TORCH_LAZY=0 its once-per-epoch-loss run, PROFILE=0 the
+# profiled runs and the memory-pool comparison (a short final measurement).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.gpu-bundle
@@ -63,15 +66,19 @@ if [ ${#data_args[@]} -gt 0 ] && python3 -c "import torch, torchvision" 2>/dev/n
   echo "== MNIST recipe, PyTorch eager on cuda (training set preloaded on the GPU)"
   timeout 180 python3 benches/mnist_torch.py "${data_args[@]}" --fashion --device cuda --preload --epochs "$epochs" --metrics /tmp/pt-cuda-pre.csv 2>&1 | tail -2
   ptp=$(mean_epoch /tmp/pt-cuda-pre.csv)
-  echo "== MNIST recipe, PyTorch eager on cuda (preloaded, losses read once per epoch like gradschool)"
-  timeout 180 python3 benches/mnist_torch.py "${data_args[@]}" --fashion --device cuda --preload --lazy-loss --epochs "$epochs" --metrics /tmp/pt-cuda-lazy.csv 2>&1 | tail -2
-  ptl=$(mean_epoch /tmp/pt-cuda-lazy.csv)
+  if [ "${TORCH_LAZY:-1}" = 1 ]; then
+    echo "== MNIST recipe, PyTorch eager on cuda (preloaded, losses read once per epoch like gradschool)"
+    timeout 180 python3 benches/mnist_torch.py "${data_args[@]}" --fashion --device cuda --preload --lazy-loss --epochs "$epochs" --metrics /tmp/pt-cuda-lazy.csv 2>&1 | tail -2
+    ptl=$(mean_epoch /tmp/pt-cuda-lazy.csv)
+  fi
 fi
 cp /tmp/gs-cuda/metrics.csv "$logs/mnist_gradschool_cuda.csv" 2>/dev/null; cp /tmp/pt-cuda.csv "$logs/mnist_torch_cuda.csv" 2>/dev/null
 summary+=("mnist s/epoch (mean of $epochs): gradschool cuda ${gs:-?}, pytorch cuda ${pt:-n/a} (DataLoader), ${ptp:-n/a} (preloaded), ${ptl:-n/a} (preloaded, lazy loss)")
-echo "== MNIST, one profiled epoch (kernel time table; synchronizes after every launch)"
-GRADSCHOOL_CUDA_PROFILE=1 timeout 120 $b/gradschool mnist --device cuda --epochs 1 --out-dir /tmp/gs-prof "${data_args[@]}" 2>"$logs/mnist_profile.txt" | tail -1
-head -12 "$logs/mnist_profile.txt"
+if [ "${PROFILE:-1}" = 1 ]; then
+  echo "== MNIST, one profiled epoch (kernel time table; synchronizes after every launch)"
+  GRADSCHOOL_CUDA_PROFILE=1 timeout 120 $b/gradschool mnist --device cuda --epochs 1 --out-dir /tmp/gs-prof "${data_args[@]}" 2>"$logs/mnist_profile.txt" | tail -1
+  head -12 "$logs/mnist_profile.txt"
+fi
 echo "== GPT-2-sized training step, batch 8"
 for tokens in ${GPT2_TOKENS:-32 1024}; do
   for tf32 in "" "--tf32"; do
@@ -81,11 +88,13 @@ for tokens in ${GPT2_TOKENS:-32 1024}; do
     fi
   done
 done
-echo "== the memory pool's effect: 8 x 1024, TF32, freed memory released to the driver at every sync"
-line=$(timeout 120 $b/gpt2_step --device cuda --tokens 1024 --tf32 --pool-release 2>&1 | tail -n 1); echo "$line"; summary+=("pool released: $line")
-echo "== GPT-2 step 8 x 1024 TF32, profiled"
-GRADSCHOOL_CUDA_PROFILE=1 timeout 120 $b/gpt2_step --device cuda --tokens 1024 --tf32 --steps 1 >/dev/null 2>"$logs/gpt2_profile.txt"
-head -30 "$logs/gpt2_profile.txt"
+if [ "${PROFILE:-1}" = 1 ]; then
+  echo "== the memory pool's effect: 8 x 1024, TF32, freed memory released to the driver at every sync"
+  line=$(timeout 120 $b/gpt2_step --device cuda --tokens 1024 --tf32 --pool-release 2>&1 | tail -n 1); echo "$line"; summary+=("pool released: $line")
+  echo "== GPT-2 step 8 x 1024 TF32, profiled"
+  GRADSCHOOL_CUDA_PROFILE=1 timeout 120 $b/gpt2_step --device cuda --tokens 1024 --tf32 --steps 1 >/dev/null 2>"$logs/gpt2_profile.txt"
+  head -30 "$logs/gpt2_profile.txt"
+fi
 echo; echo "== summary"; printf '%s\n' "${summary[@]}" | tee "$logs/summary.txt"
 RUN
 chmod +x "$out/run.sh"

@@ -87,6 +87,9 @@ pub trait Backend: Sized + Send + Sync {
     /// Fused layer norm over rows of `cols`: y = (x − μ)·rstd·w + b with rstd = 1/√(σ² + eps)
     /// (population variance). Returns (y, μ per row, rstd per row).
     fn layer_norm(&self, weight: &Self, bias: &Self, cols: usize, eps: f32) -> (Self, Self, Self);
+    /// Softmax's backward over rows of `cols`, fused, from its output y (`self`) and the
+    /// upstream gradient g: ∂L/∂x = y ⊙ (g − Σⱼ gⱼyⱼ) in one pass per row.
+    fn softmax_last_grad(&self, g: &Self, cols: usize) -> Self;
     /// Fused cross-entropy over rows of `cols` logits with one target class per row: returns
     /// (ℓ per row = logsumexp(z) − z[target], logsumexp per row). No (rows, cols) intermediate.
     fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Self, Self);
@@ -292,6 +295,9 @@ impl Storage {
             #[allow(unreachable_patterns)]
             (x, w, _) => panic!("layer_norm: operands on {} and {}", x.device(), w.device()),
         }
+    }
+    pub(crate) fn softmax_last_grad(&self, g: &Storage, cols: usize) -> Storage {
+        dispatch2!("softmax backward", self, g, |y, g| y.softmax_last_grad(g, cols))
     }
     pub(crate) fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Storage, Storage) {
         match self {

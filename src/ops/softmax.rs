@@ -13,8 +13,10 @@ impl Backward for SoftmaxBackward {
         "softmax"
     }
     fn backward(&self, _inputs: &[Tensor], y: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
-        let dot = (g * y).sum_dims(&[-1], true);
-        vec![Some(y * &(g - &dot))]
+        // One fused pass per row (attention's (B, heads, T, T) probabilities make this the
+        // largest backward of a transformer); as ops it reads: y * (g − (g * y).sum(-1, keepdim)).
+        let cols = y.dims().last().copied().unwrap_or(1);
+        vec![Some(Tensor::from_storage(y.storage().softmax_last_grad(&g.storage(), cols), y.shape().clone()))]
     }
 }
 

@@ -132,3 +132,20 @@ fn fused_cross_entropy_matches_log_softmax_then_pick() {
         assert!(g_fused[c..2 * c].iter().all(|&g| g == 0.0), "an ignored row has zero gradient");
     }
 }
+
+#[test]
+fn fused_softmax_backward_matches_its_definition() {
+    // dx = y ⊙ (g − Σ g·y), written with the separately checked ops, on both kernel paths.
+    for (rows, cols) in [(3usize, 5usize), (40, 1000)] {
+        assert_eq!(rows * cols >= PAR_THRESHOLD, cols == 1000, "the large case must take the parallel path");
+        let x = Tensor::randn([rows, cols], &mut manual_seed(6)).requires_grad_();
+        let g = Tensor::randn([rows, cols], &mut manual_seed(7));
+        let y = x.softmax(-1);
+        y.backward_with(&g);
+        let yd = y.detach();
+        let want = (&yd * &(&g - &(&g * &yd).sum_dims(&[-1], true))).to_vec();
+        for (i, (a, b)) in x.grad().unwrap().to_vec().iter().zip(&want).enumerate() {
+            assert!((a - b).abs() <= 1e-6, "element {i}: {a} vs {b} ({rows}×{cols})");
+        }
+    }
+}

@@ -95,6 +95,9 @@ impl Backend for CpuStorage {
         let (y, mean, rstd) = reduce::layer_norm(&self.0, &weight.0, &bias.0, cols, eps);
         (CpuStorage::new(y), CpuStorage::new(mean), CpuStorage::new(rstd))
     }
+    fn softmax_last_grad(&self, g: &Self, cols: usize) -> Self {
+        CpuStorage::new(reduce::softmax_last_grad(&self.0, &g.0, cols))
+    }
     fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Self, Self) {
         let (loss, lse) = reduce::cross_entropy_rows(&self.0, cols, targets);
         (CpuStorage::new(loss), CpuStorage::new(lse))

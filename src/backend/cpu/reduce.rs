@@ -186,3 +186,22 @@ pub(super) fn cross_entropy_rows_grad(z: &[f32], lse: &[f32], targets: &[i64], g
     }
     out
 }
+
+/// Softmax's backward, row by row: dx = y ⊙ (g − Σ g·y). The twin of reduce.cu's
+/// softmax_grad_rows_f32.
+pub(super) fn softmax_last_grad(y: &[f32], g: &[f32], cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; y.len()];
+    let row = |((o, yr), gr): ((&mut [f32], &[f32]), &[f32])| {
+        let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+        for ((o, &y), &g) in o.iter_mut().zip(yr).zip(gr) {
+            *o = y * (g - dot);
+        }
+    };
+    let c = cols.max(1);
+    if y.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(c).zip(y.par_chunks(c)).zip(g.par_chunks(c)).for_each(row);
+    } else {
+        out.chunks_mut(c).zip(y.chunks(c)).zip(g.chunks(c)).for_each(row);
+    }
+    out
+}

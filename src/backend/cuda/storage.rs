@@ -11,7 +11,7 @@ use crate::ops::reduce::ReduceOp;
 use crate::ops::unary::UnaryOp;
 use crate::shape::{broadcast_strides, contiguous_strides};
 use cudarc::cublas::{sys::cublasOperation_t, Gemm, GemmConfig, StridedBatchedConfig};
-use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaSlice, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg};
 use std::sync::Arc;
 
 /// Threads per block for elementwise kernels and row reductions (reduce.cu's BLOCK).
@@ -52,6 +52,18 @@ impl<T, E: std::fmt::Debug> OrFatal<T> for Result<T, E> {
     fn or_fatal(self, what: &str) -> T {
         self.unwrap_or_else(|e| panic!("CUDA {what} failed: {e:?}"))
     }
+}
+
+/// Checks the 16-byte alignment the float4 kernels rely on (the allocator gives 256 bytes).
+fn aligned(dev: &CudaDevice, s: CudaSlice<f32>) -> CudaSlice<f32> {
+    let (ptr, _) = s.device_ptr(&dev.stream);
+    assert!(ptr % 16 == 0, "CUDA allocation at {ptr:#x} is not 16-byte aligned");
+    s
+}
+
+/// One thread per 4 elements: the contiguous kernels' float4 layout.
+fn grid4(n: usize) -> LaunchConfig {
+    grid(n.div_ceil(4))
 }
 
 fn grid(n: usize) -> LaunchConfig {
@@ -107,7 +119,7 @@ impl CudaStorage {
     /// Copies host data to GPU `ordinal`.
     pub fn from_host(ordinal: usize, data: &[f32]) -> CudaStorage {
         let dev = cuda_device(ordinal).unwrap_or_else(|e| panic!("{e}"));
-        let data = dev.stream.clone_htod(data).or_fatal("copy to device");
+        let data = aligned(&dev, dev.stream.clone_htod(data).or_fatal("copy to device"));
         CudaStorage { data, dev }
     }
 
@@ -116,14 +128,14 @@ impl CudaStorage {
         let dev = cuda_device(ordinal).unwrap_or_else(|e| panic!("{e}"));
         dev.count_allocation();
         // SAFETY: fill_f32 below writes all n values before anything reads them.
-        let mut out = unsafe { dev.stream.alloc::<f32>(n.max(1)) }.or_fatal("alloc");
+        let mut out = aligned(&dev, unsafe { dev.stream.alloc::<f32>(n.max(1)) }.or_fatal("alloc"));
         {
             let f = dev.function("fill_f32");
             let mut b = dev.stream.launch_builder(f);
             b.arg(&mut out).arg(&v).arg(&n);
             let _timer = dev.profile("fill_f32");
             // SAFETY: arguments match fill_f32(float*, float, size_t); out holds n values.
-            unsafe { b.launch(grid(n)) }.or_fatal("fill_f32");
+            unsafe { b.launch(grid4(n)) }.or_fatal("fill_f32");
         }
         CudaStorage { data: out, dev }
     }
@@ -134,13 +146,13 @@ impl CudaStorage {
         self.dev.count_allocation();
         // SAFETY: every caller launches a kernel (or cuBLAS with β = 0) that writes all n values
         // before anything reads them; accumulating kernels use `alloc_zeroed`.
-        unsafe { self.dev.stream.alloc::<f32>(n.max(1)) }.or_fatal("alloc")
+        aligned(&self.dev, unsafe { self.dev.stream.alloc::<f32>(n.max(1)) }.or_fatal("alloc"))
     }
 
     /// A zeroed buffer, for kernels that accumulate into their output.
     fn alloc_zeroed(&self, n: usize) -> CudaSlice<f32> {
         self.dev.count_allocation();
-        self.dev.stream.alloc_zeros::<f32>(n.max(1)).or_fatal("alloc")
+        aligned(&self.dev, self.dev.stream.alloc_zeros::<f32>(n.max(1)).or_fatal("alloc"))
     }
 
     fn wrap(&self, data: CudaSlice<f32>) -> CudaStorage {
@@ -247,7 +259,7 @@ impl Backend for CudaStorage {
         let _timer = self.dev.profile("unary_f32");
         // SAFETY: arguments match unary_f32(int, float, float, const float*, float*, size_t);
         // both buffers hold n elements.
-        unsafe { b.launch(grid(n)) }.or_fatal("unary_f32");
+        unsafe { b.launch(grid4(n)) }.or_fatal("unary_f32");
         self.wrap(out)
     }
 
@@ -260,7 +272,7 @@ impl Backend for CudaStorage {
         b.arg(&code).arg(&a).arg(&b2).arg(&self.data).arg(&y.data).arg(&grad.data).arg(&mut out).arg(&n);
         let _timer = self.dev.profile("unary_grad_f32");
         // SAFETY: arguments match unary_grad_f32; x, y, grad and out all hold n elements.
-        unsafe { b.launch(grid(n)) }.or_fatal("unary_grad_f32");
+        unsafe { b.launch(grid4(n)) }.or_fatal("unary_grad_f32");
         self.wrap(out)
     }
 
@@ -276,7 +288,7 @@ impl Backend for CudaStorage {
             b.arg(&code).arg(&self.data).arg(&rhs.data).arg(&mut out).arg(&n);
             let _timer = self.dev.profile("binary_contig_f32");
             // SAFETY: arguments match binary_contig_f32; a, b and out all hold n elements.
-            unsafe { b.launch(grid(n)) }.or_fatal("binary_contig_f32");
+            unsafe { b.launch(grid4(n)) }.or_fatal("binary_contig_f32");
             return self.wrap(out);
         }
         let (rank, idx32) = (layout.dims.len() as i32, layout.idx32);
@@ -496,6 +508,22 @@ impl Backend for CudaStorage {
             unsafe { b.launch(cfg) }.or_fatal("layer_norm_f32");
         }
         (self.wrap(y), self.wrap(mean), self.wrap(rstd))
+    }
+
+    fn softmax_last_grad(&self, g: &Self, cols: usize) -> Self {
+        let n = self.len();
+        let mut out = self.alloc(n);
+        let rows = n / cols.max(1);
+        if rows > 0 {
+            let f = self.dev.function("softmax_grad_rows_f32");
+            let mut b = self.dev.stream.launch_builder(f);
+            b.arg(&self.data).arg(&g.data).arg(&mut out).arg(&cols);
+            let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            let _timer = self.dev.profile("softmax_grad_rows_f32");
+            // SAFETY: one block per row of `cols` values; y, g and out hold rows·cols values.
+            unsafe { b.launch(cfg) }.or_fatal("softmax_grad_rows_f32");
+        }
+        self.wrap(out)
     }
 
     fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Self, Self) {

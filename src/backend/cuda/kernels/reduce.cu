@@ -106,6 +106,18 @@ extern "C" __global__ void softmax_rows_f32(int log_out, const float* x, float* 
     }
 }
 
+// Softmax's backward, block per row: dx = y·(g − Σ g·y), one reduction and one pass.
+extern "C" __global__ void softmax_grad_rows_f32(const float* y, const float* g, float* out, size_t cols) {
+    __shared__ float shared[BLOCK];
+    const float* yr = y + blockIdx.x * cols;
+    const float* gr = g + blockIdx.x * cols;
+    float* o = out + blockIdx.x * cols;
+    float dot = 0.0f;
+    for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { dot += yr[j] * gr[j]; }
+    dot = block_reduce(0, dot, shared);
+    for (size_t j = threadIdx.x; j < cols; j += blockDim.x) { o[j] = yr[j] * (gr[j] - dot); }
+}
+
 // Fused layer norm: block per row of `cols`; two tree reductions (mean, then variance about
 // the mean), then y = (x − μ)·rstd·w + b. Writes μ and rstd per row for the backward pass.
 extern "C" __global__ void layer_norm_f32(const float* x, const float* w, const float* b, float* y, float* mean,
