@@ -155,7 +155,10 @@ pub(super) fn cross_entropy_rows(z: &[f32], cols: usize, targets: &[i64]) -> (Ve
     let (mut loss, mut lse) = (vec![0.0; rows], vec![0.0; rows]);
     let row = |((zr, &t), (l, s)): ((&[f32], &i64), (&mut f32, &mut f32))| {
         let m = zr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let e = m + zr.iter().map(|v| (v - m).exp()).sum::<f32>().ln();
+        // Σ exp in f64: a GPT-2 row has 50257 terms, mostly tiny next to the running sum, and an
+        // f32 sum of them drifts by ~1e-5 relative (measured; see the width test in ops/tests.rs).
+        let sum: f64 = zr.iter().map(|&v| f64::from((v - m).exp())).sum();
+        let e = m + (sum.ln() as f32);
         (*l, *s) = (e - zr[t as usize], e);
     };
     let work = z.chunks(cols.max(1)).zip(targets.iter());
