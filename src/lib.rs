@@ -33,7 +33,8 @@ pub mod tensor;
 pub mod train;
 
 pub use autograd::{
-    gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckOptions, GradcheckReport, NoGradGuard,
+    checkpoint, enable_grad, gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckOptions, GradcheckReport,
+    NoGradGuard,
 };
 pub use device::Device;
 pub use error::{Error, Result};

@@ -92,6 +92,17 @@ impl Tensor {
         t.with_node(&[self], rule)
     }
 
+    /// This tensor's data as the output of a new node with `inputs`, recorded whenever grad mode
+    /// is on — even if no input requires grad: for an op whose backward reaches parameters it
+    /// does not list as inputs (gradient checkpointing's recomputation). Shares the storage.
+    pub(crate) fn as_output_of<B: Backward + 'static>(&self, inputs: &[&Tensor], rule: impl FnOnce() -> B) -> Tensor {
+        if !autograd::is_grad_enabled() {
+            return Tensor::from_parts(self.0.storage.clone(), self.shape().clone(), None);
+        }
+        let node = Node { op: Box::new(rule()), inputs: inputs.iter().map(|&t| t.clone()).collect() };
+        Tensor::from_parts(self.0.storage.clone(), self.shape().clone(), Some(node))
+    }
+
     fn with_node<B: Backward + 'static>(self, inputs: &[&Tensor], rule: impl FnOnce() -> B) -> Tensor {
         if !autograd::is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
             return self;

@@ -183,3 +183,39 @@ fn set_data_updates_a_parameter_in_place_outside_the_graph() {
     assert_eq!(view.to_vec(), vec![0.5, 1.0], "views share storage, as in PyTorch");
     assert!(w.is_leaf() && w.requires_grad());
 }
+
+#[test]
+fn checkpoint_recomputes_in_backward_and_matches_the_plain_gradients() {
+    use gradschool::checkpoint;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let x = Tensor::randn([4, 3], &mut gradschool::manual_seed(1)).requires_grad_();
+    let w = Tensor::randn([3, 5], &mut gradschool::manual_seed(2)).requires_grad_();
+    let block = |x: &Tensor, w: &Tensor| x.matmul(w).tanh().square().sum_dims(&[1], false);
+    // Source: the same function without checkpointing.
+    block(&x, &w).sum().backward();
+    let (gx, gw) = (x.grad().unwrap().to_vec(), w.grad().unwrap().to_vec());
+    x.zero_grad();
+    w.zero_grad();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (c, wc) = (calls.clone(), w.clone()); // w is reached from inside, not passed as an input
+    let y = checkpoint(&[x.clone()], move |xs| {
+        c.fetch_add(1, Ordering::Relaxed);
+        block(&xs[0], &wc)
+    });
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    assert_eq!(gradschool::autograd::topological_order(&y).len(), 2, "only x and the checkpoint node are kept");
+    y.sum().backward();
+    assert_eq!(calls.load(Ordering::Relaxed), 2, "backward recomputes the function once");
+    assert_eq!(x.grad().unwrap().to_vec(), gx);
+    assert_eq!(w.grad().unwrap().to_vec(), gw);
+    // under no_grad nothing is recorded, so nothing is recomputed
+    let _guard = gradschool::no_grad();
+    let calls2 = Arc::new(AtomicUsize::new(0));
+    let c2 = calls2.clone();
+    let z = checkpoint(&[x.clone()], move |xs| {
+        c2.fetch_add(1, Ordering::Relaxed);
+        xs[0].square()
+    });
+    assert!(!z.requires_grad() && calls2.load(Ordering::Relaxed) == 1);
+}

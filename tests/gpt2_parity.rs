@@ -175,3 +175,55 @@ fn lora_starts_at_the_base_model_trains_only_adapters_and_merges_exactly() {
     assert!(model.lora_parameters().is_empty());
     assert_close("merged vs adapted", &model.forward(ids, None), &tuned, 1e-5, 1e-6);
 }
+
+/// Loss and every gradient of two training steps (dropout on), optionally with LoRA.
+type Grads = Vec<(String, Vec<f32>)>;
+
+/// Losses, gradients and the size of the first step's recorded graph.
+fn two_train_steps(checkpointing: bool, lora: bool) -> (Vec<f32>, Grads, usize) {
+    use gradschool::gpt2::Gpt2Config;
+    use gradschool::manual_seed;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2-tiny");
+    let mut config = Gpt2Config::from_file(&dir.join("config.json")).unwrap();
+    (config.resid_pdrop, config.attn_pdrop, config.embd_pdrop) = (0.1, 0.1, 0.1);
+    let mut model = Gpt2::new(config, &mut manual_seed(0)); // the same weights and generators each call
+    let fx = common::load_fixture("gpt2-tiny/reference");
+    model.train();
+    model.gradient_checkpointing = checkpointing;
+    if lora {
+        model.enable_lora(4, 8.0, true, &mut manual_seed(3));
+    }
+    let ids = fx["input_ids"].i();
+    let (mut losses, mut graph) = (Vec::new(), 0);
+    for _ in 0..2 {
+        model.trainable_parameters().iter().for_each(|p| p.zero_grad());
+        let loss = Gpt2::lm_loss(&model.forward(ids, None), ids);
+        graph = graph.max(gradschool::autograd::topological_order(&loss).len());
+        loss.backward();
+        losses.push(loss.item());
+    }
+    let params = if lora { model.lora_parameters() } else { model.named_parameters() };
+    let grads = params.into_iter().map(|(n, p)| (n, p.grad().expect("every parameter has a gradient").to_vec()));
+    (losses, grads.collect(), graph)
+}
+
+#[test]
+fn gradient_checkpointing_gives_the_same_losses_and_gradients() {
+    // Source: the same model without checkpointing. Recomputation replays the dropout masks, so
+    // the two runs do the same arithmetic; the second step checks that the generators continue
+    // exactly as they would have.
+    for lora in [false, true] {
+        let (plain_losses, plain_grads, plain_graph) = two_train_steps(false, lora);
+        let (ckpt_losses, ckpt_grads, ckpt_graph) = two_train_steps(true, lora);
+        // what is stored: each block is one node holding its input instead of ~40 activations
+        assert!(ckpt_graph * 3 < plain_graph, "graph of {ckpt_graph} tensors vs {plain_graph} without checkpointing");
+        assert_ne!(plain_losses[0], plain_losses[1], "dropout draws new masks each step");
+        assert_eq!(plain_losses, ckpt_losses, "lora={lora}");
+        assert_eq!(plain_grads.len(), ckpt_grads.len());
+        for ((name, a), (_, b)) in plain_grads.iter().zip(&ckpt_grads) {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!((x - y).abs() <= 1e-6 * (1.0 + x.abs()), "lora={lora} {name}[{i}]: {y} vs {x}");
+            }
+        }
+    }
+}

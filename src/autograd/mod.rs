@@ -14,10 +14,12 @@
 //! Backward rules are written with tensor ops under [`no_grad`], so every backend gets autograd
 //! for free and no second-order graph is recorded.
 
+mod checkpoint;
 mod engine;
 mod gradcheck;
 pub mod scalar;
 
+pub use checkpoint::checkpoint;
 pub use gradcheck::{gradcheck, gradcheck_with, GradcheckOptions, GradcheckReport};
 
 use crate::tensor::Tensor;
@@ -76,6 +78,13 @@ impl Drop for NoGradGuard {
 /// ```
 pub fn no_grad() -> NoGradGuard {
     let prev = GRAD_ENABLED.with(|g| g.replace(false));
+    NoGradGuard { prev }
+}
+
+/// Turns graph recording back on until the guard is dropped, like `with torch.enable_grad():`
+/// (used by gradient checkpointing, whose recomputation runs inside a backward pass).
+pub fn enable_grad() -> NoGradGuard {
+    let prev = GRAD_ENABLED.with(|g| g.replace(true));
     NoGradGuard { prev }
 }
 

@@ -4,13 +4,17 @@
 //! `Conv1D` layout, weight `(in, out)`: y = x·W + b.
 
 use super::config::Gpt2Config;
+use crate::autograd::checkpoint;
 use crate::int_tensor::IntTensor;
 use crate::nn::functional::cross_entropy;
 use crate::nn::{prefixed, Dropout, Forward, Module};
 use crate::tensor::Tensor;
 use rand::Rng;
+use std::sync::{Arc, Mutex};
 
-/// HF's `Conv1D`: y = x·W + b with W `(in, out)`, plus an optional LoRA adapter.
+/// HF's `Conv1D`: y = x·W + b with W `(in, out)`, plus an optional LoRA adapter. Clones share
+/// the tensors.
+#[derive(Clone)]
 pub struct Conv1D {
     /// (in, out)
     pub weight: Tensor,
@@ -23,6 +27,7 @@ pub struct Conv1D {
 /// LoRA (Hu et al., 2021): a frozen W learns through a low-rank update,
 /// y = x·W + b + (x·Aᵀ·Bᵀ)·(α/r), with A `(r, in)` (Kaiming-uniform) and B `(out, r)` (zeros, so
 /// training starts from the base model exactly). Names and shapes as PEFT's `lora_A` / `lora_B`.
+#[derive(Clone)]
 pub struct Lora {
     /// (r, in)
     pub a: Tensor,
@@ -83,6 +88,7 @@ impl Conv1D {
 }
 
 /// A LayerNorm's parameters.
+#[derive(Clone)]
 pub struct Norm {
     /// γ
     pub weight: Tensor,
@@ -100,7 +106,8 @@ impl Norm {
     }
 }
 
-/// One transformer block.
+/// One transformer block. Clones share the tensors.
+#[derive(Clone)]
 pub struct Block {
     /// LayerNorm before attention.
     pub ln_1: Norm,
@@ -142,6 +149,75 @@ impl KvCache {
     }
 }
 
+/// One block's forward pass with everything it needs (tensor handles and the shared dropout
+/// generators: cheap to clone), so that a checkpointed block can run again in backward.
+#[derive(Clone)]
+struct BlockStep {
+    config: Gpt2Config,
+    block: Block,
+    dropout: Dropout,
+    attn_dropout: Dropout,
+}
+
+impl BlockStep {
+    fn attention(&self, x: &Tensor, mask: &Tensor, cache: Option<&mut LayerCache>) -> Tensor {
+        let (blk, (b, t, c)) = (&self.block, (x.dims()[0], x.dims()[1], x.dims()[2]));
+        let (nh, hs) = (self.config.n_head, c / self.config.n_head);
+        let qkv = blk.c_attn.forward(x); // (B, T, 3C)
+        let heads = |i: usize| qkv.narrow(-1, i * c, c).reshape([b, t, nh, hs]).transpose(1, 2); // (B, NH, T, HS)
+        let (q, mut k, mut v) = (heads(0), heads(1), heads(2));
+        if let Some(cache) = cache {
+            // Keys and values of earlier positions are kept: each new token attends to them
+            // without recomputing them.
+            if let Some((pk, pv)) = cache.take() {
+                k = Tensor::cat(&[&pk, &k], 2); // (B, NH, T_past + T, HS)
+                v = Tensor::cat(&[&pv, &v], 2);
+            }
+            *cache = Some((k.clone(), v.clone()));
+        }
+        let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / (hs as f32).sqrt()); // (B, NH, T, T_all)
+                                                                                  // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
+        let att = scores.masked_fill(mask, f32::MIN).softmax(-1);
+        let att = self.attn_dropout.forward(&att);
+        let y = att.matmul(&v).transpose(1, 2).reshape([b, t, c]); // (B, T, C)
+        self.dropout.forward(&blk.attn_proj.forward(&y))
+    }
+
+    /// x + attention(ln_1(x)), then + mlp(ln_2(·)).
+    fn forward(&self, x: &Tensor, mask: &Tensor, cache: Option<&mut LayerCache>) -> Tensor {
+        let (blk, eps) = (&self.block, self.config.layer_norm_epsilon);
+        let h = x.layer_norm(&blk.ln_1.weight, &blk.ln_1.bias, eps);
+        let x = x + &self.attention(&h, mask, cache);
+        let h = x.layer_norm(&blk.ln_2.weight, &blk.ln_2.bias, eps);
+        let m = blk.mlp_proj.forward(&blk.c_fc.forward(&h).gelu_tanh());
+        x + self.dropout.forward(&m)
+    }
+
+    // ANCHOR: checkpointed_block
+    /// [`BlockStep::forward`] under gradient checkpointing: only `x` is kept; the block runs again
+    /// in backward with the dropout generators replayed from where this forward pass found them,
+    /// so the recomputation draws the same masks. Afterwards the generators continue from where
+    /// the block left them, exactly as without checkpointing.
+    fn forward_checkpointed(self, x: &Tensor, mask: &Tensor) -> Tensor {
+        let start = (self.dropout.generator_state(), self.attn_dropout.generator_state());
+        let end = Arc::new(Mutex::new(None));
+        let (step, end_in) = (self.clone(), end.clone());
+        let y = checkpoint(&[x.clone(), mask.clone()], move |xs| {
+            let ((y, attn_end), drop_end) = step
+                .dropout
+                .replay(&start.0, || step.attn_dropout.replay(&start.1, || step.forward(&xs[0], &xs[1], None)));
+            *end_in.lock().unwrap_or_else(|e| e.into_inner()) = Some((drop_end, attn_end));
+            y
+        });
+        if let Some((d, a)) = end.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            self.dropout.set_generator_state(d);
+            self.attn_dropout.set_generator_state(a);
+        }
+        y
+    }
+    // ANCHOR_END: checkpointed_block
+}
+
 /// GPT-2 with its LM head.
 pub struct Gpt2 {
     /// The shape.
@@ -157,6 +233,9 @@ pub struct Gpt2 {
     dropout: Dropout,
     attn_dropout: Dropout,
     training: bool,
+    /// Recompute each block's activations in the backward pass instead of storing them
+    /// (Hugging Face's `gradient_checkpointing_enable()`); training only, off by default.
+    pub gradient_checkpointing: bool,
 }
 
 impl Gpt2 {
@@ -181,31 +260,9 @@ impl Gpt2 {
             dropout: Dropout::new(config.resid_pdrop.min(0.99), rng),
             attn_dropout: Dropout::new(config.attn_pdrop.min(0.99), rng),
             training: true,
+            gradient_checkpointing: false,
             config,
         }
-    }
-
-    fn attention(&self, blk: &Block, x: &Tensor, mask: &Tensor, cache: Option<&mut LayerCache>) -> Tensor {
-        let (b, t, c) = (x.dims()[0], x.dims()[1], x.dims()[2]);
-        let (nh, hs) = (self.config.n_head, c / self.config.n_head);
-        let qkv = blk.c_attn.forward(x); // (B, T, 3C)
-        let heads = |i: usize| qkv.narrow(-1, i * c, c).reshape([b, t, nh, hs]).transpose(1, 2); // (B, NH, T, HS)
-        let (q, mut k, mut v) = (heads(0), heads(1), heads(2));
-        if let Some(cache) = cache {
-            // Keys and values of earlier positions are kept: each new token attends to them
-            // without recomputing them.
-            if let Some((pk, pv)) = cache.take() {
-                k = Tensor::cat(&[&pk, &k], 2); // (B, NH, T_past + T, HS)
-                v = Tensor::cat(&[&pv, &v], 2);
-            }
-            *cache = Some((k.clone(), v.clone()));
-        }
-        let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / (hs as f32).sqrt()); // (B, NH, T, T_all)
-                                                                                  // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
-        let att = scores.masked_fill(mask, f32::MIN).softmax(-1);
-        let att = self.attn_dropout.forward(&att);
-        let y = att.matmul(&v).transpose(1, 2).reshape([b, t, c]); // (B, T, C)
-        self.dropout.forward(&blk.attn_proj.forward(&y))
     }
 
     /// Logits `(B, T, V)` for token ids `(B, T)`. `attention_mask` `(B, T)` (1 = token, 0 = pad)
@@ -250,13 +307,19 @@ impl Gpt2 {
             let pad = (1.0 - am).reshape([b, 1, 1, t]);
             mask = mask.maximum(&pad); // (B, 1, T, T)
         }
+        let checkpointing = self.gradient_checkpointing && cache.is_none() && crate::is_grad_enabled();
         for (i, blk) in self.blocks.iter().enumerate() {
-            let h = x.layer_norm(&blk.ln_1.weight, &blk.ln_1.bias, self.config.layer_norm_epsilon);
-            let layer_cache = cache.as_mut().map(|c| &mut c.layers[i]);
-            x = x + self.attention(blk, &h, &mask, layer_cache);
-            let h = x.layer_norm(&blk.ln_2.weight, &blk.ln_2.bias, self.config.layer_norm_epsilon);
-            let m = blk.mlp_proj.forward(&blk.c_fc.forward(&h).gelu_tanh());
-            x = x + self.dropout.forward(&m);
+            let step = BlockStep {
+                config: self.config.clone(),
+                block: blk.clone(),
+                dropout: self.dropout.clone(),
+                attn_dropout: self.attn_dropout.clone(),
+            };
+            x = if checkpointing {
+                step.forward_checkpointed(&x, &mask)
+            } else {
+                step.forward(&x, &mask, cache.as_mut().map(|c| &mut c.layers[i]))
+            };
         }
         if let Some(c) = cache {
             c.tokens += t;

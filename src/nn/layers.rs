@@ -6,7 +6,7 @@ use crate::int_tensor::IntTensor;
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// y = x·Wᵀ + b (`nn.Linear`). `weight: (out, in)`, `bias: (out,)`.
 pub struct Linear {
@@ -49,23 +49,46 @@ impl Forward for Linear {
 /// Inverted dropout (`nn.Dropout`): in training, each element is zeroed with probability p and
 /// the survivors are scaled by 1/(1 − p), so the expected value is unchanged and evaluation
 /// needs no rescaling. In eval mode it is the identity.
+/// Clones share the mask generator (a checkpointed block holds a clone to replay its masks).
+#[derive(Clone)]
 pub struct Dropout {
     p: f32,
     training: bool,
-    rng: Mutex<StdRng>,
+    rng: Arc<Mutex<StdRng>>,
 }
 
 impl Dropout {
     /// Dropout with probability `p` ∈ [0, 1); its mask generator is seeded from `rng`.
     pub fn new(p: f32, rng: &mut impl Rng) -> Dropout {
         assert!((0.0..1.0).contains(&p), "Dropout: p = {p} must be in [0, 1)");
-        Dropout { p, training: true, rng: Mutex::new(StdRng::seed_from_u64(rng.random())) }
+        Dropout { p, training: true, rng: Arc::new(Mutex::new(StdRng::seed_from_u64(rng.random()))) }
     }
 
     /// Restarts the mask generator from `seed` (a trainer reseeds per epoch, so that resuming
     /// at an epoch boundary reproduces the masks exactly).
     pub fn reseed(&self, seed: u64) {
         *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = StdRng::seed_from_u64(seed);
+    }
+
+    /// The mask generator's state now, for [`Dropout::replay`].
+    pub fn generator_state(&self) -> StdRng {
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs `f` with the generator set to `state`, then puts the generator back where it was,
+    /// returning `f`'s result and the state `f` left the generator in: the masks drawn inside
+    /// `f` are those drawn from `state` before, and later masks are unaffected (gradient
+    /// checkpointing's recomputation must see the forward pass's masks).
+    pub fn replay<R>(&self, state: &StdRng, f: impl FnOnce() -> R) -> (R, StdRng) {
+        let saved = std::mem::replace(&mut *self.rng.lock().unwrap_or_else(|e| e.into_inner()), state.clone());
+        let out = f();
+        let end = std::mem::replace(&mut *self.rng.lock().unwrap_or_else(|e| e.into_inner()), saved);
+        (out, end)
+    }
+
+    /// Sets the generator's state.
+    pub fn set_generator_state(&self, state: StdRng) {
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = state;
     }
 }
 
