@@ -7,9 +7,12 @@
 use super::{enable_grad, Backward};
 use crate::tensor::Tensor;
 
+/// A function that can run again in the backward pass.
+type Recompute = Box<dyn Fn(&[Tensor]) -> Tensor + Send + Sync>;
+
 /// The recorded op: recompute `f`, backpropagate through the fresh graph.
 struct CheckpointBackward {
-    f: Box<dyn Fn(&[Tensor]) -> Tensor + Send + Sync>,
+    f: Recompute,
 }
 
 impl Backward for CheckpointBackward {
