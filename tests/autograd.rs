@@ -199,7 +199,7 @@ fn checkpoint_recomputes_in_backward_and_matches_the_plain_gradients() {
     w.zero_grad();
     let calls = Arc::new(AtomicUsize::new(0));
     let (c, wc) = (calls.clone(), w.clone()); // w is reached from inside, not passed as an input
-    let y = checkpoint(&[x.clone()], move |xs| {
+    let y = checkpoint(std::slice::from_ref(&x), move |xs| {
         c.fetch_add(1, Ordering::Relaxed);
         block(&xs[0], &wc)
     });
@@ -213,7 +213,7 @@ fn checkpoint_recomputes_in_backward_and_matches_the_plain_gradients() {
     let _guard = gradschool::no_grad();
     let calls2 = Arc::new(AtomicUsize::new(0));
     let c2 = calls2.clone();
-    let z = checkpoint(&[x.clone()], move |xs| {
+    let z = checkpoint(std::slice::from_ref(&x), move |xs| {
         c2.fetch_add(1, Ordering::Relaxed);
         xs[0].square()
     });
