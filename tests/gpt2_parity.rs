@@ -227,3 +227,53 @@ fn gradient_checkpointing_gives_the_same_losses_and_gradients() {
         }
     }
 }
+
+/// LoRA on the tiny fixture (random N(0, 0.02) embeddings, C = 32): fit a label token at the
+/// last position of 8 sequences. Returns the loss after `steps` AdamW steps.
+fn lora_fit(train_ln_f: bool, steps: usize) -> (f32, f32) {
+    use gradschool::{manual_seed, IntTensor};
+    let (mut model, _) = fixture();
+    model.train();
+    model.enable_lora(8, 16.0, true, &mut manual_seed(1));
+    if train_ln_f {
+        model.train_final_norm();
+    }
+    let (v, t) = (model.config.vocab_size as i64, 8usize);
+    let ids = IntTensor::from_vec((0..8 * t as i64).map(|i| i * 37 % (v - 2)).collect(), [8, t]);
+    let labels: Vec<i64> = (0..8 * t)
+        .map(|i| {
+            if i % t == t - 1 {
+                if (i / t) % 2 == 0 {
+                    v - 1
+                } else {
+                    v - 2
+                }
+            } else {
+                -100
+            }
+        })
+        .collect();
+    let labels = IntTensor::from_vec(labels, [8, t]);
+    let mut opt = AdamW::new(model.trainable_parameters(), 5e-2).weight_decay(0.0);
+    let mut losses = Vec::new();
+    for _ in 0..steps {
+        opt.zero_grad();
+        let loss = Gpt2::lm_loss(&model.forward(&ids, None), &labels);
+        loss.backward();
+        opt.step();
+        losses.push(loss.item());
+    }
+    (losses[0], *losses.last().unwrap())
+}
+
+#[test]
+fn lora_needs_the_final_norm_when_the_frozen_head_is_short() {
+    // A logit is w_j · ln_f(x) and ln_f's output has norm √C·|γ| (here √32·1 ≈ 5.7) while the
+    // frozen rows w_j have norm ≈ 0.02·√32 ≈ 0.11: no adapter can raise a logit above ~0.64, so
+    // LoRA alone cannot push the label's probability past ~e^0.64·2/97 — the loss stalls near
+    // ln(97) − 0.64 ≈ 3.9. Training ln_f (2·C parameters) lifts the bound.
+    let (start, frozen) = lora_fit(false, 150);
+    let (_, with_norm) = lora_fit(true, 150);
+    assert!(frozen > 3.5 && frozen < start, "LoRA alone: {start} → {frozen} (expected to stall near 3.9)");
+    assert!(with_norm < 0.5, "LoRA + ln_f: {start} → {with_norm} (expected to fit)");
+}

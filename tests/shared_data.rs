@@ -137,30 +137,42 @@ fn sentiment_pipeline(tokenizer_dir: &std::path::Path) {
         seed: 1,
         out_dir: tmp.join("model"),
         progress: false,
+        device: gradschool::Device::Cpu,
+        gradient_checkpointing: true,
     };
     let curve = pretrain(&pre).unwrap();
     assert!(curve.iter().all(|(_, l)| l.is_finite()));
     let model = Gpt2::from_dir(&tmp.join("model")).unwrap(); // HF format, tokenizer copied beside it
     assert_eq!(model.config.vocab_size, 50257);
     let rt = PathBuf::from(std::env::var_os("GRADSCHOOL_SHARED_DATA").unwrap()).join("rt-polarity");
-    for lora in [None, Some((2, 4.0, true))] {
+    // full fine-tuning; LoRA with ln_f trained; full with 2-batch accumulation and checkpointing
+    for (lora, accum) in [(None, 1), (Some((2, 4.0, true)), 1), (None, 2)] {
         let mut cfg = SentimentConfig::new(tmp.join("model"), rt.clone());
         (cfg.out_dir, cfg.limit_train, cfg.limit_eval, cfg.eval_every, cfg.save_every) =
             (tmp.join("ft"), Some(16), Some(16), 1, 2);
-        (cfg.lr, cfg.progress, cfg.lora) = (1e-3, false, lora);
+        (cfg.lr, cfg.progress, cfg.lora, cfg.lora_train_ln_f) = (1e-3, false, lora, lora.is_some());
+        (cfg.grad_accum, cfg.gradient_checkpointing) = (accum, accum > 1);
         let rows = train_sentiment(&cfg).unwrap();
-        assert_eq!(rows.len(), 2, "16 examples / batch 8 = 2 steps, evaluated every step");
+        assert_eq!(
+            rows.len(),
+            2 / accum,
+            "16 examples / batch 8 = 2 batches, one step per {accum}, evaluated every step"
+        );
         let last = rows.last().unwrap();
         assert!(last.train_loss.is_finite() && last.eval_loss.unwrap().is_finite());
         assert!((0.0..=1.0).contains(&last.eval_accuracy.unwrap()));
         let csv = std::fs::read_to_string(tmp.join("ft/metrics.csv")).unwrap();
         assert_eq!(csv.lines().next().unwrap(), "step,train_loss,eval_loss,eval_accuracy");
         if lora.is_some() {
-            assert!(tmp.join("ft/checkpoint-2/adapter_model.safetensors").is_file());
+            let adapter = tmp.join("ft/checkpoint-2/adapter_model.safetensors");
+            let names: Vec<String> =
+                gradschool::io::load_safetensors(&adapter).unwrap().0.into_iter().map(|(n, _)| n).collect();
+            assert!(names.contains(&"base_model.model.transformer.ln_f.weight".to_string()), "{names:?}");
             Gpt2::from_dir(&tmp.join("ft/merged")).unwrap();
-        } else {
+        } else if accum == 1 {
             Gpt2::from_dir(&tmp.join("ft/checkpoint-2")).unwrap();
         }
+        std::fs::remove_dir_all(tmp.join("ft")).unwrap();
     }
     std::fs::remove_dir_all(&tmp).unwrap();
 }

@@ -4,7 +4,7 @@ use clap::Args;
 use gradschool::gpt2::Gpt2Config;
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
 use gradschool::train::sentiment::{train_sentiment, SentimentConfig};
-use gradschool::Result;
+use gradschool::{Device, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -44,6 +44,12 @@ pub struct PretrainArgs {
     /// Seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Recompute each block's activations in the backward pass (less memory, ~⅓ more compute).
+    #[arg(long)]
+    gradient_checkpointing: bool,
 }
 
 /// Pretrains and prints the loss curve's ends.
@@ -71,7 +77,10 @@ pub fn run_pretrain(a: &PretrainArgs) -> Result<()> {
         seed: a.seed,
         out_dir: a.out_dir.clone(),
         progress: std::io::stderr().is_terminal(),
+        device: Device::parse(&a.device)?,
+        gradient_checkpointing: a.gradient_checkpointing,
     };
+    cfg.device.ensure_available()?;
     let curve = pretrain(&cfg)?;
     if let (Some(first), Some(last)) = (curve.first(), curve.last()) {
         println!("loss {:.4} at step {} → {:.4} at step {}", first.1, first.0, last.1, last.0);
@@ -134,6 +143,20 @@ pub struct SentimentArgs {
     /// Also adapt the MLP projections.
     #[arg(long)]
     lora_mlp: bool,
+    /// With LoRA, also train the final LayerNorm (PEFT's modules_to_save; needed when the base's
+    /// embedding rows are short, as in a small model pretrained here).
+    #[arg(long)]
+    lora_train_ln_f: bool,
+    /// Recompute each block's activations in the backward pass (the course's
+    /// gradient_checkpointing=True: less memory, ~⅓ more compute).
+    #[arg(long)]
+    gradient_checkpointing: bool,
+    /// Accumulate gradients over N batches per optimizer step (effective batch N × batch size).
+    #[arg(long, default_value_t = 1)]
+    grad_accum: usize,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 /// Fine-tunes and prints the final accuracy.
@@ -146,6 +169,10 @@ pub fn run_sentiment(a: &SentimentArgs) -> Result<()> {
     (cfg.limit_train, cfg.limit_eval) = (a.limit_train, a.limit_eval);
     cfg.progress = std::io::stderr().is_terminal();
     cfg.lora = a.lora_r.map(|r| (r, a.lora_alpha, a.lora_mlp));
+    (cfg.lora_train_ln_f, cfg.gradient_checkpointing, cfg.grad_accum) =
+        (a.lora_train_ln_f, a.gradient_checkpointing, a.grad_accum);
+    cfg.device = Device::parse(&a.device)?;
+    cfg.device.ensure_available()?;
     let rows = train_sentiment(&cfg)?;
     let acc = rows.last().and_then(|r| r.eval_accuracy).unwrap_or(f64::NAN);
     println!("wrote {0}/metrics.csv, {0}/loss.png, {0}/checkpoint-*", cfg.out_dir.display());

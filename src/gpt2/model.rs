@@ -381,14 +381,38 @@ impl Gpt2 {
         }
     }
 
-    /// Parameters that will be trained: the adapters when LoRA is on, else everything that
-    /// requires grad.
+    /// Moves every weight (and adapter) to `device`, in place.
+    pub fn to_device(&self, device: &crate::Device) -> crate::Result<()> {
+        let adapters = self.lora_parameters().into_iter().map(|(_, t)| t);
+        self.parameters().into_iter().chain(adapters).try_for_each(|p| p.to_device_(device))
+    }
+
+    /// With LoRA on, also trains the final LayerNorm (PEFT's `modules_to_save = ["ln_f"]`, 2·C
+    /// parameters). Why it matters: with the tied head frozen, a logit is wⱼ·ln_f(x), and ln_f's
+    /// output has a fixed norm (√C·|γ|), so no adapter can make a logit larger than
+    /// |wⱼ|·√C·|γ|. Pretrained GPT-2's embedding rows are long enough for that not to bind; a
+    /// small or briefly trained model's are not (tests/gpt2_parity.rs measures the plateau).
+    pub fn train_final_norm(&mut self) {
+        self.ln_f.weight.set_requires_grad(true);
+        self.ln_f.bias.set_requires_grad(true);
+    }
+
+    /// What LoRA training updates and saves, with PEFT's names: the adapters, then any base
+    /// weight left trainable (`modules_to_save`, e.g. ln_f after [`Gpt2::train_final_norm`]).
+    pub fn adapter_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut out = self.lora_parameters();
+        let saved = self.named_parameters().into_iter().filter(|(_, p)| p.requires_grad());
+        out.extend(saved.map(|(n, p)| (format!("base_model.model.transformer.{n}"), p)));
+        out
+    }
+
+    /// Parameters that will be trained: the adapters (and modules to save) when LoRA is on,
+    /// else everything that requires grad.
     pub fn trainable_parameters(&self) -> Vec<Tensor> {
-        let lora: Vec<Tensor> = self.lora_parameters().into_iter().map(|(_, t)| t).collect();
-        if lora.is_empty() {
+        if self.lora_parameters().is_empty() {
             self.parameters().into_iter().filter(|p| p.requires_grad()).collect()
         } else {
-            lora
+            self.adapter_parameters().into_iter().map(|(_, t)| t).collect()
         }
     }
 }

@@ -34,6 +34,10 @@ pub struct PretrainConfig {
     pub out_dir: PathBuf,
     /// Show a progress bar.
     pub progress: bool,
+    /// Where to train.
+    pub device: crate::Device,
+    /// Recompute each block's activations in backward.
+    pub gradient_checkpointing: bool,
 }
 
 /// Trains and saves the model (with the tokenizer files) to `out_dir`; returns the loss of every
@@ -62,6 +66,8 @@ pub fn pretrain(cfg: &PretrainConfig) -> Result<Vec<(usize, f64)>> {
     let mut rng = manual_seed(cfg.seed);
     let mut model = Gpt2::new(cfg.config.clone(), &mut rng);
     model.train();
+    model.gradient_checkpointing = cfg.gradient_checkpointing;
+    model.to_device(&cfg.device)?;
     let mut opt = AdamW::new(model.parameters(), cfg.lr).weight_decay(0.1);
     let schedule = Schedule::WarmupCosine { warmup: cfg.steps / 20, total: cfg.steps };
     let bar = epoch_progress(1, 1, cfg.steps);

@@ -52,6 +52,15 @@ pub struct SentimentConfig {
     pub progress: bool,
     /// LoRA instead of full fine-tuning: (rank r, α, adapt the MLP too).
     pub lora: Option<(usize, f32, bool)>,
+    /// With LoRA, also train the final LayerNorm (PEFT's `modules_to_save`; see
+    /// `Gpt2::train_final_norm`).
+    pub lora_train_ln_f: bool,
+    /// Recompute each block's activations in backward (`Gpt2::gradient_checkpointing`).
+    pub gradient_checkpointing: bool,
+    /// Accumulate gradients over this many batches per optimizer step (1).
+    pub grad_accum: usize,
+    /// Where to train.
+    pub device: crate::Device,
 }
 
 impl SentimentConfig {
@@ -75,6 +84,10 @@ impl SentimentConfig {
             limit_eval: None,
             progress: true,
             lora: None,
+            lora_train_ln_f: false,
+            gradient_checkpointing: false,
+            grad_accum: 1,
+            device: crate::Device::Cpu,
         }
     }
 }
@@ -116,6 +129,7 @@ pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize,
     let (mut loss_sum, mut correct, mut n) = (0.0, 0usize, 0usize);
     for chunk in data.chunks(batch) {
         let (ids, mask, lab) = collate(chunk);
+        let mask = mask.to(&model.wte.device()).unwrap_or_else(|e| panic!("{e}")); // the model's device is available
         let logits = model.forward(&ids, Some(&mask)); // (B, L, V)
         loss_sum += Gpt2::lm_loss(&logits, &lab).item() as f64 * chunk.len() as f64;
         let (l, v) = (logits.dims()[1], logits.dims()[2]);
@@ -161,9 +175,15 @@ fn write_outputs(cfg: &SentimentConfig, rows: &[SentimentRow]) -> Result<()> {
 
 /// Fine-tunes as `cfg` says; returns every metrics row (the last one has the final evaluation).
 pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
-    if cfg.batch_size == 0 || cfg.epochs == 0 || cfg.eval_every == 0 || cfg.save_every == 0 || cfg.max_len < 3 {
+    if cfg.batch_size == 0
+        || cfg.epochs == 0
+        || cfg.eval_every == 0
+        || cfg.save_every == 0
+        || cfg.grad_accum == 0
+        || cfg.max_len < 3
+    {
         return Err(Error::Config(
-            "--batch-size, --epochs, --eval-every and --save-every must be ≥ 1, --max-len ≥ 3".into(),
+            "--batch-size, --epochs, --eval-every, --save-every and --grad-accum must be ≥ 1, --max-len ≥ 3".into(),
         ));
     }
     if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
@@ -181,11 +201,18 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
     }
     let labels = label_tokens(&tok)?;
     if let Some((r, alpha, mlp)) = cfg.lora {
-        let n = model.enable_lora(r, alpha, mlp, &mut manual_seed(cfg.seed));
-        println!("LoRA r={r} α={alpha}: {n} trainable parameters of {}", model.num_parameters() + n);
+        model.enable_lora(r, alpha, mlp, &mut manual_seed(cfg.seed));
+        if cfg.lora_train_ln_f {
+            model.train_final_norm();
+        }
+        let n: usize = model.trainable_parameters().iter().map(|p| p.numel()).sum();
+        let adapters: usize = model.lora_parameters().iter().map(|(_, p)| p.numel()).sum();
+        println!("LoRA r={r} α={alpha}: {n} trainable parameters of {}", model.num_parameters() + adapters);
     } else {
         println!("full fine-tuning: {} trainable parameters", model.num_parameters());
     }
+    model.gradient_checkpointing = cfg.gradient_checkpointing;
+    model.to_device(&cfg.device)?;
     let data = load_rotten_tomatoes(&cfg.data_dir)?;
     let mut train = process_all(&data.train, &tok, labels, cfg.max_len)?;
     let mut valid = process_all(&data.validation, &tok, labels, cfg.max_len)?;
@@ -197,7 +224,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
         valid.shuffle(&mut manual_seed(cfg.seed + 1));
         valid.truncate(n);
     }
-    let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
+    let steps_per_epoch = train.len().div_ceil(cfg.batch_size).div_ceil(cfg.grad_accum);
     let total = steps_per_epoch * cfg.epochs;
     let schedule = Schedule::WarmupLinear { warmup: cfg.warmup, total };
     let mut opt = AdamW::new(model.trainable_parameters(), cfg.lr).weight_decay(0.0); // Trainer's default
@@ -210,19 +237,28 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         model.train();
-        for chunk in order.chunks(cfg.batch_size) {
-            let batch: Vec<LabelledSequence> = chunk.iter().map(|&i| train[i].clone()).collect();
-            let (ids, mask, lab) = collate(&batch);
+        let batches: Vec<&[usize]> = order.chunks(cfg.batch_size).collect();
+        // ANCHOR: sentiment_step
+        for group in batches.chunks(cfg.grad_accum) {
             opt.set_lr(schedule.lr(cfg.lr, step));
             opt.zero_grad();
-            let loss = Gpt2::lm_loss(&model.forward(&ids, Some(&mask)), &lab);
-            loss.backward();
+            // Gradient accumulation: each micro-batch's loss is scaled by 1/group size and the
+            // gradients add up in .grad(); one optimizer step per group.
+            let mut group_loss = 0.0f64;
+            for chunk in group {
+                let batch: Vec<LabelledSequence> = chunk.iter().map(|&i| train[i].clone()).collect();
+                let (ids, mask, lab) = collate(&batch);
+                let loss = Gpt2::lm_loss(&model.forward(&ids, Some(&mask.to(&cfg.device)?)), &lab);
+                loss.mul_scalar(1.0 / group.len() as f32).backward();
+                group_loss += loss.item() as f64 / group.len() as f64;
+            }
             clip_grad_norm(opt.params(), cfg.max_grad_norm);
             opt.step();
+            // ANCHOR_END: sentiment_step
             step += 1;
-            since += loss.item() as f64;
+            since += group_loss;
             count += 1;
-            bar.set_message(format!("loss {:.4}", loss.item()));
+            bar.set_message(format!("loss {group_loss:.4}"));
             bar.inc(1);
             let last = step == total;
             if step % cfg.eval_every == 0 || last {
@@ -268,10 +304,15 @@ fn save_adapter(model: &Gpt2, cfg: &SentimentConfig, dir: &std::path::Path) -> R
     let (r, alpha, mlp) = cfg.lora.expect("LoRA is on");
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let targets = if mlp { r#"["c_attn", "c_proj", "c_fc"]"# } else { r#"["c_attn", "c_proj"]"# };
+    let saved = if cfg.lora_train_ln_f { r#"["ln_f"]"# } else { "null" };
     let config = format!(
-        "{{\n  \"peft_type\": \"LORA\",\n  \"task_type\": \"CAUSAL_LM\",\n  \"r\": {r},\n  \"lora_alpha\": {alpha},\n  \"target_modules\": {targets},\n  \"fan_in_fan_out\": true,\n  \"base_model_name_or_path\": \"{}\"\n}}\n",
+        "{{\n  \"peft_type\": \"LORA\",\n  \"task_type\": \"CAUSAL_LM\",\n  \"r\": {r},\n  \"lora_alpha\": {alpha},\n  \"target_modules\": {targets},\n  \"modules_to_save\": {saved},\n  \"fan_in_fan_out\": true,\n  \"base_model_name_or_path\": \"{}\"\n}}\n",
         cfg.model_dir.display()
     );
     write_atomic(&dir.join("adapter_config.json"), config.as_bytes())?;
-    crate::io::save_safetensors(&dir.join("adapter_model.safetensors"), &model.lora_parameters(), &Default::default())
+    crate::io::save_safetensors(
+        &dir.join("adapter_model.safetensors"),
+        &model.adapter_parameters(),
+        &Default::default(),
+    )
 }
