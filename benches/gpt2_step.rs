@@ -5,7 +5,11 @@
 //!
 //!   cargo bench --bench gpt2_step -- --tokens 32                       # CPU, batch 8 × 32
 //!   cargo bench --features cuda --bench gpt2_step -- --device cuda --tokens 1024 [--tf32]
+//!   cargo bench --bench gpt2_step -- --model [--gradient-checkpointing]   # the library's Gpt2
 //!
+//! `--model` runs `gradschool::gpt2::Gpt2` (124M config, dropout off) instead of the hand-written
+//! stack, and reports peak memory: the process's peak RSS on the CPU (run each setting in its own
+//! process), the memory pool's peak on a GPU.
 //! Weights are random (N(0, 0.02)); only the arithmetic matters here. The real model, loaded from
 //! Hugging Face weights, comes with the GPT-2 chapters.
 
@@ -84,6 +88,9 @@ fn main() {
             fc2: (param(&[C, 4 * C], &mut rng, &device), param(&[C], &mut rng, &device)),
         })
         .collect();
+    if args.iter().any(|a| a == "--model") {
+        return run_model(&device, t, steps, args.iter().any(|a| a == "--gradient-checkpointing"));
+    }
     let lnf = ln_params(&device);
     let ids = IntTensor::from_vec((0..B * t).map(|i| ((i * 7919) % VOCAB) as i64).collect(), [B, t]);
     let targets = IntTensor::from_vec((0..B * t).map(|i| ((i * 104_729 + 1) % VOCAB) as i64).collect(), [B, t]);
@@ -133,4 +140,50 @@ fn main() {
         "gpt2_step device={device} batch={B} tokens={t} loss={warm:.4}: {ms:.1} ms/step (mean of {steps}), {tok_s:.0} tokens/s{memory}"
     );
     gradschool::device::print_cuda_profile(&device);
+}
+
+/// The step on the library's model: embeddings, 12 blocks, tied head, the fused cross-entropy.
+fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool) {
+    use gradschool::gpt2::{Gpt2, Gpt2Config};
+    use gradschool::nn::Module;
+    let config = Gpt2Config { resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, ..Gpt2Config::gpt2() };
+    let mut model = Gpt2::new(config, &mut manual_seed(0));
+    model.gradient_checkpointing = checkpointing;
+    model.to_device(device).expect("device");
+    let ids = IntTensor::from_vec((0..B * t).map(|i| ((i * 7919) % VOCAB) as i64).collect(), [B, t]);
+    let step = || {
+        let loss = Gpt2::lm_loss(&model.forward(&ids, None), &ids);
+        loss.backward();
+        let l = loss.item();
+        model.parameters().iter().for_each(|p| p.zero_grad());
+        l
+    };
+    let warm = step();
+    let start = Instant::now();
+    for _ in 0..steps {
+        step();
+    }
+    let ms = start.elapsed().as_secs_f64() * 1e3 / steps as f64;
+    let peak = match device {
+        Device::Cpu => peak_rss_mib().map(|m| format!("peak RSS {m:.0} MiB")).unwrap_or_default(),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(i) => {
+            let m = gradschool::backend::cuda::cuda_device(*i).unwrap().memory_stats();
+            format!("peak GPU memory {:.2} GiB used", m.used_peak as f64 / (1u64 << 30) as f64)
+        }
+        #[allow(unreachable_patterns)]
+        _ => String::new(),
+    };
+    println!(
+        "gpt2_step model device={device} batch={B} tokens={t} checkpointing={checkpointing} loss={warm:.4}: \
+         {ms:.1} ms/step (mean of {steps}), {:.0} tokens/s, {peak}",
+        (B * t) as f64 / (ms / 1e3)
+    );
+}
+
+/// The process's peak resident memory (VmHWM, Linux), MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }

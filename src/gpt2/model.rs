@@ -325,16 +325,19 @@ impl Gpt2 {
             c.tokens += t;
         }
         let x = x.layer_norm(&self.ln_f.weight, &self.ln_f.bias, self.config.layer_norm_epsilon);
-        x.matmul(&self.wte.t()) // (B, T, V): the head is tied to the token embedding
+        // (B, T, V): the head is tied to the token embedding; x·Wᵀ reads W transposed in place
+        x.linear(&self.wte, None)
     }
 
     /// The language-modelling loss Hugging Face computes for `labels = input_ids`: each position
     /// predicts the next token (logits shifted left, labels right), -100 ignored.
     pub fn lm_loss(logits: &Tensor, labels: &IntTensor) -> Tensor {
         let (b, t, v) = (logits.dims()[0], logits.dims()[1], logits.dims()[2]);
-        let shifted = logits.narrow(1, 0, t - 1); // (B, T-1, V)
-        let next: Vec<i64> = (0..b).flat_map(|i| labels.as_slice()[i * t + 1..(i + 1) * t].to_vec()).collect();
-        cross_entropy(&shifted.reshape([b * (t - 1), v]), &IntTensor::from_vec(next, [b * (t - 1)]))
+        // Position i predicts labels[i + 1]; the last position has nothing to predict (−100).
+        // Shifting the labels instead of slicing the logits avoids copying a (B, T−1, V) tensor.
+        let next: Vec<i64> =
+            (0..b * t).map(|k| if k % t + 1 < t { labels.as_slice()[k + 1] } else { crate::IGNORE_INDEX }).collect();
+        cross_entropy(&logits.reshape([b * t, v]), &IntTensor::from_vec(next, [b * t]))
     }
 }
 
