@@ -1,6 +1,6 @@
 //! DataLoader batching and shuffling, gradient accumulation, and the download error path.
 
-use gradschool::data::download::{fetch, md5_hex, Resource};
+use gradschool::data::download::{extract_rt_polarity, fetch, md5_hex, Checksum, Resource};
 use gradschool::data::{DataLoader, ImageDataset};
 use gradschool::nn::functional::nll_loss;
 use gradschool::nn::{Forward, Linear, Module};
@@ -79,16 +79,47 @@ fn an_unreachable_download_is_a_clear_error_and_leaves_no_file() {
     let dir = std::env::temp_dir().join(format!("gradschool-dl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // port 9 (discard) on localhost: refused at once, like a machine without internet
-    let res = Resource { name: "x.gz", url: "http://127.0.0.1:9/x.gz", md5: "d41d8cd98f00b204e9800998ecf8427e" };
-    let err = fetch(&res, &dir, false).unwrap_err().to_string();
+    let empty_md5 = "d41d8cd98f00b204e9800998ecf8427e"; // MD5 of the empty file, RFC 1321
+    let res = Resource { name: "x.gz", url: "http://127.0.0.1:9/x.gz", checksum: Checksum::Md5(empty_md5) };
+    let err = fetch(&res, &dir, false, "Place the files by hand in DIR").unwrap_err().to_string();
     assert!(
-        err.contains("cannot download http://127.0.0.1:9/x.gz") && err.contains("Place the four files by hand"),
+        err.contains("cannot download http://127.0.0.1:9/x.gz") && err.contains("Place the files by hand in DIR"),
         "{err}"
     );
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no partial file left behind");
-    // a verified file is not fetched again (its MD5 is that of the empty file, RFC 1321)
+    // a verified file is not fetched again
     std::fs::write(dir.join("x.gz"), b"").unwrap();
-    assert_eq!(md5_hex(&b""[..]).unwrap(), res.md5);
-    fetch(&res, &dir, false).unwrap();
+    assert_eq!(md5_hex(&b""[..]).unwrap(), empty_md5);
+    fetch(&res, &dir, false, "").unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sha256_matches_fips_180_2() {
+    // FIPS 180-2, appendix B.1: SHA-256("abc")
+    let h = Checksum::Sha256("").digest(&b"abc"[..]).unwrap().unwrap();
+    assert_eq!(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+#[test]
+fn a_tampered_rt_polarity_archive_is_refused_and_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("gradschool-rt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let archive = dir.join("rt.tar.gz");
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(&archive).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    for name in ["rt-polaritydata/rt-polarity.pos", "rt-polaritydata/rt-polarity.neg"] {
+        let body = b"not the reviews\n";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_cksum();
+        tar.append_data(&mut header, name, &body[..]).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    let err = extract_rt_polarity(&archive, &dir).unwrap_err().to_string();
+    assert!(err.contains("rt-polarity.pos") && err.contains("SHA-256"), "{err}");
+    assert!(!dir.join("rt-polarity.pos").exists(), "nothing unverified is written");
     std::fs::remove_dir_all(&dir).unwrap();
 }

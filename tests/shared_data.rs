@@ -30,7 +30,8 @@ fn main() {
             }
             println!("test rotten_tomatoes::hf_split ... ignored, {reason}");
             println!("test sentiment::pipeline_full_and_lora ... ignored, {reason}");
-            println!("\nshared_data: 0 passed, 0 failed, {} skipped", cases.len() + 2);
+            println!("test download::pinned_hashes_match_the_real_files ... ignored, {reason}");
+            println!("\nshared_data: 0 passed, 0 failed, {} skipped", cases.len() + 3);
             return;
         }
     };
@@ -85,6 +86,16 @@ fn main() {
     } else {
         failed += 1;
         println!("test rotten_tomatoes::hf_split ... FAILED");
+    }
+    match std::panic::catch_unwind(|| pinned_hashes_match(dir.as_ref().unwrap(), &rt_dir)) {
+        Ok(()) => {
+            passed += 1;
+            println!("test download::pinned_hashes_match_the_real_files ... ok");
+        }
+        Err(_) => {
+            failed += 1;
+            println!("test download::pinned_hashes_match_the_real_files ... FAILED");
+        }
     }
     match std::panic::catch_unwind(|| sentiment_pipeline(dir.as_ref().unwrap())) {
         Ok(()) => {
@@ -173,6 +184,31 @@ fn sentiment_pipeline(tokenizer_dir: &std::path::Path) {
             Gpt2::from_dir(&tmp.join("ft/checkpoint-2")).unwrap();
         }
         std::fs::remove_dir_all(tmp.join("ft")).unwrap();
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// `download gpt2` / `download rotten-tomatoes` pin SHA-256s; these are the published files, so
+/// the hashes must match them, and an archive packed like Cornell's must extract and verify.
+fn pinned_hashes_match(tokenizer_dir: &std::path::Path, rt_dir: &std::path::Path) {
+    use gradschool::data::download::{extract_rt_polarity, is_verified, GPT2};
+    for res in GPT2.iter().filter(|r| r.name == "vocab.json" || r.name == "merges.txt") {
+        assert!(is_verified(&tokenizer_dir.join(res.name), &res.checksum), "{}: pinned hash differs", res.name);
+    }
+    let tmp = std::env::temp_dir().join(format!("gradschool-rt-real-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let archive = tmp.join("rt-polaritydata.tar.gz");
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(&archive).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    for name in ["rt-polarity.pos", "rt-polarity.neg"] {
+        tar.append_path_with_name(rt_dir.join(name), format!("rt-polaritydata/{name}")).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    extract_rt_polarity(&archive, &tmp).unwrap();
+    for name in ["rt-polarity.pos", "rt-polarity.neg"] {
+        assert_eq!(std::fs::read(tmp.join(name)).unwrap(), std::fs::read(rt_dir.join(name)).unwrap());
     }
     std::fs::remove_dir_all(&tmp).unwrap();
 }
