@@ -186,6 +186,39 @@ fn gpu_batches_match_cpu() {
     }
 }
 
+/// The tiny transformers-checked GPT-2 trains on the GPU as on the CPU: two AdamW steps (fused
+/// on the GPU), with gradient checkpointing on the GPU side, same losses and gradients.
+fn gpt2_steps_match_cpu() {
+    use gradschool::gpt2::Gpt2;
+    use gradschool::optim::AdamW;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2-tiny");
+    let ids = IntTensor::from_vec((0..2 * 12).map(|i| (i * 31 + 7) % 97).collect(), [2, 12]);
+    let run = |device: &Device, checkpointing: bool| {
+        let mut model = Gpt2::from_dir(&dir).unwrap();
+        model.gradient_checkpointing = checkpointing;
+        model.to_device(device).unwrap();
+        let mut opt = AdamW::new(model.trainable_parameters(), 1e-2);
+        let mut losses = Vec::new();
+        for _ in 0..2 {
+            opt.zero_grad();
+            let loss = Gpt2::lm_loss(&model.forward(&ids, None), &ids);
+            loss.backward();
+            opt.step();
+            losses.push(loss.item());
+        }
+        (losses, model.wte.to_vec(), model.blocks[0].c_attn.weight.to_vec())
+    };
+    let (cpu, gpu) = (run(&Device::Cpu, false), run(&GPU, true));
+    for (c, g) in cpu.0.iter().zip(&gpu.0) {
+        assert!((c - g).abs() <= 1e-4 * (1.0 + c.abs()), "losses: gpu {:?} vs cpu {:?}", gpu.0, cpu.0);
+    }
+    for (what, c, g) in [("wte", &cpu.1, &gpu.1), ("h.0.attn.c_attn.weight", &cpu.2, &gpu.2)] {
+        for (i, (x, y)) in c.iter().zip(g).enumerate() {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + x.abs()), "{what}[{i}] after 2 steps: gpu {y} vs cpu {x}");
+        }
+    }
+}
+
 fn main() {
     let mut cases: Vec<(String, Box<dyn Fn()>)> = Vec::new();
     for (family, (table, rtol, atol)) in all_families() {
@@ -198,6 +231,7 @@ fn main() {
     cases.push(("training_step_matches_cpu".into(), Box::new(training_step_matches_cpu)));
     cases.push(("fused_optimizers_match_cpu".into(), Box::new(fused_optimizers_match_cpu)));
     cases.push(("gpu_batches_match_cpu".into(), Box::new(gpu_batches_match_cpu)));
+    cases.push(("gpt2_steps_match_cpu".into(), Box::new(gpt2_steps_match_cpu)));
 
     let skip = if !library_present(CudaLibrary::Driver) {
         Some("no CUDA driver found on this machine".to_string())

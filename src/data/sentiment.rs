@@ -68,6 +68,7 @@ pub struct LabelledSequence {
     pub labels: Vec<i64>,
 }
 
+// ANCHOR: process_fn
 /// The course's `process_fn` for one example: `tokens + [eos, label_token]`; if that reaches
 /// `max_len`, keep the last `max_len` tokens (the label stays last); else pad with 0.
 pub fn process_example(tokens: &[u32], label_token: u32, eos: u32, max_len: usize) -> LabelledSequence {
@@ -90,6 +91,7 @@ pub fn process_example(tokens: &[u32], label_token: u32, eos: u32, max_len: usiz
         LabelledSequence { input_ids: ids, attention_mask: mask, labels }
     }
 }
+// ANCHOR_END: process_fn
 
 /// Stacks equally long sequences into `(ids (B, L), attention_mask (B, L), labels (B, L))`.
 pub fn collate(batch: &[LabelledSequence]) -> (IntTensor, Tensor, IntTensor) {

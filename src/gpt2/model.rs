@@ -47,6 +47,7 @@ impl Conv1D {
         }
     }
 
+    // ANCHOR: lora_forward
     /// y = x·W + b (+ the LoRA update).
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let y = x.matmul(&self.weight) + &self.bias;
@@ -55,6 +56,7 @@ impl Conv1D {
             None => y,
         }
     }
+    // ANCHOR_END: lora_forward
 
     /// Adds a rank-`r` adapter with scale α/r (A ~ U(±1/√in) as PEFT's Kaiming init, B = 0).
     pub fn add_lora(&mut self, r: usize, alpha: f32, rng: &mut impl Rng) {
@@ -160,6 +162,7 @@ struct BlockStep {
 }
 
 impl BlockStep {
+    // ANCHOR: attention
     fn attention(&self, x: &Tensor, mask: &Tensor, cache: Option<&mut LayerCache>) -> Tensor {
         let (blk, (b, t, c)) = (&self.block, (x.dims()[0], x.dims()[1], x.dims()[2]));
         let (nh, hs) = (self.config.n_head, c / self.config.n_head);
@@ -182,7 +185,9 @@ impl BlockStep {
         let y = att.matmul(&v).transpose(1, 2).reshape([b, t, c]); // (B, T, C)
         self.dropout.forward(&blk.attn_proj.forward(&y))
     }
+    // ANCHOR_END: attention
 
+    // ANCHOR: block_forward
     /// x + attention(ln_1(x)), then + mlp(ln_2(·)).
     fn forward(&self, x: &Tensor, mask: &Tensor, cache: Option<&mut LayerCache>) -> Tensor {
         let (blk, eps) = (&self.block, self.config.layer_norm_epsilon);
@@ -192,6 +197,7 @@ impl BlockStep {
         let m = blk.mlp_proj.forward(&blk.c_fc.forward(&h).gelu_tanh());
         x + self.dropout.forward(&m)
     }
+    // ANCHOR_END: block_forward
 
     // ANCHOR: checkpointed_block
     /// [`BlockStep::forward`] under gradient checkpointing: only `x` is kept; the block runs again
@@ -329,6 +335,7 @@ impl Gpt2 {
         x.linear(&self.wte, None)
     }
 
+    // ANCHOR: lm_loss
     /// The language-modelling loss Hugging Face computes for `labels = input_ids`: each position
     /// predicts the next token (logits shifted left, labels right), -100 ignored.
     pub fn lm_loss(logits: &Tensor, labels: &IntTensor) -> Tensor {
@@ -339,6 +346,7 @@ impl Gpt2 {
             (0..b * t).map(|k| if k % t + 1 < t { labels.as_slice()[k + 1] } else { crate::IGNORE_INDEX }).collect();
         cross_entropy(&logits.reshape([b * t, v]), &IntTensor::from_vec(next, [b * t]))
     }
+    // ANCHOR_END: lm_loss
 }
 
 impl Gpt2 {
