@@ -6,6 +6,7 @@
 //! (CI compiles them without a GPU); `CudaStorage` runs them, and cuBLAS runs matrix products.
 
 mod device;
+mod layout;
 mod optim;
 mod storage;
 
