@@ -3,7 +3,8 @@
 //!
 //! Each optimizer holds handles to the parameters; `step()` reads each `.grad()` and updates
 //! the parameter in place (outside autograd); parameters without a gradient are skipped, as in
-//! PyTorch. Updates run on the host buffers, one fused loop per parameter.
+//! PyTorch. On the host, updates run as one fused loop per parameter; when every parameter is on one
+//! GPU, SGD and Adam/AdamW run as a single multi-tensor launch (`fused.rs`).
 
 /// The accessors every optimizer struct (with `params`, `lr` and `state` fields) implements the
 /// same way.
@@ -161,8 +162,8 @@ impl OptimizerState {
 }
 
 /// Runs `f(index, param, grad)` on the host data of each parameter that has a gradient. A
-/// parameter on a GPU makes a round trip through the host, so every device shares these update
-/// rules (the fused GPU kernels of src/backend/cuda/kernels/optim.cu are their planned twins).
+/// parameter on a GPU makes a round trip through the host: the path of the optimizers without a
+/// multi-tensor GPU kernel (RMSprop, AdaGrad, AdaDelta); SGD and Adam/AdamW use `fused.rs` there.
 pub(crate) fn for_each_param(params: &[Tensor], mut f: impl FnMut(usize, &mut [f32], &[f32])) {
     for (i, p) in params.iter().enumerate() {
         let Some(g) = p.grad() else { continue };

@@ -19,7 +19,6 @@ use std::sync::Arc;
 const BLOCK: u32 = 256;
 
 /// f32 data on a GPU.
-#[derive(Clone)]
 pub struct CudaStorage {
     pub(crate) data: CudaSlice<f32>,
     pub(crate) dev: Arc<CudaDevice>,
@@ -41,6 +40,11 @@ fn aligned(dev: &CudaDevice, s: CudaSlice<f32>) -> CudaSlice<f32> {
     let (ptr, _) = s.device_ptr(&dev.stream);
     assert!(ptr % 16 == 0, "CUDA allocation at {ptr:#x} is not 16-byte aligned");
     s
+}
+
+/// One block of BLOCK threads per row (the row kernels of reduce.cu).
+fn block_per_row(rows: usize) -> LaunchConfig {
+    LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
 }
 
 /// One thread per 4 elements: the contiguous kernels' float4 layout.
@@ -483,7 +487,7 @@ impl Backend for CudaStorage {
                 .arg(&mut rstd)
                 .arg(&cols)
                 .arg(&eps);
-            let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            let cfg = block_per_row(rows);
             let _timer = self.dev.profile("layer_norm_f32");
             // SAFETY: one block per row of `cols` values; weight and bias hold `cols` values
             // (checked by Tensor::layer_norm); mean and rstd hold one value per row.
@@ -500,7 +504,7 @@ impl Backend for CudaStorage {
             let f = self.dev.function("softmax_grad_rows_f32");
             let mut b = self.dev.stream.launch_builder(f);
             b.arg(&self.data).arg(&g.data).arg(&mut out).arg(&cols);
-            let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            let cfg = block_per_row(rows);
             let _timer = self.dev.profile("softmax_grad_rows_f32");
             // SAFETY: one block per row of `cols` values; y, g and out hold rows·cols values.
             unsafe { b.launch(cfg) }.or_fatal("softmax_grad_rows_f32");
@@ -517,7 +521,7 @@ impl Backend for CudaStorage {
             let f = self.dev.function("cross_entropy_rows_f32");
             let mut b = self.dev.stream.launch_builder(f);
             b.arg(&self.data).arg(&t).arg(&mut loss).arg(&mut lse).arg(&cols);
-            let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            let cfg = block_per_row(rows);
             let _timer = self.dev.profile("cross_entropy_rows_f32");
             // SAFETY: one block per row of `cols` logits; targets were checked in [0, cols).
             unsafe { b.launch(cfg) }.or_fatal("cross_entropy_rows_f32");
@@ -533,7 +537,7 @@ impl Backend for CudaStorage {
             let f = self.dev.function("cross_entropy_rows_grad_f32");
             let mut b = self.dev.stream.launch_builder(f);
             b.arg(&self.data).arg(&lse.data).arg(&t).arg(&grad_rows.data).arg(&mut out).arg(&cols);
-            let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+            let cfg = block_per_row(rows);
             let _timer = self.dev.profile("cross_entropy_rows_grad_f32");
             // SAFETY: one block per row; lse, targets and grad_rows hold one value per row.
             unsafe { b.launch(cfg) }.or_fatal("cross_entropy_rows_grad_f32");
@@ -552,7 +556,7 @@ impl Backend for CudaStorage {
         let f = self.dev.function("softmax_rows_f32");
         let mut b = self.dev.stream.launch_builder(f);
         b.arg(&log).arg(&self.data).arg(&mut out).arg(&cols);
-        let cfg = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+        let cfg = block_per_row(rows);
         let _timer = self.dev.profile("softmax_rows_f32");
         // SAFETY: one block per row of `cols` contiguous values.
         unsafe { b.launch(cfg) }.or_fatal("softmax_rows_f32");
