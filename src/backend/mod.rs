@@ -127,6 +127,8 @@ impl Storage {
         match device {
             #[cfg(feature = "cuda")]
             Device::Cuda(i) => Storage::Cuda(cuda::CudaStorage::full(i, n, v)),
+            Device::Cpu => Storage::Cpu(CpuStorage::full(n, v)),
+            #[allow(unreachable_patterns)]
             _ => Storage::from_vec(vec![v; n], device),
         }
     }

@@ -4,20 +4,22 @@
 //! dimensions; `Zip` walks the output (in parallel with rayon for large tensors). The common
 //! cases — equal shapes, a scalar operand — skip the views and run as flat loops.
 
-use super::PAR_THRESHOLD;
+use super::{pool, PAR_THRESHOLD};
 use crate::ops::binary::BinaryOp;
 use crate::ops::unary::UnaryOp;
 use crate::shape::contiguous_strides;
-use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder, Zip};
+use ndarray::{ArrayViewD, ArrayViewMutD, IxDyn, ShapeBuilder, Zip};
 use rayon::prelude::*;
 
 /// `out[i] = f(x[i])`, in parallel for large inputs.
 fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = pool::with_capacity(x.len());
     if x.len() >= PAR_THRESHOLD {
-        x.par_iter().map(|&v| f(v)).collect()
+        out.par_extend(x.par_iter().map(|&v| f(v)));
     } else {
-        x.iter().map(|&v| f(v)).collect()
+        out.extend(x.iter().map(|&v| f(v)));
     }
+    out
 }
 
 /// Calls `$body` with `$op` rebound to a value whose variant the compiler knows, so that
@@ -74,11 +76,13 @@ pub(super) fn unary(x: &[f32], op: UnaryOp) -> Vec<f32> {
 
 fn unary_grad_with(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
     let f = |((x, y), g): ((&f32, &f32), &f32)| g * op.derivative(*x, *y);
+    let mut out = pool::with_capacity(x.len());
     if x.len() >= PAR_THRESHOLD {
-        x.par_iter().zip(y.par_iter()).zip(g.par_iter()).map(f).collect()
+        out.par_extend(x.par_iter().zip(y.par_iter()).zip(g.par_iter()).map(f));
     } else {
-        x.iter().zip(y.iter()).zip(g.iter()).map(f).collect()
+        out.extend(x.iter().zip(y.iter()).zip(g.iter()).map(f));
     }
+    out
 }
 
 pub(super) fn unary_grad(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
@@ -90,11 +94,13 @@ fn binary_with(a: &[f32], b: &[f32], shapes: [&[usize]; 3], f: impl Fn(f32, f32)
     let n: usize = so.iter().product();
     // Fast paths: same shape, a scalar operand, or rhs repeated along leading dims (bias add).
     if sa == so && sb == so {
-        return if n >= PAR_THRESHOLD {
-            a.par_iter().zip(b.par_iter()).map(|(&x, &y)| f(x, y)).collect()
+        let mut out = pool::with_capacity(n);
+        if n >= PAR_THRESHOLD {
+            out.par_extend(a.par_iter().zip(b.par_iter()).map(|(&x, &y)| f(x, y)));
         } else {
-            a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
-        };
+            out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        }
+        return out;
     }
     if sa == so && b.len() == 1 {
         let y = b[0];
@@ -108,7 +114,7 @@ fn binary_with(a: &[f32], b: &[f32], shapes: [&[usize]; 3], f: impl Fn(f32, f32)
     if sa == so && is_suffix(sb, so) && !b.is_empty() {
         let row =
             |(o, x): (&mut [f32], &[f32])| o.iter_mut().zip(x.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y));
-        let mut out = vec![0.0; n];
+        let mut out = pool::take(n);
         if n >= PAR_THRESHOLD {
             out.par_chunks_mut(b.len()).zip(a.par_chunks(b.len())).for_each(row);
         } else {
@@ -119,14 +125,14 @@ fn binary_with(a: &[f32], b: &[f32], shapes: [&[usize]; 3], f: impl Fn(f32, f32)
     // General case: ndarray broadcasts both operands (stride-0 views) and zips them.
     let (va, vb) = (view(a, sa), view(b, sb));
     let (va, vb) = (va.broadcast(so).expect("binary: broadcast"), vb.broadcast(so).expect("binary: broadcast"));
-    let mut out = ArrayD::<f32>::zeros(IxDyn(so));
-    let zip = Zip::from(&mut out).and(&va).and(&vb);
+    let mut out = pool::take(n);
+    let zip = Zip::from(view_mut(&mut out, so)).and(&va).and(&vb);
     if n >= PAR_THRESHOLD {
         zip.par_for_each(|o, &x, &y| *o = f(x, y));
     } else {
         zip.for_each(|o, &x, &y| *o = f(x, y));
     }
-    into_vec(out)
+    out
 }
 
 pub(super) fn binary(a: &[f32], b: &[f32], op: BinaryOp, shapes: [&[usize]; 3]) -> Vec<f32> {
@@ -148,9 +154,13 @@ pub(super) fn where_cond(c: &[f32], a: &[f32], b: &[f32], shapes: [&[usize]; 4])
         va.broadcast(so).expect("where: broadcast"),
         vb.broadcast(so).expect("where: broadcast"),
     );
-    let mut out = ArrayD::<f32>::zeros(IxDyn(so));
-    Zip::from(&mut out).and(&vc).and(&va).and(&vb).for_each(|o, &c, &x, &y| *o = if c != 0.0 { x } else { y });
-    into_vec(out)
+    let mut out = pool::take(so.iter().product());
+    Zip::from(view_mut(&mut out, so))
+        .and(&vc)
+        .and(&va)
+        .and(&vb)
+        .for_each(|o, &c, &x, &y| *o = if c != 0.0 { x } else { y });
+    out
 }
 
 /// Gathers `out_shape` elements read through `strides` from `offset`: ndarray builds the
@@ -162,11 +172,15 @@ pub(super) fn strided_copy(x: &[f32], out_shape: &[usize], strides: &[usize], of
         return Vec::new();
     }
     if strides == contiguous_strides(out_shape).as_slice() {
-        return x[offset..offset + n].to_vec();
+        let mut out = pool::with_capacity(n);
+        out.extend_from_slice(&x[offset..offset + n]);
+        return out;
     }
     let v = ArrayViewD::from_shape(IxDyn(out_shape).strides(IxDyn(strides)), &x[offset..])
         .expect("strided_copy: view in bounds");
-    into_vec(v.as_standard_layout().into_owned())
+    let mut out = pool::take(n);
+    view_mut(&mut out, out_shape).assign(&v);
+    out
 }
 
 /// True when `small`, without leading 1s, equals the trailing dimensions of `full`.
@@ -181,9 +195,7 @@ fn view<'a>(x: &'a [f32], shape: &[usize]) -> ArrayViewD<'a, f32> {
     ArrayViewD::from_shape(IxDyn(shape), x).expect("buffer length matches shape")
 }
 
-/// The row-major buffer of a standard-layout array.
-fn into_vec(a: ArrayD<f32>) -> Vec<f32> {
-    let (v, offset) = a.into_raw_vec_and_offset();
-    debug_assert_eq!(offset.unwrap_or(0), 0);
-    v
+/// A contiguous output buffer as a mutable n-dimensional view.
+fn view_mut<'a>(x: &'a mut [f32], shape: &[usize]) -> ArrayViewMutD<'a, f32> {
+    ArrayViewMutD::from_shape(IxDyn(shape), x).expect("buffer length matches shape")
 }

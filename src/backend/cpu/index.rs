@@ -1,12 +1,12 @@
 //! Concatenation and integer indexing: index_select / index_add, gather / scatter_add.
 
-use super::split_at_dim;
+use super::{pool, split_at_dim};
 
 pub(super) fn cat(parts: &[(&[f32], &[usize])], dim: usize) -> Vec<f32> {
     let shape0 = parts[0].1;
     let outer: usize = shape0[..dim].iter().product();
     let total: usize = parts.iter().map(|(d, _)| d.len()).sum();
-    let mut out = Vec::with_capacity(total);
+    let mut out = pool::with_capacity(total);
     for o in 0..outer {
         for (data, shape) in parts {
             let run: usize = shape[dim..].iter().product();
@@ -25,7 +25,7 @@ fn check_index(op: &str, i: i64, size: usize) -> usize {
 
 pub(super) fn index_select(x: &[f32], shape: &[usize], dim: usize, idx: &[i64]) -> Vec<f32> {
     let (outer, n, inner) = split_at_dim(shape, dim);
-    let mut out = Vec::with_capacity(outer * idx.len() * inner);
+    let mut out = pool::with_capacity(outer * idx.len() * inner);
     for o in 0..outer {
         for &i in idx {
             let i = check_index("index_select", i, n);
@@ -38,7 +38,7 @@ pub(super) fn index_select(x: &[f32], shape: &[usize], dim: usize, idx: &[i64]) 
 pub(super) fn index_add(g: &[f32], shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]) -> Vec<f32> {
     let (outer, m, inner) = split_at_dim(shape, dim);
     let n = out_shape[dim];
-    let mut out = vec![0.0; out_shape.iter().product()];
+    let mut out = pool::zeroed(out_shape.iter().product());
     for o in 0..outer {
         for (j, &i) in idx.iter().enumerate().take(m) {
             let i = check_index("index_add", i, n);
@@ -82,13 +82,13 @@ fn for_each_indexed(
 }
 
 pub(super) fn gather(x: &[f32], shape: &[usize], dim: usize, idx: &[i64], idx_shape: &[usize]) -> Vec<f32> {
-    let mut out = vec![0.0; idx.len()];
+    let mut out = pool::take(idx.len());
     for_each_indexed("gather", shape, dim, idx, idx_shape, |e, off| out[e] = x[off]);
     out
 }
 
 pub(super) fn scatter_add(src: &[f32], idx: &[i64], idx_shape: &[usize], dim: usize, out_shape: &[usize]) -> Vec<f32> {
-    let mut out = vec![0.0; out_shape.iter().product()];
+    let mut out = pool::zeroed(out_shape.iter().product());
     for_each_indexed("scatter_add", out_shape, dim, idx, idx_shape, |e, off| out[off] += src[e]);
     out
 }

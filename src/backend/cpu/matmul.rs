@@ -9,7 +9,7 @@
 //! See benches/README.md for the measurements behind this.
 
 use super::super::MatmulLayout;
-use super::helper;
+use super::{helper, pool, Buffer};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -96,7 +96,7 @@ fn gemm_block(
 
 /// A new buffer of `len` elements, every one of which `fill` must initialise.
 fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
-    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let mut out = pool::with_capacity(len);
     fill(&mut out.spare_capacity_mut()[..len]);
     // SAFETY: `fill` is only ever given closures (below) that pass the whole slice, in disjoint
     // blocks, to gemm_block, which initialises every element of its block.
@@ -135,7 +135,7 @@ impl Operands {
     }
 }
 
-pub(super) fn matmul(a: &Arc<Vec<f32>>, b: &Arc<Vec<f32>>, l: &MatmulLayout) -> Vec<f32> {
+pub(super) fn matmul(a: &Arc<Buffer>, b: &Arc<Buffer>, l: &MatmulLayout) -> Vec<f32> {
     let (m, n, k) = (l.m, l.n, l.k);
     let (a_rs, a_cs) = strides(k, m, l.trans_a);
     let (b_rs, b_cs) = strides(n, k, l.trans_b);
@@ -185,7 +185,7 @@ pub(super) fn matmul(a: &Arc<Vec<f32>>, b: &Arc<Vec<f32>>, l: &MatmulLayout) -> 
                 },
                 jobs,
             );
-            for (p, data) in blocks.iter().enumerate().skip(1) {
+            for (p, data) in blocks.into_iter().enumerate().skip(1) {
                 let (rows, cols) = whole(span(p));
                 let width = cols.1 - cols.0;
                 for (r, src) in (rows.0..rows.1).zip(data.chunks_exact(width.max(1))) {
@@ -194,6 +194,7 @@ pub(super) fn matmul(a: &Arc<Vec<f32>>, b: &Arc<Vec<f32>>, l: &MatmulLayout) -> 
                         d.write(v);
                     });
                 }
+                pool::give(data); // the helper's block, for the next product of this shape
             }
         }
     })

@@ -1,10 +1,11 @@
-//! The CPU backend: contiguous `Vec<f32>` buffers, kernels parallelised with rayon above a size
-//! threshold, GEMM through matrixmultiply (AVX-512 + threading) via ndarray.
+//! The CPU backend: contiguous `Vec<f32>` buffers recycled through a caching pool (`pool.rs`),
+//! kernels parallelised with rayon above a size threshold, GEMM through the `gemm` crate.
 
 mod elementwise;
 mod helper;
 mod index;
 mod matmul;
+pub mod pool;
 mod reduce;
 
 use super::{Backend, MatmulLayout};
@@ -21,12 +22,48 @@ pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 /// copying; writes go through copy-on-write, which never copies in practice (the tensor owns
 /// the only reference).
 #[derive(Clone, Debug, PartialEq)]
-pub struct CpuStorage(Arc<Vec<f32>>);
+pub struct CpuStorage(Arc<Buffer>);
+
+/// A buffer that goes back to the [`pool`] when the last tensor using it is dropped.
+#[derive(Debug, PartialEq)]
+pub struct Buffer(Vec<f32>);
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.0));
+    }
+}
+
+impl Clone for Buffer {
+    fn clone(&self) -> Self {
+        let mut v = pool::with_capacity(self.0.len());
+        v.extend_from_slice(&self.0);
+        Buffer(v)
+    }
+}
+
+impl std::ops::Deref for Buffer {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
 
 impl CpuStorage {
     /// Wraps a buffer.
     pub fn new(data: Vec<f32>) -> Self {
-        CpuStorage(Arc::new(data))
+        CpuStorage(Arc::new(Buffer(data)))
+    }
+    /// `n` copies of `v`, in a buffer from the pool.
+    pub fn full(n: usize, v: f32) -> Self {
+        let data = if v.to_bits() == 0 {
+            pool::zeroed(n)
+        } else {
+            let mut d = pool::take(n);
+            d.fill(v);
+            d
+        };
+        CpuStorage::new(data)
     }
     /// The data.
     pub fn as_slice(&self) -> &[f32] {
@@ -34,7 +71,7 @@ impl CpuStorage {
     }
     /// The data, mutably.
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        Arc::make_mut(&mut self.0).as_mut_slice()
+        Arc::make_mut(&mut self.0).0.as_mut_slice()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Reductions along one dimension, arg-reductions and the row softmax.
 
-use super::{split_at_dim, PAR_THRESHOLD};
+use super::{pool, split_at_dim, PAR_THRESHOLD};
 use crate::ops::reduce::ReduceOp;
 use rayon::prelude::*;
 
@@ -32,7 +32,7 @@ fn reduce_run(x: &[f32], op: ReduceOp) -> f32 {
 
 pub(super) fn reduce(x: &[f32], op: ReduceOp, shape: &[usize], dim: usize) -> Vec<f32> {
     let (outer, n, inner) = split_at_dim(shape, dim);
-    let mut out = vec![0.0; outer * inner];
+    let mut out = pool::take(outer * inner);
     if inner == 1 {
         // Each output is one contiguous run of x.
         let f = |(o, v): (usize, &mut f32)| *v = reduce_run(&x[o * n..(o + 1) * n], op);
@@ -92,7 +92,7 @@ pub(super) fn arg_reduce(x: &[f32], shape: &[usize], dim: usize, largest: bool) 
 /// exp from overflowing and changes nothing mathematically);
 /// log_softmax(x)_i = x_i − m − log Σ_j exp(x_j − m).
 pub(super) fn softmax_last(x: &[f32], cols: usize, log: bool) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
+    let mut out = pool::take(x.len());
     if cols == 0 {
         return out;
     }
@@ -129,7 +129,7 @@ type LayerNormRow<'a> = ((&'a [f32], &'a mut [f32]), (&'a mut f32, &'a mut f32))
 /// y = (x − μ)·rstd·w + b. One pass for μ and one for σ² (two-pass: no cancellation).
 pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], cols: usize, eps: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let rows = x.len() / cols.max(1);
-    let (mut y, mut mean, mut rstd) = (vec![0.0; x.len()], vec![0.0; rows], vec![0.0; rows]);
+    let (mut y, mut mean, mut rstd) = (pool::take(x.len()), vec![0.0; rows], vec![0.0; rows]);
     let row = |((xr, yr), (m, r)): LayerNormRow<'_>| {
         let mu = sum_run(xr) / cols as f32;
         let var = xr.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / cols as f32;
@@ -175,7 +175,7 @@ pub(super) fn cross_entropy_rows(z: &[f32], cols: usize, targets: &[i64]) -> (Ve
 
 /// ∂L/∂z[i, j] = g[i]·(exp(z[i, j] − lse[i]) − [j = target[i]]).
 pub(super) fn cross_entropy_rows_grad(z: &[f32], lse: &[f32], targets: &[i64], g: &[f32], cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; z.len()];
+    let mut out = pool::take(z.len());
     let row = |(i, (o, zr)): (usize, (&mut [f32], &[f32]))| {
         for (j, (o, &v)) in o.iter_mut().zip(zr).enumerate() {
             let hit = if j as i64 == targets[i] { 1.0 } else { 0.0 };
@@ -193,7 +193,7 @@ pub(super) fn cross_entropy_rows_grad(z: &[f32], lse: &[f32], targets: &[i64], g
 /// Softmax's backward, row by row: dx = y ⊙ (g − Σ g·y). The twin of reduce.cu's
 /// softmax_grad_rows_f32.
 pub(super) fn softmax_last_grad(y: &[f32], g: &[f32], cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; y.len()];
+    let mut out = pool::take(y.len());
     let row = |((o, yr), gr): ((&mut [f32], &[f32]), &[f32])| {
         let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
         for ((o, &y), &g) in o.iter_mut().zip(yr).zip(gr) {
