@@ -88,8 +88,13 @@ fn main() {
             fc2: (param(&[C, 4 * C], &mut rng, &device), param(&[C], &mut rng, &device)),
         })
         .collect();
+    if args.iter().any(|a| a == "--gemms") {
+        return gemm_table(t, steps);
+    }
     if args.iter().any(|a| a == "--model") {
-        return run_model(&device, t, steps, args.iter().any(|a| a == "--gradient-checkpointing"));
+        let labels = flag("--labels").unwrap_or_else(|| "all".into());
+        assert!(["all", "one"].contains(&labels.as_str()), "--labels all|one, got {labels}");
+        return run_model(&device, t, steps, args.iter().any(|a| a == "--gradient-checkpointing"), labels == "one");
     }
     let lnf = ln_params(&device);
     let ids = IntTensor::from_vec((0..B * t).map(|i| ((i * 7919) % VOCAB) as i64).collect(), [B, t]);
@@ -115,7 +120,10 @@ fn main() {
         params.iter().for_each(|p| p.zero_grad());
         l
     };
+    // Two warm-up steps: the host buffer pool holds a step's buffers only after the second
+    // (the first step's are still alive when the second starts allocating).
     let warm = step();
+    step();
     let start = Instant::now();
     for _ in 0..steps {
         step();
@@ -143,7 +151,7 @@ fn main() {
 }
 
 /// The step on the library's model: embeddings, 12 blocks, tied head, the fused cross-entropy.
-fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool) {
+fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool, one_label: bool) {
     use gradschool::gpt2::{Gpt2, Gpt2Config};
     use gradschool::nn::Module;
     let config = Gpt2Config { resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, ..Gpt2Config::gpt2() };
@@ -151,19 +159,43 @@ fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool) {
     model.gradient_checkpointing = checkpointing;
     model.to_device(device).expect("device");
     let ids = IntTensor::from_vec((0..B * t).map(|i| ((i * 7919) % VOCAB) as i64).collect(), [B, t]);
+    // --labels one: the course's sentiment batch, -100 except one label per sequence (at
+    // T − 1 − row % 4, as benches/gpt2_step_torch.py --labels one), trained as
+    // `gradschool sentiment` does: the head only at the labelled positions.
+    let labels = IntTensor::from_vec(
+        (0..B * t)
+            .map(|i| if i % t == t - 1 - (i / t) % 4 { ((i * 104_729 + 1) % VOCAB) as i64 } else { -100 })
+            .collect(),
+        [B, t],
+    );
     let step = || {
-        let loss = Gpt2::lm_loss(&model.forward(&ids, None), &ids);
+        let loss = if one_label {
+            model.labelled_loss(&model.hidden(&ids, None), &labels).0
+        } else {
+            Gpt2::lm_loss(&model.forward(&ids, None), &ids)
+        };
         loss.backward();
         let l = loss.item();
         model.parameters().iter().for_each(|p| p.zero_grad());
         l
     };
+    // Two warm-up steps: the host buffer pool holds a step's buffers only after the second
+    // (the first step's are still alive when the second starts allocating).
     let warm = step();
+    step();
+    let pool_before = gradschool::backend::cpu::pool::stats();
     let start = Instant::now();
     for _ in 0..steps {
         step();
     }
     let ms = start.elapsed().as_secs_f64() * 1e3 / steps as f64;
+    let pool = gradschool::backend::cpu::pool::stats();
+    eprintln!(
+        "host buffer pool, per timed step: {} hits, {} misses; {:.0} MiB held",
+        (pool.hits - pool_before.hits) / steps as u64,
+        (pool.misses - pool_before.misses) / steps as u64,
+        pool.cached_bytes as f64 / (1 << 20) as f64
+    );
     let peak = match device {
         Device::Cpu => peak_rss_mib().map(|m| format!("peak RSS {m:.0} MiB")).unwrap_or_default(),
         #[cfg(feature = "cuda")]
@@ -175,10 +207,59 @@ fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool) {
         _ => String::new(),
     };
     println!(
-        "gpt2_step model device={device} batch={B} tokens={t} checkpointing={checkpointing} loss={warm:.4}: \
+        "gpt2_step model device={device} batch={B} tokens={t} checkpointing={checkpointing} one_label={one_label} \
+         loss={warm:.4}: \
          {ms:.1} ms/step (mean of {steps}), {:.0} tokens/s, {peak}",
         (B * t) as f64 / (ms / 1e3)
     );
+}
+
+/// `--gemms`: every matrix product of one step (per block ×12, the tied head once) on the CPU,
+/// with its GFLOP/s: where the step's GEMM time goes. Forward is x·W (Conv1D); the backward
+/// products dX = dY·Wᵀ and dW = Xᵀ·dY run through autograd (operands read transposed in place, as
+/// in the step), timed as (forward + that backward) − forward.
+fn gemm_table(t: usize, steps: usize) {
+    let m = B * t;
+    let mut rng = manual_seed(1);
+    let mut total = 0.0;
+    let shapes = [("c_attn", C, 3 * C, LAYERS), ("attn c_proj", C, C, LAYERS), ("c_fc", C, 4 * C, LAYERS)];
+    let shapes = shapes.into_iter().chain([("mlp c_proj", 4 * C, C, LAYERS), ("head (wte)", C, VOCAB, 1)]);
+    println!("| product | m×k·k×n | ms | GFLOP/s | ms per step |\n| --- | --- | --- | --- | --- |");
+    let time = |f: &dyn Fn()| {
+        f(); // warm-up (and the buffer pool)
+        let start = Instant::now();
+        (0..steps).for_each(|_| f());
+        start.elapsed().as_secs_f64() * 1e3 / steps as f64
+    };
+    for (name, n_in, n_out, times) in shapes {
+        let x = Tensor::normal([m, n_in], 0.0, 1.0, &mut rng);
+        let w = Tensor::normal([n_in, n_out], 0.0, 1.0, &mut rng);
+        let dy = Tensor::normal([m, n_out], 0.0, 1.0, &mut rng);
+        // forward, then forward + the gradient of x only / of W only
+        let run = |grad: Option<bool>| {
+            let (xg, wg) = match grad {
+                Some(true) => (x.detach().requires_grad_(), w.detach()),
+                Some(false) => (x.detach(), w.detach().requires_grad_()),
+                None => (x.detach(), w.detach()),
+            };
+            let y = xg.matmul(&wg);
+            if grad.is_some() {
+                y.backward_with(&dy);
+            }
+        };
+        let forward = time(&|| run(None));
+        let rows = [
+            ("forward x·W", forward, [m, n_in, n_out]),
+            ("dX = dY·Wᵀ", time(&|| run(Some(true))) - forward, [m, n_out, n_in]),
+            ("dW = Xᵀ·dY", time(&|| run(Some(false))) - forward, [n_in, m, n_out]),
+        ];
+        for (what, ms, [a, k, b]) in rows {
+            let gflops = 2.0 * (a * k * b) as f64 / (ms * 1e6);
+            total += ms * times as f64;
+            println!("| {name} {what} | {a}×{k}·{k}×{b} | {ms:.2} | {gflops:.0} | {:.1} |", ms * times as f64);
+        }
+    }
+    println!("all products of one step (attention's small batched ones excluded): {total:.0} ms");
 }
 
 /// The process's peak resident memory (VmHWM, Linux), MiB.

@@ -18,6 +18,10 @@ p.add_argument("--device", default="cpu")
 p.add_argument("--tokens", type=int, default=32)
 p.add_argument("--steps", type=int, default=5)
 p.add_argument("--tf32", action="store_true")
+p.add_argument("--labels", choices=["all", "one", "one-gathered"], default="all",
+               help="all: next-token loss at every position; one: the course's sentiment labels (-100 "
+                    "except one position per sequence) with the head over every position, as "
+                    "GPT2LMHeadModel + Trainer compute it; one-gathered: the head only at that position")
 a = p.parse_args()
 torch.set_num_threads(os.cpu_count())
 torch.backends.cuda.matmul.allow_tf32 = a.tf32
@@ -41,6 +45,10 @@ lnf = ln()
 params = [wte, wpe, *lnf] + [t for b in blocks for pair in b.values() for t in pair]
 ids = torch.tensor([(i * 7919) % VOCAB for i in range(B * T)], device=dev).view(B, T)
 targets = torch.tensor([(i * 104729 + 1) % VOCAB for i in range(B * T)], device=dev).view(B, T)
+if a.labels != "all":  # one label per sequence, at position T - 1 - (row % 4) (as benches/gpt2_step.rs)
+    keep = torch.zeros(B, T, dtype=torch.bool, device=dev)
+    keep[torch.arange(B), T - 1 - torch.arange(B) % 4] = True
+    targets = targets.masked_fill(~keep, -100)
 pos = torch.arange(T, device=dev)
 mask = torch.triu(torch.ones(T, T, dtype=torch.bool, device=dev), 1)
 hs = C // NH
@@ -61,8 +69,13 @@ def step():
     x = wte[ids] + wpe[pos]
     for b in blocks:
         x = block(b, x)
-    logits = F.linear(F.layer_norm(x, (C,), *lnf), wte)
-    loss = F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
+    h = F.layer_norm(x, (C,), *lnf)
+    if a.labels == "one-gathered":
+        rows = (targets.view(-1) != -100).nonzero().squeeze(1)
+        loss = F.cross_entropy(F.linear(h.view(-1, C)[rows], wte), targets.view(-1)[rows])
+    else:
+        logits = F.linear(h, wte)
+        loss = F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
     loss.backward()
     val = loss.item()
     for t in params:
@@ -71,6 +84,7 @@ def step():
 
 
 first = step()
+step()  # two warm-up steps, as benches/gpt2_step.rs
 if dev.type == "cuda":
     torch.cuda.synchronize()
 t0 = time.perf_counter()
@@ -84,5 +98,5 @@ if dev.type == "cuda":
     gib = 1 << 30
     memory = (f", peak GPU memory {torch.cuda.max_memory_allocated() / gib:.2f} GiB used / "
               f"{torch.cuda.max_memory_reserved() / gib:.2f} GiB reserved")
-print(f"gpt2_step_torch device={a.device} tf32={a.tf32} batch={B} tokens={T} loss={first:.4f}: {ms:.1f} ms/step "
+print(f"gpt2_step_torch device={a.device} tf32={a.tf32} labels={a.labels} batch={B} tokens={T} loss={first:.4f}: {ms:.1f} ms/step "
       f"(mean of {a.steps}), {B * T / (ms / 1e3):.0f} tokens/s{memory}")

@@ -403,6 +403,12 @@ impl Tensor {
         *dst = Storage::from_vec(data, device);
     }
 
+    /// True when no other tensor handle, view or clone can see this tensor's data: writing to
+    /// it in place is invisible elsewhere (the engine's in-place gradient accumulation).
+    pub(crate) fn is_sole_owner(&self) -> bool {
+        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+    }
+
     /// Runs `f` on the host data of a CPU tensor, mutably (optimizer kernels, data loading).
     /// Panics if the tensor is on another device.
     pub fn with_data_mut<R>(&self, f: impl FnOnce(&mut [f32]) -> R) -> R {

@@ -219,3 +219,43 @@ fn checkpoint_recomputes_in_backward_and_matches_the_plain_gradients() {
     });
     assert!(!z.requires_grad() && calls2.load(Ordering::Relaxed) == 1);
 }
+
+#[test]
+fn sparse_gradients_accumulate_in_place_without_touching_shared_ones() {
+    use gradschool::IntTensor;
+    // x (4×3) feeds a dense op, two narrows and an index_select (an embedding lookup): the
+    // engine adds the narrow/index_select gradients into x's running gradient in place.
+    // By hand: ∂/∂x Σ(x⊙c4) = c4; a narrow adds its coefficient into its window; index_select
+    // adds row j of c3 to row idx[j] (row 3 twice).
+    let x = Tensor::from_vec((0..12).map(|i| i as f32 * 0.1).collect(), [4, 3]).requires_grad_();
+    let c = |k: f32, n: usize| Tensor::from_vec((0..n * 3).map(|i| k + i as f32).collect(), [n, 3]);
+    let (c1, c2, c3, c4) = (c(1.0, 2), c(10.0, 3), c(100.0, 3), c(1000.0, 4));
+    let idx = IntTensor::from_vec(vec![3, 0, 3], [3]);
+    let loss = (&x * &c4).sum()
+        + (x.narrow(0, 0, 2) * &c1).sum()
+        + (x.narrow(0, 1, 3) * &c2).sum()
+        + (x.index_select(0, &idx) * &c3).sum();
+    loss.backward();
+    let mut want = c4.to_vec();
+    let (v1, v2, v3) = (c1.to_vec(), c2.to_vec(), c3.to_vec());
+    want[..6].iter_mut().zip(&v1).for_each(|(w, v)| *w += v); // rows 0..2
+    want[3..].iter_mut().zip(&v2).for_each(|(w, v)| *w += v); // rows 1..4
+    for (j, &row) in [3usize, 0, 3].iter().enumerate() {
+        for k in 0..3 {
+            want[row * 3 + k] += v3[j * 3 + k];
+        }
+    }
+    assert_vec_close(&x.grad().unwrap().to_vec(), &want, 0.0);
+
+    // x's running gradient shares its buffer with w's (a reshape of the same upstream gradient
+    // of an add): accumulating the narrow's gradient into it in place would change w's. The
+    // engine must notice the sharing and sum out of place.
+    let x = Tensor::from_vec(vec![0.0; 6], [2, 3]).requires_grad_();
+    let w = Tensor::from_vec(vec![0.0; 6], [6]).requires_grad_();
+    let coef = Tensor::from_vec((1..=6).map(|i| i as f32).collect(), [6]);
+    let d = Tensor::from_vec(vec![100.0, 200.0, 300.0], [1, 3]);
+    let loss = ((x.reshape([6]) + &w) * &coef).sum() + (x.narrow(0, 0, 1) * &d).sum();
+    loss.backward();
+    assert_vec_close(&w.grad().unwrap().to_vec(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 0.0);
+    assert_vec_close(&x.grad().unwrap().to_vec(), &[101.0, 202.0, 303.0, 4.0, 5.0, 6.0], 0.0);
+}

@@ -277,3 +277,60 @@ fn lora_needs_the_final_norm_when_the_frozen_head_is_short() {
     assert!(frozen > 3.5 && frozen < start, "LoRA alone: {start} → {frozen} (expected to stall near 3.9)");
     assert!(with_norm < 0.5, "LoRA + ln_f: {start} → {with_norm} (expected to fit)");
 }
+
+#[test]
+fn the_labelled_only_head_gives_lm_loss_and_its_gradients() {
+    // Reference: Gpt2::lm_loss on the full logits, itself checked against transformers above.
+    // Labels as the course's process_fn makes them: -100 except one label token per sequence
+    // (row 2 has two, row 3 none), at varied positions.
+    use gradschool::IntTensor;
+    let (model, fx) = fixture();
+    let ids = fx["input_ids"].i();
+    let (b, t) = (ids.dims()[0], ids.dims()[1]);
+    let v = model.config.vocab_size as i64;
+    let labels: Vec<i64> = (0..b * t)
+        .map(|k| {
+            let (row, pos) = (k / t, k % t);
+            let labelled = (row != 3 && pos == t - 1 - row % t) || (row == 2 && pos == 1);
+            if labelled {
+                (k as i64 * 13) % v
+            } else {
+                -100
+            }
+        })
+        .collect();
+    let labels = IntTensor::from_vec(labels, [b, t]);
+    let run = |sparse: bool| {
+        model.parameters().iter().for_each(|p| p.zero_grad());
+        let (loss, picked) = if sparse {
+            let (loss, logits, rows) = model.labelled_loss(&model.hidden(ids, None), &labels);
+            (loss, Some((logits, rows)))
+        } else {
+            (Gpt2::lm_loss(&model.forward(ids, None), &labels), None)
+        };
+        loss.backward();
+        let grads: Vec<Vec<f32>> = model.parameters().iter().map(|p| p.grad().unwrap().to_vec()).collect();
+        (loss.item(), grads, picked)
+    };
+    let (full_loss, full_grads, _) = run(false);
+    let (loss, grads, picked) = run(true);
+    assert!((loss - full_loss).abs() <= 1e-6 * full_loss.abs(), "labelled-only loss {loss} vs lm_loss {full_loss}");
+    for (i, (a, g)) in full_grads.iter().zip(&grads).enumerate() {
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs()));
+        for (x, y) in a.iter().zip(g) {
+            assert!((x - y).abs() <= 1e-5 * scale + 1e-7, "parameter {i}: {y} vs {x}");
+        }
+    }
+    // The logits it returns are the full model's at the labelled positions.
+    let (logits, rows) = picked.unwrap();
+    assert_eq!(rows.len(), b - 1 + 1, "one label per row, two in row 2, none in row 3");
+    let full = model.forward(ids, None).to_vec();
+    let vs = v as usize;
+    for (r, &k) in rows.iter().enumerate() {
+        let want = &full[k * vs..(k + 1) * vs];
+        let got = &logits.to_vec()[r * vs..(r + 1) * vs];
+        for (x, y) in want.iter().zip(got) {
+            assert!((x - y).abs() <= 1e-5, "row {k}: {y} vs {x}");
+        }
+    }
+}

@@ -68,6 +68,12 @@ pub(crate) fn backward(root: &Tensor, grad_root: Tensor) {
                  backward() freed it; recompute the forward pass"
             );
         };
+        if let [input] = node.inputs.as_slice() {
+            let acc = grads.get(&input.id()).filter(|acc| acc.is_sole_owner());
+            if input.requires_grad() && acc.is_some_and(|acc| node.op.accumulate_into(&node.inputs, &grad, acc)) {
+                continue;
+            }
+        }
         let input_grads = node.op.backward(&node.inputs, t, &grad);
         assert_eq!(
             input_grads.len(),

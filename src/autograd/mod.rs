@@ -35,6 +35,15 @@ pub trait Backward: Send + Sync {
     fn name(&self) -> &'static str;
     /// Vector-Jacobian product: the gradient of each input.
     fn backward(&self, inputs: &[Tensor], output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>>;
+    /// For a one-input op whose input gradient is mostly zeros (narrow, index_select, so
+    /// embedding): add that gradient into `acc` — the input's gradient so far, which nothing
+    /// else shares — in place, instead of materialising a zero-padded tensor and summing two
+    /// full-size tensors. GPT-2's tied `wte` gets the head's dense gradient first and then the
+    /// embedding's few rows: 2 passes over 154 MB saved per step. Returns false where it cannot
+    /// (the default, and tensors not on the CPU); the engine then calls `backward` and sums.
+    fn accumulate_into(&self, _inputs: &[Tensor], _grad: &Tensor, _acc: &Tensor) -> bool {
+        false
+    }
 }
 // ANCHOR_END: backward_trait
 

@@ -274,13 +274,25 @@ impl Gpt2 {
     /// Logits `(B, T, V)` for token ids `(B, T)`. `attention_mask` `(B, T)` (1 = token, 0 = pad)
     /// hides padded keys, as Hugging Face's `attention_mask` does.
     pub fn forward(&self, ids: &IntTensor, attention_mask: Option<&Tensor>) -> Tensor {
+        self.head(&self.forward_impl(ids, attention_mask, None))
+    }
+
+    /// The final hidden states `(B, T, C)` (after `ln_f`), before the LM head: what
+    /// [`Gpt2::labelled_loss`] takes, and what a classifier head would read.
+    pub fn hidden(&self, ids: &IntTensor, attention_mask: Option<&Tensor>) -> Tensor {
         self.forward_impl(ids, attention_mask, None)
+    }
+
+    /// The LM head: logits `h·wteᵀ` for hidden states `h: (…, C)`; the head is tied to the token
+    /// embedding and x·Wᵀ reads W transposed in place.
+    pub fn head(&self, h: &Tensor) -> Tensor {
+        h.linear(&self.wte, None)
     }
 
     /// Like [`Gpt2::forward`] for the next tokens of sequences whose earlier tokens are in
     /// `cache` (empty at first): only the new positions are computed. Logits `(B, T_new, V)`.
     pub fn forward_cached(&self, ids: &IntTensor, cache: &mut KvCache) -> Tensor {
-        self.forward_impl(ids, None, Some(cache))
+        self.head(&self.forward_impl(ids, None, Some(cache)))
     }
 
     fn forward_impl(
@@ -330,9 +342,7 @@ impl Gpt2 {
         if let Some(c) = cache {
             c.tokens += t;
         }
-        let x = x.layer_norm(&self.ln_f.weight, &self.ln_f.bias, self.config.layer_norm_epsilon);
-        // (B, T, V): the head is tied to the token embedding; x·Wᵀ reads W transposed in place
-        x.linear(&self.wte, None)
+        x.layer_norm(&self.ln_f.weight, &self.ln_f.bias, self.config.layer_norm_epsilon)
     }
 
     // ANCHOR: lm_loss
@@ -347,6 +357,27 @@ impl Gpt2 {
         cross_entropy(&logits.reshape([b * t, v]), &IntTensor::from_vec(next, [b * t]))
     }
     // ANCHOR_END: lm_loss
+
+    // ANCHOR: labelled_loss
+    /// [`Gpt2::lm_loss`] of `head(hidden)`, with the head run only where there is a label.
+    /// The course's sentiment sequences carry one label among MAX_LEN positions, and the head —
+    /// a (C × 50257) product per position, plus the cross-entropy over 50257 logits — would
+    /// otherwise be computed 31 times out of 32 for a loss term that is ignored (-100). The
+    /// ignored positions contribute nothing to the loss or its gradient, so this is the same
+    /// value and the same gradients (tested), for 1/32 of the head's work.
+    /// Returns the loss, the logits of the labelled positions `(N, V)` and their flat indices
+    /// into `(B·T)`, in order (position `i·T + j` predicts `labels[i][j + 1]`).
+    pub fn labelled_loss(&self, hidden: &Tensor, labels: &IntTensor) -> (Tensor, Tensor, Vec<usize>) {
+        let (b, t, c) = (hidden.dims()[0], hidden.dims()[1], hidden.dims()[2]);
+        assert_eq!(labels.dims(), &[b, t], "labelled_loss: labels {} vs hidden {}", labels.shape(), hidden.shape());
+        let l = labels.as_slice();
+        let rows: Vec<usize> = (0..b * t).filter(|&k| k % t + 1 < t && l[k + 1] != crate::IGNORE_INDEX).collect();
+        let targets = IntTensor::from_vec(rows.iter().map(|&k| l[k + 1]).collect(), [rows.len()]);
+        let index = IntTensor::from_vec(rows.iter().map(|&k| k as i64).collect(), [rows.len()]);
+        let logits = self.head(&hidden.reshape([b * t, c]).index_select(0, &index)); // (N, V)
+        (cross_entropy(&logits, &targets), logits, rows)
+    }
+    // ANCHOR_END: labelled_loss
 }
 
 impl Gpt2 {

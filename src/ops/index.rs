@@ -23,6 +23,18 @@ impl Backward for IndexSelectBackward {
         let grad = g.storage().index_add(g.dims(), self.dim, self.idx.as_slice(), x.dims());
         vec![Some(Tensor::from_storage(grad, x.dims().to_vec()))]
     }
+    fn accumulate_into(&self, _inputs: &[Tensor], g: &Tensor, acc: &Tensor) -> bool {
+        if acc.device() != crate::Device::Cpu || g.device() != crate::Device::Cpu {
+            return false;
+        }
+        let (dims, out_dims) = (g.dims(), acc.dims().to_vec());
+        g.with_data(|g| {
+            acc.with_data_mut(|a| {
+                crate::backend::cpu::index_add_into(a, g, dims, self.dim, self.idx.as_slice(), &out_dims)
+            })
+        });
+        true
+    }
 }
 
 /// y = x.gather(dim, idx): ∂L/∂x = scatter_add of ∂L/∂y to the gathered positions.

@@ -77,6 +77,25 @@ impl Backward for NarrowBackward {
         }
         vec![Some(Tensor::cat(&parts, self.dim as isize))]
     }
+    fn accumulate_into(&self, inputs: &[Tensor], g: &Tensor, acc: &Tensor) -> bool {
+        if acc.device() != crate::Device::Cpu || g.device() != crate::Device::Cpu {
+            return false;
+        }
+        // acc[…, start..start + len, …] += g, one contiguous run per outer index
+        let full = inputs[0].dims();
+        let outer: usize = full[..self.dim].iter().product();
+        let inner: usize = full[self.dim + 1..].iter().product();
+        let (n, len) = (full[self.dim], g.dims()[self.dim]);
+        g.with_data(|g| {
+            acc.with_data_mut(|a| {
+                for o in 0..outer {
+                    let dst = &mut a[(o * n + self.start) * inner..(o * n + self.start + len) * inner];
+                    dst.iter_mut().zip(&g[o * len * inner..(o + 1) * len * inner]).for_each(|(d, &s)| *d += s);
+                }
+            })
+        });
+        true
+    }
 }
 
 /// y = cat(x₀, x₁, …): each input's gradient is its window of ∂L/∂y.

@@ -168,7 +168,10 @@ impl UnaryOp {
             // d/dx ½x(1 + t) = ½(1 + t) + ½x(1 − t²)·u′,  u′ = √(2/π)(1 + 3c·x²);
             // computed with s = σ(2u) = ½(1 + t), so 1 − t² = 4s(1 − s): s + 2x·s(1 − s)·u′
             UnaryOp::GeluTanh => {
-                let s = sigmoid(2.0 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
+                // σ without sigmoid()'s sign branch (a coin flip per element here, mispredicted
+                // half the time): for very negative u, e^{−2u} overflows to ∞ and s = 1/∞ = 0,
+                // which is σ(2u) to f32 precision; no NaN can arise.
+                let s = 1.0 / (1.0 + (-2.0 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).exp());
                 s + 2.0 * x * s * (1.0 - s) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
             }
             // d/dx xσ(x) = σ(x) + xσ(x)(1 − σ(x)) = σ(x)(1 + x(1 − σ(x)))

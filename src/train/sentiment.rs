@@ -10,7 +10,7 @@ use crate::gpt2::{Gpt2, Gpt2Tokenizer, EOS_ID};
 use crate::io::write_atomic;
 use crate::nn::Module;
 use crate::optim::{clip_grad_norm, AdamW, LrSchedule, Optimizer, Schedule};
-use crate::{manual_seed, no_grad, IGNORE_INDEX};
+use crate::{manual_seed, no_grad};
 use rand::seq::SliceRandom;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -130,15 +130,15 @@ pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize,
     for chunk in data.chunks(batch) {
         let (ids, mask, lab) = collate(chunk);
         let mask = mask.to(&model.wte.device()).unwrap_or_else(|e| panic!("{e}")); // the model's device is available
-        let logits = model.forward(&ids, Some(&mask)); // (B, L, V)
-        loss_sum += Gpt2::lm_loss(&logits, &lab).item() as f64 * chunk.len() as f64;
-        let (l, v) = (logits.dims()[1], logits.dims()[2]);
-        let values = logits.to_vec();
-        for (row, seq) in chunk.iter().enumerate() {
-            let Some(p) = seq.labels.iter().position(|&t| t != IGNORE_INDEX) else { continue };
-            let at = |tok: u32| values[(row * l + p - 1) * v + tok as usize];
+                                                                                   // The head runs only at the labelled positions (the EOS before each label token).
+        let (loss, logits, rows) = model.labelled_loss(&model.hidden(&ids, Some(&mask)), &lab);
+        loss_sum += loss.item() as f64 * chunk.len() as f64;
+        let (l, v) = (ids.dims()[1], logits.dims()[1]);
+        let values = logits.to_vec(); // (N, V)
+        for (r, &k) in rows.iter().enumerate() {
+            let at = |tok: u32| values[r * v + tok as usize];
             let predicted = if at(labels[1]) > at(labels[0]) { labels[1] } else { labels[0] };
-            correct += usize::from(predicted as i64 == seq.labels[p]);
+            correct += usize::from(predicted as i64 == chunk[k / l].labels[k % l + 1]);
             n += 1;
         }
     }
@@ -248,7 +248,10 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
             for chunk in group {
                 let batch: Vec<LabelledSequence> = chunk.iter().map(|&i| train[i].clone()).collect();
                 let (ids, mask, lab) = collate(&batch);
-                let loss = Gpt2::lm_loss(&model.forward(&ids, Some(&mask.to(&cfg.device)?)), &lab);
+                let hidden = model.hidden(&ids, Some(&mask.to(&cfg.device)?));
+                // = Gpt2::lm_loss(&model.head(&hidden), &lab), with the head run only where a
+                // label is (1 position in MAX_LEN): the same loss and gradients, ~¼ less work.
+                let (loss, _, _) = model.labelled_loss(&hidden, &lab);
                 loss.mul_scalar(1.0 / group.len() as f32).backward();
                 group_loss += loss.item() as f64 / group.len() as f64;
             }

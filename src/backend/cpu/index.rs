@@ -36,9 +36,23 @@ pub(super) fn index_select(x: &[f32], shape: &[usize], dim: usize, idx: &[i64]) 
 }
 
 pub(super) fn index_add(g: &[f32], shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]) -> Vec<f32> {
+    let mut out = pool::zeroed(out_shape.iter().product());
+    index_add_into(&mut out, g, shape, dim, idx, out_shape);
+    out
+}
+
+/// `out` (of `out_shape`) += index_add of `g` (of `shape`): slice `j` of `g` along `dim` is added
+/// to slice `idx[j]` of `out`.
+pub(crate) fn index_add_into(
+    out: &mut [f32],
+    g: &[f32],
+    shape: &[usize],
+    dim: usize,
+    idx: &[i64],
+    out_shape: &[usize],
+) {
     let (outer, m, inner) = split_at_dim(shape, dim);
     let n = out_shape[dim];
-    let mut out = pool::zeroed(out_shape.iter().product());
     for o in 0..outer {
         for (j, &i) in idx.iter().enumerate().take(m) {
             let i = check_index("index_add", i, n);
@@ -47,7 +61,6 @@ pub(super) fn index_add(g: &[f32], shape: &[usize], dim: usize, idx: &[i64], out
             dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
         }
     }
-    out
 }
 
 /// Visits every element of an index tensor of `idx_shape`, passing its flat position and the

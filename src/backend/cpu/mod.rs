@@ -8,6 +8,8 @@ mod matmul;
 pub mod pool;
 mod reduce;
 
+pub(crate) use index::index_add_into;
+
 use super::{Backend, MatmulLayout};
 use crate::device::Device;
 use crate::ops::binary::BinaryOp;
