@@ -1,6 +1,6 @@
 //! Layer normalisation as one fused op: the forward pass is a single kernel per row (mean,
-//! variance, normalise, scale and shift); the backward pass is written with tensor ops from the
-//! saved per-row mean and 1/std.
+//! variance, normalise, scale and shift); the backward pass, from the saved per-row mean and
+//! 1/std, is one CPU kernel too, and on a GPU the same formula written with tensor ops.
 
 use crate::autograd::Backward;
 use crate::tensor::Tensor;
@@ -18,6 +18,24 @@ impl Backward for LayerNormBackward {
     }
     fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
         let (x, w, b) = (&inputs[0], &inputs[1], &inputs[2]);
+        if x.device() == crate::Device::Cpu {
+            let c = w.numel();
+            let (dx, dw, db) = x.with_data(|xs| {
+                g.with_data(|gs| {
+                    w.with_data(|ws| {
+                        self.mean.with_data(|m| {
+                            self.rstd.with_data(|r| crate::backend::cpu::layer_norm_backward(xs, ws, m, r, gs, c))
+                        })
+                    })
+                })
+            });
+            let t = |v: Vec<f32>, like: &Tensor| Tensor::from_vec(v, like.shape().clone());
+            return vec![
+                x.requires_grad().then(|| t(dx, x)),
+                w.requires_grad().then(|| t(dw, w)),
+                b.requires_grad().then(|| t(db, b)),
+            ];
+        }
         let xhat = (x - &self.mean) * &self.rstd; // (…, C)
         let grad_x = x.requires_grad().then(|| {
             let gh = g * w; // ĝ

@@ -9,6 +9,7 @@ pub mod pool;
 mod reduce;
 
 pub(crate) use index::index_add_into;
+pub(crate) use reduce::layer_norm_backward;
 
 use super::{Backend, MatmulLayout};
 use crate::device::Device;

@@ -148,6 +148,61 @@ pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], cols: usize, eps: f32)
 }
 // ANCHOR_END: layer_norm_kernel
 
+/// A task's block of rows for layer norm's backward: (index, (dx, (x, g))).
+type RowBlock<'a> = (usize, (&'a mut [f32], (&'a [f32], &'a [f32])));
+
+// ANCHOR: layer_norm_backward_kernel
+/// Layer norm's backward in one pass per row, from the saved μ and rstd: with x̂ = (x − μ)·rstd
+/// and ĝ = g⊙w, dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)); dw = Σ_rows g⊙x̂ and db = Σ_rows g,
+/// summed per task over a block of rows and then across tasks.
+pub(crate) fn layer_norm_backward(
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    rstd: &[f32],
+    g: &[f32],
+    cols: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut dx = pool::take(x.len());
+    let block_rows = (PAR_THRESHOLD / cols.max(1)).max(1);
+    let block = |(r0, (dxb, (xb, gb))): RowBlock<'_>| {
+        let (mut dw, mut db) = (vec![0.0f32; cols], vec![0.0f32; cols]);
+        for (i, ((dxr, xr), gr)) in dxb.chunks_mut(cols).zip(xb.chunks(cols)).zip(gb.chunks(cols)).enumerate() {
+            let (mu, rs) = (mean[r0 * block_rows + i], rstd[r0 * block_rows + i]);
+            let (mut sum_gh, mut sum_ghx) = (0.0f32, 0.0f32);
+            for j in 0..cols {
+                let (xh, gh) = ((xr[j] - mu) * rs, gr[j] * w[j]);
+                sum_gh += gh;
+                sum_ghx += gh * xh;
+                dw[j] += gr[j] * xh;
+                db[j] += gr[j];
+            }
+            let (a, b) = (sum_gh / cols as f32, sum_ghx / cols as f32);
+            for j in 0..cols {
+                let xh = (xr[j] - mu) * rs;
+                dxr[j] = rs * (gr[j] * w[j] - a - xh * b);
+            }
+        }
+        (dw, db)
+    };
+    let n = block_rows * cols;
+    let work = dx.chunks_mut(n).zip(x.chunks(n).zip(g.chunks(n))).enumerate();
+    let add = |(mut w1, mut b1): (Vec<f32>, Vec<f32>), (w2, b2): (Vec<f32>, Vec<f32>)| {
+        w1.iter_mut().zip(w2).for_each(|(a, b)| *a += b);
+        b1.iter_mut().zip(b2).for_each(|(a, b)| *a += b);
+        (w1, b1)
+    };
+    let zero = || (vec![0.0; cols], vec![0.0; cols]);
+    let (dw, db) = if x.len() >= PAR_THRESHOLD {
+        let work = dx.par_chunks_mut(n).zip(x.par_chunks(n).zip(g.par_chunks(n))).enumerate();
+        work.map(block).reduce(zero, add)
+    } else {
+        work.map(block).fold(zero(), add)
+    };
+    (dx, dw, db)
+}
+// ANCHOR_END: layer_norm_backward_kernel
+
 /// Fused cross-entropy, one row at a time: lse = m + ln Σ exp(z − m) (m the row's max) and
 /// ℓ = lse − z[target]. The twin of reduce.cu's cross_entropy_rows_f32.
 pub(super) fn cross_entropy_rows(z: &[f32], cols: usize, targets: &[i64]) -> (Vec<f32>, Vec<f32>) {
