@@ -1,6 +1,6 @@
 //! The backward pass: topological order, gradient accumulation, freeing the graph.
 
-use super::no_grad;
+use super::{no_grad, Node};
 use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
 
@@ -51,8 +51,17 @@ pub(crate) fn backward(root: &Tensor, grad_root: Tensor) {
     let _guard = no_grad();
     let order = topological_order(root);
     let mut grads: HashMap<usize, Tensor> = HashMap::new();
+    // Nodes whose input gradient is mostly zeros (narrow, embedding), held back until their
+    // input's turn: by then its dense gradients have arrived, and these add into it in place.
+    let mut sparse: HashMap<usize, Vec<(Node, Tensor, Tensor)>> = HashMap::new();
     grads.insert(root.id(), grad_root);
     for t in order.iter().rev() {
+        for (node, out, g) in sparse.remove(&t.id()).unwrap_or_default() {
+            let acc = grads.get(&t.id()).filter(|acc| acc.is_sole_owner());
+            if !acc.is_some_and(|acc| node.op.accumulate_into(&node.inputs, &g, acc)) {
+                propagate(&mut grads, &node, &out, &g);
+            }
+        }
         let Some(grad) = grads.remove(&t.id()) else { continue };
         if t.is_leaf() || t.retains_grad() {
             t.accumulate_grad(&grad);
@@ -69,37 +78,45 @@ pub(crate) fn backward(root: &Tensor, grad_root: Tensor) {
             );
         };
         if let [input] = node.inputs.as_slice() {
-            let acc = grads.get(&input.id()).filter(|acc| acc.is_sole_owner());
-            if input.requires_grad() && acc.is_some_and(|acc| node.op.accumulate_into(&node.inputs, &grad, acc)) {
+            if input.requires_grad() && node.op.sparse_input_grad() {
+                sparse.entry(input.id()).or_default().push((node, t.clone(), grad));
                 continue;
             }
         }
-        let input_grads = node.op.backward(&node.inputs, t, &grad);
-        assert_eq!(
-            input_grads.len(),
-            node.inputs.len(),
-            "{}: backward returned the wrong number of gradients",
-            node.op.name()
-        );
-        for (input, g) in node.inputs.iter().zip(input_grads) {
-            let Some(g) = g else { continue };
-            if !input.requires_grad() {
-                continue;
-            }
-            assert_eq!(
-                g.dims(),
-                input.dims(),
-                "{} backward: gradient shape {:?} vs input shape {:?}",
-                node.op.name(),
-                g.dims(),
-                input.dims()
-            );
-            // grad_input accumulates: an input used by several ops gets the sum.
-            match grads.remove(&input.id()) {
-                Some(prev) => grads.insert(input.id(), &prev + &g),
-                None => grads.insert(input.id(), g),
-            };
-        }
+        propagate(&mut grads, &node, t, &grad);
     }
 }
 // ANCHOR_END: backward
+
+/// Runs `node`'s backward for output `out` with gradient `grad` and adds each input's gradient
+/// to what that input has received so far.
+// ANCHOR: propagate
+fn propagate(grads: &mut HashMap<usize, Tensor>, node: &Node, out: &Tensor, grad: &Tensor) {
+    let input_grads = node.op.backward(&node.inputs, out, grad);
+    assert_eq!(
+        input_grads.len(),
+        node.inputs.len(),
+        "{}: backward returned the wrong number of gradients",
+        node.op.name()
+    );
+    for (input, g) in node.inputs.iter().zip(input_grads) {
+        let Some(g) = g else { continue };
+        if !input.requires_grad() {
+            continue;
+        }
+        assert_eq!(
+            g.dims(),
+            input.dims(),
+            "{} backward: gradient shape {:?} vs input shape {:?}",
+            node.op.name(),
+            g.dims(),
+            input.dims()
+        );
+        // grad_input accumulates: an input used by several ops gets the sum.
+        match grads.remove(&input.id()) {
+            Some(prev) => grads.insert(input.id(), &prev + &g),
+            None => grads.insert(input.id(), g),
+        };
+    }
+}
+// ANCHOR_END: propagate

@@ -44,6 +44,11 @@ pub trait Backward: Send + Sync {
     fn accumulate_into(&self, _inputs: &[Tensor], _grad: &Tensor, _acc: &Tensor) -> bool {
         false
     }
+    /// True for ops that implement [`Backward::accumulate_into`]: the engine then holds their
+    /// backward back until their input's turn, so that the dense gradients arrive first.
+    fn sparse_input_grad(&self) -> bool {
+        false
+    }
 }
 // ANCHOR_END: backward_trait
 

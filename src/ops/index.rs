@@ -23,6 +23,9 @@ impl Backward for IndexSelectBackward {
         let grad = g.storage().index_add(g.dims(), self.dim, self.idx.as_slice(), x.dims());
         vec![Some(Tensor::from_storage(grad, x.dims().to_vec()))]
     }
+    fn sparse_input_grad(&self) -> bool {
+        true
+    }
     fn accumulate_into(&self, _inputs: &[Tensor], g: &Tensor, acc: &Tensor) -> bool {
         if acc.device() != crate::Device::Cpu || g.device() != crate::Device::Cpu {
             return false;

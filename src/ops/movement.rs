@@ -77,6 +77,9 @@ impl Backward for NarrowBackward {
         }
         vec![Some(Tensor::cat(&parts, self.dim as isize))]
     }
+    fn sparse_input_grad(&self) -> bool {
+        true
+    }
     fn accumulate_into(&self, inputs: &[Tensor], g: &Tensor, acc: &Tensor) -> bool {
         if acc.device() != crate::Device::Cpu || g.device() != crate::Device::Cpu {
             return false;
