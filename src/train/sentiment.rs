@@ -250,7 +250,8 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
                 let (ids, mask, lab) = collate(&batch);
                 let hidden = model.hidden(&ids, Some(&mask.to(&cfg.device)?));
                 // = Gpt2::lm_loss(&model.head(&hidden), &lab), with the head run only where a
-                // label is (1 position in MAX_LEN): the same loss and gradients, ~¼ less work.
+                // label is (1 position in MAX_LEN): the same loss and gradients, for ~¼ less time
+                // per step (benches/README.md).
                 let (loss, _, _) = model.labelled_loss(&hidden, &lab);
                 loss.mul_scalar(1.0 / group.len() as f32).backward();
                 group_loss += loss.item() as f64 / group.len() as f64;
