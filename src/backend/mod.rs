@@ -113,7 +113,7 @@ impl Storage {
     /// Host data → storage on `device` (callers check `Device::ensure_available` first).
     pub(crate) fn from_vec(data: Vec<f32>, device: Device) -> Storage {
         match device {
-            Device::Cpu => Storage::Cpu(CpuStorage::new(data)),
+            Device::Cpu => Storage::Cpu(CpuStorage::from_vec(data)),
             #[cfg(feature = "cuda")]
             Device::Cuda(i) => Storage::Cuda(cuda::CudaStorage::from_host(i, &data)),
             #[cfg(not(feature = "cuda"))]

@@ -3,6 +3,8 @@
 //! 1/std, is one CPU kernel too, and on a GPU the same formula written with tensor ops.
 
 use crate::autograd::Backward;
+use crate::backend::cpu::CpuStorage;
+use crate::backend::Storage;
 use crate::tensor::Tensor;
 
 /// y = x̂·w + b with x̂ = (x − μ)·rstd over the last dim of size C. With ĝ = ∂L/∂y·w:
@@ -29,11 +31,12 @@ impl Backward for LayerNormBackward {
                     })
                 })
             });
-            let t = |v: Vec<f32>, like: &Tensor| Tensor::from_vec(v, like.shape().clone());
+            // dx came from the buffer pool: wrapped as a kernel output, it returns there
+            let dx = Tensor::from_storage(Storage::Cpu(CpuStorage::new(dx)), x.shape().clone());
             return vec![
-                x.requires_grad().then(|| t(dx, x)),
-                w.requires_grad().then(|| t(dw, w)),
-                b.requires_grad().then(|| t(db, b)),
+                x.requires_grad().then_some(dx),
+                w.requires_grad().then(|| Tensor::from_vec(dw, w.shape().clone())),
+                b.requires_grad().then(|| Tensor::from_vec(db, b.shape().clone())),
             ];
         }
         let xhat = (x - &self.mean) * &self.rstd; // (…, C)

@@ -27,35 +27,55 @@ pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 #[derive(Clone, Debug, PartialEq)]
 pub struct CpuStorage(Arc<Buffer>);
 
-/// A buffer that goes back to the [`pool`] when the last tensor using it is dropped.
-#[derive(Debug, PartialEq)]
-pub struct Buffer(Vec<f32>);
+/// A host buffer. One that a kernel took from the [`pool`] goes back to it when the last tensor
+/// using it is dropped; one that came from outside (`Tensor::from_vec`, a data loader's batch) is
+/// freed as usual. Only pool-born buffers return, so every buffer the pool holds answers an
+/// earlier request of its length: the cache never holds more buffers of a length than were ever
+/// alive at once. (Accepting outside buffers too let a loader's fresh batch per step pile up
+/// in the cache, unrequested, until the limit: 4.3 GB for the MNIST run.)
+#[derive(Debug)]
+pub struct Buffer {
+    data: Vec<f32>,
+    pooled: bool,
+}
+
+impl PartialEq for Buffer {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
+}
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        pool::give(std::mem::take(&mut self.0));
+        if self.pooled {
+            pool::give(std::mem::take(&mut self.data));
+        }
     }
 }
 
 impl Clone for Buffer {
     fn clone(&self) -> Self {
-        let mut v = pool::with_capacity(self.0.len());
-        v.extend_from_slice(&self.0);
-        Buffer(v)
+        let mut v = pool::with_capacity(self.data.len());
+        v.extend_from_slice(&self.data);
+        Buffer { data: v, pooled: true }
     }
 }
 
 impl std::ops::Deref for Buffer {
     type Target = [f32];
     fn deref(&self) -> &[f32] {
-        &self.0
+        &self.data
     }
 }
 
 impl CpuStorage {
-    /// Wraps a buffer.
-    pub fn new(data: Vec<f32>) -> Self {
-        CpuStorage(Arc::new(Buffer(data)))
+    /// Wraps a kernel's output, taken from the [`pool`]: it returns there when dropped.
+    pub(crate) fn new(data: Vec<f32>) -> Self {
+        CpuStorage(Arc::new(Buffer { data, pooled: true }))
+    }
+    /// Wraps a buffer allocated elsewhere (user data, loaders): freed normally when dropped.
+    pub fn from_vec(data: Vec<f32>) -> Self {
+        CpuStorage(Arc::new(Buffer { data, pooled: false }))
     }
     /// `n` copies of `v`, in a buffer from the pool.
     pub fn full(n: usize, v: f32) -> Self {
@@ -74,7 +94,7 @@ impl CpuStorage {
     }
     /// The data, mutably.
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        Arc::make_mut(&mut self.0).0.as_mut_slice()
+        Arc::make_mut(&mut self.0).data.as_mut_slice()
     }
 }
 

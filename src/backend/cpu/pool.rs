@@ -112,7 +112,8 @@ fn reuse(len: usize) -> Option<Vec<f32>> {
     found
 }
 
-/// Takes back a buffer that is no longer used (called when a tensor's storage is dropped).
+/// Takes back a buffer that is no longer used (called when the storage of a kernel's output is
+/// dropped; buffers from outside the pool are not given back, see `CpuStorage::from_vec`).
 pub(crate) fn give(v: Vec<f32>) {
     let len = v.len();
     // Only exact-size buffers are kept, so a reused one never needs resizing.
@@ -205,5 +206,26 @@ mod tests {
         assert!(s.hits >= 2 && s.misses >= 1 && s.cached_bytes >= 2 * len * 4);
         empty_cache();
         assert_eq!(held(len), 0);
+    }
+
+    #[test]
+    fn only_buffers_a_kernel_took_from_the_pool_come_back() {
+        // A tensor made from the caller's Vec (a data loader's batch) is freed when dropped; if it
+        // were cached, a loader making one per step would fill the cache with buffers nobody
+        // requests. A kernel's output returns for reuse.
+        let len = MIN_LEN + 54_321;
+        for _ in 0..3 {
+            drop(crate::Tensor::from_vec(vec![1.0; len], [len]));
+        }
+        assert_eq!(held(len), 0);
+        let x = crate::Tensor::from_vec(vec![1.0; len], [len]);
+        let y = x.mul_scalar(2.0);
+        drop(y);
+        assert_eq!(held(len), 1);
+        // the next kernel output of that length reuses it, so the count does not grow
+        let z = x.mul_scalar(3.0);
+        assert_eq!(held(len), 0);
+        drop(z);
+        assert_eq!(held(len), 1);
     }
 }

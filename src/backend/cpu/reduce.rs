@@ -129,7 +129,7 @@ type LayerNormRow<'a> = ((&'a [f32], &'a mut [f32]), (&'a mut f32, &'a mut f32))
 /// y = (x − μ)·rstd·w + b. One pass for μ and one for σ² (two-pass: no cancellation).
 pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], cols: usize, eps: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let rows = x.len() / cols.max(1);
-    let (mut y, mut mean, mut rstd) = (pool::take(x.len()), vec![0.0; rows], vec![0.0; rows]);
+    let (mut y, mut mean, mut rstd) = (pool::take(x.len()), pool::take(rows), pool::take(rows));
     let row = |((xr, yr), (m, r)): LayerNormRow<'_>| {
         let mu = sum_run(xr) / cols as f32;
         let var = xr.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / cols as f32;
@@ -207,7 +207,7 @@ pub(crate) fn layer_norm_backward(
 /// ℓ = lse − z[target]. The twin of reduce.cu's cross_entropy_rows_f32.
 pub(super) fn cross_entropy_rows(z: &[f32], cols: usize, targets: &[i64]) -> (Vec<f32>, Vec<f32>) {
     let rows = targets.len();
-    let (mut loss, mut lse) = (vec![0.0; rows], vec![0.0; rows]);
+    let (mut loss, mut lse) = (pool::take(rows), pool::take(rows));
     let row = |((zr, &t), (l, s)): ((&[f32], &i64), (&mut f32, &mut f32))| {
         let m = zr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         // Σ exp in f64: a GPT-2 row has 50257 terms, mostly tiny next to the running sum, and an
