@@ -187,13 +187,18 @@ fn gpu_batches_match_cpu() {
 }
 
 /// The tiny transformers-checked GPT-2 trains on the GPU as on the CPU: two AdamW steps (fused
-/// on the GPU), with gradient checkpointing on the GPU side, same losses and gradients.
+/// on the GPU), with gradient checkpointing on the GPU side, same losses and gradients. Then the
+/// course's sentiment labels (−100 but one per sequence): the GPU through `labelled_loss` (the head
+/// only at the labelled positions, in-place sparse gradients declined on the GPU), the CPU through
+/// `lm_loss` on the full logits.
 fn gpt2_steps_match_cpu() {
     use gradschool::gpt2::Gpt2;
     use gradschool::optim::AdamW;
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2-tiny");
     let ids = IntTensor::from_vec((0..2 * 12).map(|i| (i * 31 + 7) % 97).collect(), [2, 12]);
-    let run = |device: &Device, checkpointing: bool| {
+    let sentiment =
+        IntTensor::from_vec((0..2 * 12).map(|i| if i % 12 == 10 - i / 12 { 42 + i } else { -100 }).collect(), [2, 12]);
+    let run = |device: &Device, checkpointing: bool, labels: Option<&IntTensor>| {
         let mut model = Gpt2::from_dir(&dir).unwrap();
         model.gradient_checkpointing = checkpointing;
         model.to_device(device).unwrap();
@@ -201,20 +206,30 @@ fn gpt2_steps_match_cpu() {
         let mut losses = Vec::new();
         for _ in 0..2 {
             opt.zero_grad();
-            let loss = Gpt2::lm_loss(&model.forward(&ids, None), &ids);
+            let loss = match (labels, device) {
+                (None, _) => Gpt2::lm_loss(&model.forward(&ids, None), &ids),
+                (Some(l), Device::Cpu) => Gpt2::lm_loss(&model.forward(&ids, None), l),
+                (Some(l), _) => model.labelled_loss(&model.hidden(&ids, None), l).0,
+            };
             loss.backward();
             opt.step();
             losses.push(loss.item());
         }
         (losses, model.wte.to_vec(), model.blocks[0].c_attn.weight.to_vec())
     };
-    let (cpu, gpu) = (run(&Device::Cpu, false), run(&GPU, true));
-    for (c, g) in cpu.0.iter().zip(&gpu.0) {
-        assert!((c - g).abs() <= 1e-4 * (1.0 + c.abs()), "losses: gpu {:?} vs cpu {:?}", gpu.0, cpu.0);
-    }
-    for (what, c, g) in [("wte", &cpu.1, &gpu.1), ("h.0.attn.c_attn.weight", &cpu.2, &gpu.2)] {
-        for (i, (x, y)) in c.iter().zip(g).enumerate() {
-            assert!((x - y).abs() <= 1e-4 * (1.0 + x.abs()), "{what}[{i}] after 2 steps: gpu {y} vs cpu {x}");
+    for labels in [None, Some(&sentiment)] {
+        let (cpu, gpu) = (run(&Device::Cpu, false, labels), run(&GPU, true, labels));
+        let case = if labels.is_some() { "sentiment labels" } else { "every position" };
+        for (c, g) in cpu.0.iter().zip(&gpu.0) {
+            assert!((c - g).abs() <= 1e-4 * (1.0 + c.abs()), "{case}: losses gpu {:?} vs cpu {:?}", gpu.0, cpu.0);
+        }
+        for (what, c, g) in [("wte", &cpu.1, &gpu.1), ("h.0.attn.c_attn.weight", &cpu.2, &gpu.2)] {
+            for (i, (x, y)) in c.iter().zip(g).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-4 * (1.0 + x.abs()),
+                    "{case}: {what}[{i}] after 2 steps: gpu {y} vs cpu {x}"
+                );
+            }
         }
     }
 }
