@@ -169,3 +169,45 @@ fn fused_cross_entropy_gradient_is_accurate_at_gpt2_width() {
         }
     }
 }
+
+#[test]
+fn exp_fast_is_within_2e7_of_the_f64_exponential() {
+    use crate::ops::unary::exp_fast;
+    // Reference: f64 `exp`, exact to far below f32 precision. 2M points over the whole range in
+    // which e^x is a normal f32, plus the edges the kernels rely on.
+    let mut worst = 0f64;
+    for i in 0..=2_000_000 {
+        let x = -87.0 + i as f32 * 87.5e-6; // −87 … 88
+        let want = (x as f64).exp();
+        worst = worst.max(((exp_fast(x) as f64 - want) / want).abs());
+    }
+    assert!(worst <= 2e-7, "worst relative error {worst:e}");
+    assert_eq!(exp_fast(0.0), 1.0);
+    assert_eq!(exp_fast(f32::NEG_INFINITY), 0.0, "masked softmax entries must be exactly 0");
+    assert_eq!(exp_fast(-100.0), 0.0);
+    assert_eq!(exp_fast(f32::MIN), 0.0);
+    assert!(exp_fast(f32::NAN).is_nan());
+    assert!(exp_fast(1e30).is_finite(), "capped at e^88, not ∞");
+}
+
+#[test]
+fn gelu_and_its_gradient_at_gpt2_width_match_the_f64_formula() {
+    // Large enough for the parallel, multiversioned (AVX-512/AVX2 where present) kernels.
+    // Reference: the tanh formula and its derivative in f64.
+    let n = 3 * PAR_THRESHOLD + 5;
+    let x = Tensor::from_vec((0..n).map(|i| (i as f32 / n as f32) * 20.0 - 10.0).collect(), [n]).requires_grad_();
+    let y = x.gelu_tanh();
+    let g = Tensor::from_vec((0..n).map(|i| 1.0 + (i % 7) as f32 * 0.25).collect(), [n]);
+    y.backward_with(&g);
+    let (xs, ys, gs, dx) = (x.to_vec(), y.to_vec(), g.to_vec(), x.grad().unwrap().to_vec());
+    let k = (2.0f64 / std::f64::consts::PI).sqrt();
+    for i in 0..n {
+        let v = xs[i] as f64;
+        let u = k * (v + 0.044715 * v * v * v);
+        let (t, du) = (u.tanh(), k * (1.0 + 3.0 * 0.044715 * v * v));
+        let want_y = 0.5 * v * (1.0 + t);
+        let want_dx = gs[i] as f64 * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du);
+        assert!((ys[i] as f64 - want_y).abs() <= 2e-6 * (1.0 + want_y.abs()), "gelu({v}) = {} vs {want_y}", ys[i]);
+        assert!((dx[i] as f64 - want_dx).abs() <= 2e-6 * (1.0 + want_dx.abs()), "gelu'({v}) = {} vs {want_dx}", dx[i]);
+    }
+}

@@ -51,6 +51,32 @@ pub enum UnaryOp {
     Clamp(f32, f32),
 }
 
+#[inline(always)]
+pub(crate) fn exp_fast(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const C1: f32 = 0.693_359_4;
+    const C2: f32 = -2.121_944_4e-4;
+    const SHIFT: f32 = 12_582_912.0; // 1.5·2²³
+    let xc = x.clamp(-87.3, 88.0);
+    let t = xc * LOG2E + SHIFT;
+    let n = t - SHIFT;
+    let r = xc - n * C1 - n * C2;
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 0.166_666_65;
+    let p = p * r + 0.5;
+    let er = p * r * r + r + 1.0;
+    let two_n = f32::from_bits((t.to_bits().wrapping_sub(SHIFT.to_bits()).wrapping_add(127)) << 23);
+    let y = if x < -87.3 { 0.0 } else { er * two_n };
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
 fn sigmoid(x: f32) -> f32 {
     // Two branches so that e^{|x|} never overflows.
     if x >= 0.0 {
@@ -107,7 +133,7 @@ impl UnaryOp {
             UnaryOp::Tanh => x.tanh(),
             UnaryOp::GeluErf => 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2)),
             // ½x(1 + tanh u) = x·σ(2u), since ½(1 + tanh u) = σ(2u): one exp, no tanh call
-            UnaryOp::GeluTanh => x / (1.0 + (-2.0 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).exp()),
+            UnaryOp::GeluTanh => x / (1.0 + exp_fast(-2.0 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x))),
             UnaryOp::Silu => x * sigmoid(x),
             // ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|}): no overflow for large |x|
             UnaryOp::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
@@ -171,7 +197,7 @@ impl UnaryOp {
                 // σ without sigmoid()'s sign branch (a coin flip per element here, mispredicted
                 // half the time): for very negative u, e^{−2u} overflows to ∞ and s = 1/∞ = 0,
                 // which is σ(2u) to f32 precision; no NaN can arise.
-                let s = 1.0 / (1.0 + (-2.0 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).exp());
+                let s = 1.0 / (1.0 + exp_fast(-2.0 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
                 s + 2.0 * x * s * (1.0 - s) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
             }
             // d/dx xσ(x) = σ(x) + xσ(x)(1 − σ(x)) = σ(x)(1 + x(1 − σ(x)))

@@ -90,31 +90,48 @@ macro_rules! specialise {
 
 // ANCHOR: cpu_unary
 pub(super) fn unary(x: &[f32], op: UnaryOp) -> Vec<f32> {
-    specialise!(op, |o| map(x, move |v| o.apply(v)))
+    let mut out = pool::take(x.len());
+    if x.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| unary_run(op, o, x));
+    } else {
+        unary_run(op, &mut out, x);
+    }
+    out
 }
 // ANCHOR_END: cpu_unary
 
-/// One task's share of a unary backward: (out, x), y, grad.
-type GradChunk<'a> = (((&'a mut [f32], &'a [f32]), &'a [f32]), &'a [f32]);
-
-fn unary_grad_with(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
-    let mut out = pool::take(x.len());
-    let run = |(((o, x), y), g): GradChunk<'_>| {
-        for (((o, &x), &y), &g) in o.iter_mut().zip(x).zip(y).zip(g) {
-            *o = g * op.derivative(x, y);
+/// One contiguous run of a unary op, compiled for AVX-512 and AVX2 as well as baseline x86-64
+/// and chosen at run time (the `multiversion` crate), so the loop can use wide vectors.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn unary_run(op: UnaryOp, o: &mut [f32], x: &[f32]) {
+    let x = &x[..o.len()];
+    specialise!(op, |op| {
+        for (o, &v) in o.iter_mut().zip(x) {
+            *o = op.apply(v);
         }
-    };
+    })
+}
+
+pub(super) fn unary_grad(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
+    let mut out = pool::take(x.len());
     if x.len() >= PAR_THRESHOLD {
         let parts = out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(y.par_chunks(CHUNK));
-        parts.zip(g.par_chunks(CHUNK)).for_each(run);
+        parts.zip(g.par_chunks(CHUNK)).for_each(|(((o, x), y), g)| unary_grad_run(op, o, x, y, g));
     } else {
-        run((((&mut out, x), y), g));
+        unary_grad_run(op, &mut out, x, y, g);
     }
     out
 }
 
-pub(super) fn unary_grad(x: &[f32], y: &[f32], g: &[f32], op: UnaryOp) -> Vec<f32> {
-    specialise!(op, |o| unary_grad_with(x, y, g, o))
+/// One contiguous run of a unary op's backward, `o = g·f′(x)`, multiversioned like [`unary_run`].
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn unary_grad_run(op: UnaryOp, o: &mut [f32], x: &[f32], y: &[f32], g: &[f32]) {
+    let (x, y, g) = (&x[..o.len()], &y[..o.len()], &g[..o.len()]);
+    specialise!(op, |op| {
+        for (((o, &x), &y), &g) in o.iter_mut().zip(x).zip(y).zip(g) {
+            *o = g * op.derivative(x, y);
+        }
+    })
 }
 
 fn binary_with(a: &[f32], b: &[f32], shapes: [&[usize]; 3], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {

@@ -2,6 +2,7 @@
 
 use super::{pool, split_at_dim, PAR_THRESHOLD};
 use crate::ops::reduce::ReduceOp;
+use crate::ops::unary::exp_fast;
 use rayon::prelude::*;
 
 /// Sum of a contiguous run with 8 independent accumulators: vectorises, and the error grows
@@ -96,10 +97,24 @@ pub(super) fn softmax_last(x: &[f32], cols: usize, log: bool) -> Vec<f32> {
     if cols == 0 {
         return out;
     }
-    let f = |(xr, o): (&[f32], &mut [f32])| {
+    // whole rows per task, about PAR_THRESHOLD/2 elements each
+    let n = cols * (PAR_THRESHOLD / 2 / cols).max(1);
+    if x.len() >= PAR_THRESHOLD {
+        x.par_chunks(n).zip(out.par_chunks_mut(n)).for_each(|(x, o)| softmax_rows(x, o, cols, log));
+    } else {
+        softmax_rows(x, &mut out, cols, log);
+    }
+    out
+}
+
+/// The rows of `x` (each `cols` long) into `out`; compiled for AVX-512 and AVX2 too (chosen at run
+/// time), where `exp_fast` vectorises.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn softmax_rows(x: &[f32], out: &mut [f32], cols: usize, log: bool) {
+    for (xr, o) in x.chunks(cols).zip(out.chunks_mut(cols)) {
         let m = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         for (o, &v) in o.iter_mut().zip(xr) {
-            *o = (v - m).exp();
+            *o = exp_fast(v - m);
         }
         let s = sum_run(o);
         if log {
@@ -111,13 +126,7 @@ pub(super) fn softmax_last(x: &[f32], cols: usize, log: bool) -> Vec<f32> {
             let inv = 1.0 / s;
             o.iter_mut().for_each(|o| *o *= inv);
         }
-    };
-    if x.len() >= PAR_THRESHOLD {
-        x.par_chunks(cols).zip(out.par_chunks_mut(cols)).for_each(f);
-    } else {
-        x.chunks(cols).zip(out.chunks_mut(cols)).for_each(f);
     }
-    out
 }
 // ANCHOR_END: softmax_kernel
 
