@@ -211,3 +211,29 @@ fn gelu_and_its_gradient_at_gpt2_width_match_the_f64_formula() {
         assert!((dx[i] as f64 - want_dx).abs() <= 2e-6 * (1.0 + want_dx.abs()), "gelu'({v}) = {} vs {want_dx}", dx[i]);
     }
 }
+
+#[test]
+fn permutes_and_narrows_that_keep_contiguous_runs_match_the_definition() {
+    // The run-by-run copy path (trailing dims contiguous in the source, ≥ 16 elements), checked
+    // element by element against the index definition: out[i0,i1,i2,i3] = x[perm-mapped index].
+    let dims = [3usize, 4, 5, 20];
+    let x = Tensor::from_vec((0..dims.iter().product::<usize>()).map(|i| i as f32).collect(), dims);
+    let xs = x.to_vec();
+    let strides = contiguous_strides(&dims);
+    for perm in [[2usize, 0, 1, 3], [1, 0, 2, 3], [0, 2, 1, 3]] {
+        let y = x.permute(&perm);
+        let od: Vec<usize> = perm.iter().map(|&p| dims[p]).collect();
+        for (i, &v) in y.to_vec().iter().enumerate() {
+            let idx = unravel(i, &od);
+            let src: usize = (0..4).map(|k| idx[k] * strides[perm[k]]).sum();
+            assert_eq!(v, xs[src], "perm {perm:?} at {idx:?}");
+        }
+    }
+    // narrow of the last dim to 16 of 20: runs of 16
+    let y = x.narrow(-1, 3, 16);
+    for (i, &v) in y.to_vec().iter().enumerate() {
+        let idx = unravel(i, &[3, 4, 5, 16]);
+        let src = idx[0] * strides[0] + idx[1] * strides[1] + idx[2] * strides[2] + idx[3] + 3;
+        assert_eq!(v, xs[src], "narrow at {idx:?}");
+    }
+}
