@@ -63,9 +63,11 @@ impl Backward for NarrowBackward {
         let full = inputs[0].dims();
         // On the CPU: zeros with g added into its window (one pass less than concatenating
         // zero pads around g).
-        let zeros = g.new_full(full.to_vec(), 0.0);
-        if self.accumulate_into(inputs, g, &zeros) {
-            return vec![Some(zeros)];
+        if g.device() == crate::Device::Cpu {
+            let zeros = g.new_full(full.to_vec(), 0.0);
+            if self.accumulate_into(inputs, g, &zeros) {
+                return vec![Some(zeros)];
+            }
         }
         let len = g.dims()[self.dim];
         let mut parts = Vec::new();
