@@ -214,7 +214,7 @@ fn gelu_and_its_gradient_at_gpt2_width_match_the_f64_formula() {
 
 #[test]
 fn permutes_and_narrows_that_keep_contiguous_runs_match_the_definition() {
-    // The run-by-run copy path (trailing dims contiguous in the source, ≥ 16 elements), checked
+    // Attention's head split/merge and narrow (trailing dims contiguous in the source), checked
     // element by element against the index definition: out[i0,i1,i2,i3] = x[perm-mapped index].
     let dims = [3usize, 4, 5, 20];
     let x = Tensor::from_vec((0..dims.iter().product::<usize>()).map(|i| i as f32).collect(), dims);

@@ -215,30 +215,6 @@ pub(super) fn strided_copy(x: &[f32], out_shape: &[usize], strides: &[usize], of
         out.extend_from_slice(&x[offset..offset + n]);
         return out;
     }
-    // The trailing dims that are contiguous in the source form runs (a head's 64 values when
-    // attention splits or merges heads, a row when narrowing the last dim): copy run by run.
-    let (mut run, mut k) = (1, out_shape.len());
-    while k > 0 && strides[k - 1] == run {
-        run *= out_shape[k - 1];
-        k -= 1;
-    }
-    if run >= 16 {
-        let (dims, steps) = (&out_shape[..k], &strides[..k]);
-        let mut out = pool::with_capacity(n);
-        let mut idx = vec![0usize; k];
-        for _ in 0..n / run {
-            let start = offset + idx.iter().zip(steps).map(|(i, s)| i * s).sum::<usize>();
-            out.extend_from_slice(&x[start..start + run]);
-            for d in (0..k).rev() {
-                idx[d] += 1;
-                if idx[d] < dims[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
-        return out;
-    }
     let v = ArrayViewD::from_shape(IxDyn(out_shape).strides(IxDyn(strides)), &x[offset..])
         .expect("strided_copy: view in bounds");
     let mut out = pool::take(n);
