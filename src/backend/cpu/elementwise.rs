@@ -15,8 +15,8 @@ use rayon::prelude::*;
 /// both cores get work from a (256, 3072) activation.
 const CHUNK: usize = 1 << 14;
 
-/// `out[i] = f(x[i])`, in parallel for large inputs. The work is cut into plain slice loops
-/// (not an iterator chain per element) so that the compiler vectorises `f`.
+/// `out[i] = f(x[i])` into a pooled buffer, in parallel chunks for large inputs (binary ops with
+/// a scalar operand; unary ops go through the multiversioned [`unary_run`]).
 fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = pool::take(x.len());
     let run = |(o, x): (&mut [f32], &[f32])| o.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v));
