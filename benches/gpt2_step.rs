@@ -147,7 +147,9 @@ fn main() {
     println!(
         "gpt2_step device={device} batch={B} tokens={t} loss={warm:.4}: {ms:.1} ms/step (mean of {steps}), {tok_s:.0} tokens/s{memory}"
     );
-    gradschool::device::print_cuda_profile(&device);
+    if let Some(report) = device.profile_report() {
+        eprintln!("{report}");
+    }
 }
 
 /// The step on the library's model: embeddings, 12 blocks, tied head, the fused cross-entropy.

@@ -4,7 +4,9 @@ use crate::error::{Error, Result};
 use std::fmt;
 
 /// A compute device. `Cpu` is always available; `Cuda(i)` names the i-th GPU and is usable only
-/// in a build with the `cuda` feature on a machine with an NVIDIA driver.
+/// in a build with the `cuda` feature on a machine with an NVIDIA driver
+/// (`Device::ensure_available`, which the backend module implements: it knows which backends
+/// were built).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Device {
     /// The host CPU: ndarray + rayon kernels.
@@ -15,20 +17,6 @@ pub enum Device {
 }
 
 impl Device {
-    /// Checks that this device can be used here, with a message that says why not.
-    pub fn ensure_available(&self) -> Result<()> {
-        match self {
-            Device::Cpu => Ok(()),
-            #[cfg(not(feature = "cuda"))]
-            Device::Cuda(i) => Err(Error::Device(format!(
-                "cuda:{i} requested, but gradschool was built without the `cuda` feature \
-                 (rebuild with `cargo build --release --features cuda`)"
-            ))),
-            #[cfg(feature = "cuda")]
-            Device::Cuda(i) => crate::backend::cuda::cuda_device(*i).map(|_| ()),
-        }
-    }
-
     /// Parses a `--device` flag value: `cpu`, `cuda` or `cuda:N`.
     pub fn parse(s: &str) -> Result<Device> {
         match s {
@@ -51,18 +39,6 @@ impl fmt::Display for Device {
     }
 }
 
-/// Prints the per-kernel time table of a profiled CUDA run (GRADSCHOOL_CUDA_PROFILE set) to
-/// stderr; nothing for the CPU or an unprofiled run.
-pub fn print_cuda_profile(device: &Device) {
-    #[cfg(feature = "cuda")]
-    if let Device::Cuda(i) = device {
-        if let Some(report) = crate::backend::cuda::cuda_device(*i).ok().and_then(|d| d.profile_report()) {
-            eprintln!("{report}");
-        }
-    }
-    let _ = device;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,12 +49,5 @@ mod tests {
         assert_eq!(Device::parse("cuda:1").unwrap(), Device::Cuda(1));
         let err = Device::parse("gpu").unwrap_err().to_string();
         assert!(err.contains("--device") && err.contains("gpu"), "{err}");
-    }
-
-    #[test]
-    #[cfg(not(feature = "cuda"))]
-    fn cuda_without_the_feature_is_an_error_not_a_panic() {
-        let err = Device::Cuda(0).ensure_available().unwrap_err().to_string();
-        assert!(err.contains("without the `cuda` feature"), "{err}");
     }
 }

@@ -232,8 +232,7 @@ impl Tensor {
         self.0.storage.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Write access to the storage, for in-place kernels (optimizer steps).
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    /// Write access to the storage, for in-place kernels (optimizer steps, gradient adds).
     pub(crate) fn storage_mut(&self) -> std::sync::RwLockWriteGuard<'_, Storage> {
         self.0.storage.write().unwrap_or_else(|e| e.into_inner())
     }

@@ -2,22 +2,26 @@
 //!
 //! A [`Storage`] is an enum over devices (candle's design, f32 only). Every variant implements
 //! the same [`Backend`] trait of *forward kernels*; autograd never lives here: backward rules are
-//! written with tensor ops in `ops/`, so a new backend gets gradients for free. The CUDA issue
-//! adds `#[cfg(feature = "cuda")] Cuda(CudaStorage)` and the compiler then points at every match
-//! that must learn the new variant.
+//! written with tensor ops in `ops/` (and, where a fused kernel pays, with the trait's gradient
+//! kernels), so a new backend gets gradients for free. The CUDA backend is the variant
+//! `#[cfg(feature = "cuda")] Cuda(CudaStorage)`: the compiler points at every match that must
+//! know it, and nothing above this module names a device's storage.
+//!
+//! The op vocabulary both sides share (`op/`: unary, binary and reduce ops, optimizer updates)
+//! is a leaf module: kernels import it, `ops/` imports it, and neither imports the other.
 //!
 //! All storages hold a contiguous row-major buffer; shapes travel beside them as `&[usize]`.
 
+mod available;
 pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod op;
 
 pub use cpu::CpuStorage;
 
 use crate::device::Device;
-use crate::ops::binary::BinaryOp;
-use crate::ops::reduce::ReduceOp;
-use crate::ops::unary::UnaryOp;
+use op::{BinaryOp, OptimStep, ParamSlot, ReduceOp, UnaryOp};
 
 /// How a (batched) matrix product reads its operands. Operand `a` holds `batch` matrices of
 /// `m×k` (or `k×m` read transposed when `trans_a`), `a_batch_stride` elements apart (0 to reuse
@@ -95,6 +99,19 @@ pub trait Backend: Sized + Send + Sync {
     fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Self, Self);
     /// Its gradient from the saved logsumexp: ∂L/∂z = g_row·(exp(z − lse) − onehot(target)).
     fn cross_entropy_rows_grad(&self, lse: &Self, targets: &[i64], grad_rows: &Self, cols: usize) -> Self;
+    /// Layer norm's backward over rows of `cols` from x (`self`), the weight, the saved per-row
+    /// μ and rstd and the upstream gradient g: with x̂ = (x − μ)·rstd and ĝ = g⊙w,
+    /// (∂L/∂x = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)), ∂L/∂w = Σ_rows g⊙x̂, ∂L/∂b = Σ_rows g).
+    fn layer_norm_grad(&self, w: &Self, mean: &Self, rstd: &Self, g: &Self, cols: usize) -> (Self, Self, Self);
+    /// In place: `self` (of `out_shape`) += the index_add of `g` (of `shape`) along `dim`, i.e.
+    /// slice j of g is added to slice idx\[j\] of self.
+    fn index_add_(&mut self, g: &Self, shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]);
+    /// In place: `self[.., start..start + len, ..] += g` along `dim`, self of `shape`, g of
+    /// `shape` with `len` at `dim`.
+    fn narrow_add_(&mut self, g: &Self, shape: &[usize], dim: usize, start: usize, len: usize);
+    /// One optimizer update of every parameter in `slots`, in place (multi-tensor: a GPU does
+    /// them all in one launch).
+    fn optim_step(slots: &mut [ParamSlot<'_, Self>], step: OptimStep);
 }
 // ANCHOR_END: backend_trait
 
@@ -325,6 +342,91 @@ impl Storage {
             }
             #[allow(unreachable_patterns)]
             (z, _, g) => panic!("cross_entropy: operands on {} and {}", z.device(), g.device()),
+        }
+    }
+}
+
+impl Storage {
+    /// See [`Backend::layer_norm_grad`].
+    pub(crate) fn layer_norm_grad(
+        &self,
+        w: &Storage,
+        mean: &Storage,
+        rstd: &Storage,
+        g: &Storage,
+        cols: usize,
+    ) -> (Storage, Storage, Storage) {
+        match (self, w, mean, rstd, g) {
+            (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(m), Storage::Cpu(r), Storage::Cpu(g)) => {
+                let (dx, dw, db) = x.layer_norm_grad(w, m, r, g, cols);
+                (Storage::Cpu(dx), Storage::Cpu(dw), Storage::Cpu(db))
+            }
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(x), Storage::Cuda(w), Storage::Cuda(m), Storage::Cuda(r), Storage::Cuda(g)) => {
+                let (dx, dw, db) = x.layer_norm_grad(w, m, r, g, cols);
+                (Storage::Cuda(dx), Storage::Cuda(dw), Storage::Cuda(db))
+            }
+            #[allow(unreachable_patterns)]
+            (x, _, _, _, g) => panic!("layer_norm backward: operands on {} and {}", x.device(), g.device()),
+        }
+    }
+    /// See [`Backend::index_add_`].
+    pub(crate) fn index_add_(&mut self, g: &Storage, shape: &[usize], dim: usize, idx: &[i64], out: &[usize]) {
+        match (self, g) {
+            (Storage::Cpu(a), Storage::Cpu(g)) => a.index_add_(g, shape, dim, idx, out),
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(a), Storage::Cuda(g)) => a.index_add_(g, shape, dim, idx, out),
+            #[allow(unreachable_patterns)]
+            (a, g) => panic!("index_add_: operands on {} and {}", a.device(), g.device()),
+        }
+    }
+    /// See [`Backend::narrow_add_`].
+    pub(crate) fn narrow_add_(&mut self, g: &Storage, shape: &[usize], dim: usize, start: usize, len: usize) {
+        match (self, g) {
+            (Storage::Cpu(a), Storage::Cpu(g)) => a.narrow_add_(g, shape, dim, start, len),
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(a), Storage::Cuda(g)) => a.narrow_add_(g, shape, dim, start, len),
+            #[allow(unreachable_patterns)]
+            (a, g) => panic!("narrow backward: operands on {} and {}", a.device(), g.device()),
+        }
+    }
+    /// See [`Backend::optim_step`]: the slots are grouped by device, and each device's backend
+    /// updates its group (a GPU in one launch per device).
+    pub(crate) fn optim_step(slots: Vec<ParamSlot<'_, Storage>>, step: OptimStep) {
+        let mut cpu = Vec::new();
+        #[cfg(feature = "cuda")]
+        let mut gpu = Vec::new();
+        for ParamSlot { w, g, s1, s2, a, b } in slots {
+            match (w, g) {
+                (Storage::Cpu(w), Storage::Cpu(g)) => {
+                    cpu.push(ParamSlot { w, g, s1: s1.map(Storage::host_state), s2: s2.map(Storage::host_state), a, b })
+                }
+                #[cfg(feature = "cuda")]
+                (Storage::Cuda(w), Storage::Cuda(g)) => {
+                    gpu.push(ParamSlot { w, g, s1: s1.map(Storage::gpu_state), s2: s2.map(Storage::gpu_state), a, b })
+                }
+                #[allow(unreachable_patterns)]
+                (w, g) => panic!("optimizer step: a parameter on {} has its gradient on {}", w.device(), g.device()),
+            }
+        }
+        CpuStorage::optim_step(&mut cpu, step);
+        #[cfg(feature = "cuda")]
+        cuda::CudaStorage::optim_step(&mut gpu, step);
+    }
+
+    fn host_state(&mut self) -> &mut CpuStorage {
+        match self {
+            Storage::Cpu(c) => c,
+            #[allow(unreachable_patterns)]
+            other => panic!("optimizer step: a host parameter has its state on {}", other.device()),
+        }
+    }
+
+    #[cfg(feature = "cuda")]
+    fn gpu_state(&mut self) -> &mut cuda::CudaStorage {
+        match self {
+            Storage::Cuda(c) => c,
+            other => panic!("optimizer step: a GPU parameter has its state on {}", other.device()),
         }
     }
 }

@@ -108,6 +108,8 @@ pub fn run(args: &MnistArgs) -> Result<()> {
         config.out_dir.display()
     );
     println!("test_accuracy={:.4}", summary.test_accuracy);
-    gradschool::device::print_cuda_profile(&config.device);
+    if let Some(report) = config.device.profile_report() {
+        eprintln!("{report}");
+    }
     Ok(())
 }

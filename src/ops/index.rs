@@ -27,15 +27,8 @@ impl Backward for IndexSelectBackward {
         true
     }
     fn accumulate_into(&self, _inputs: &[Tensor], g: &Tensor, acc: &Tensor) -> bool {
-        if acc.device() != crate::Device::Cpu || g.device() != crate::Device::Cpu {
-            return false;
-        }
         let (dims, out_dims) = (g.dims(), acc.dims().to_vec());
-        g.with_data(|g| {
-            acc.with_data_mut(|a| {
-                crate::backend::cpu::index_add_into(a, g, dims, self.dim, self.idx.as_slice(), &out_dims)
-            })
-        });
+        acc.storage_mut().index_add_(&g.storage(), dims, self.dim, self.idx.as_slice(), &out_dims);
         true
     }
 }

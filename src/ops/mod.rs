@@ -9,9 +9,7 @@ pub mod loss;
 pub mod matmul;
 pub mod movement;
 pub mod norm;
+pub mod optim;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;
-
-#[cfg(test)]
-mod tests;

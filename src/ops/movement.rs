@@ -60,51 +60,18 @@ impl Backward for NarrowBackward {
         "narrow"
     }
     fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
-        let full = inputs[0].dims();
-        // On the CPU: zeros with g added into its window (one pass less than concatenating
-        // zero pads around g).
-        if g.device() == crate::Device::Cpu {
-            let zeros = g.new_full(full.to_vec(), 0.0);
-            if self.accumulate_into(inputs, g, &zeros) {
-                return vec![Some(zeros)];
-            }
-        }
-        let len = g.dims()[self.dim];
-        let mut parts = Vec::new();
-        let pad = |n: usize| {
-            let mut s = full.to_vec();
-            s[self.dim] = n;
-            g.new_full(s, 0.0)
-        };
-        let before = pad(self.start);
-        let after = pad(full[self.dim] - self.start - len);
-        for t in [&before, g, &after] {
-            if t.dims()[self.dim] > 0 {
-                parts.push(t);
-            }
-        }
-        vec![Some(Tensor::cat(&parts, self.dim as isize))]
+        // zeros with g added into its window (one pass less than concatenating zero pads)
+        let zeros = g.new_full(inputs[0].dims().to_vec(), 0.0);
+        self.accumulate_into(inputs, g, &zeros);
+        vec![Some(zeros)]
     }
     fn sparse_input_grad(&self) -> bool {
         true
     }
     fn accumulate_into(&self, inputs: &[Tensor], g: &Tensor, acc: &Tensor) -> bool {
-        if acc.device() != crate::Device::Cpu || g.device() != crate::Device::Cpu {
-            return false;
-        }
-        // acc[…, start..start + len, …] += g, one contiguous run per outer index
-        let full = inputs[0].dims();
-        let outer: usize = full[..self.dim].iter().product();
-        let inner: usize = full[self.dim + 1..].iter().product();
-        let (n, len) = (full[self.dim], g.dims()[self.dim]);
-        g.with_data(|g| {
-            acc.with_data_mut(|a| {
-                for o in 0..outer {
-                    let dst = &mut a[(o * n + self.start) * inner..(o * n + self.start + len) * inner];
-                    dst.iter_mut().zip(&g[o * len * inner..(o + 1) * len * inner]).for_each(|(d, &s)| *d += s);
-                }
-            })
-        });
+        // acc[…, start..start + len, …] += g
+        let len = g.dims()[self.dim];
+        acc.storage_mut().narrow_add_(&g.storage(), inputs[0].dims(), self.dim, self.start, len);
         true
     }
 }

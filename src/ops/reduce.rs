@@ -5,20 +5,10 @@
 //! are composites, so their gradients come from the chain rule.
 
 use crate::autograd::Backward;
+pub use crate::backend::op::ReduceOp;
 use crate::int_tensor::IntTensor;
 use crate::shape::normalize_dim;
 use crate::tensor::Tensor;
-
-/// How values along a dimension are combined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReduceOp {
-    /// Σ
-    Sum,
-    /// max
-    Max,
-    /// min
-    Min,
-}
 
 /// Backward of a one-dimension reduction (output has size 1 at `dim`).
 struct ReduceBackward {

@@ -1,6 +1,7 @@
 //! Adam and AdamW (`torch.optim.Adam`, `torch.optim.AdamW`).
 
-use super::{for_each_param, Optimizer, OptimizerState};
+use super::{Optimizer, OptimizerState};
+use crate::ops::optim::{multi_tensor_step, AdamStep, OptimSlot, OptimStep};
 use crate::tensor::Tensor;
 
 /// The update shared by Adam and AdamW. With g the gradient and t the step:
@@ -13,40 +14,34 @@ fn adam_step(
     params: &[Tensor],
     state: &mut OptimizerState,
     lr: f64,
-    betas: (f64, f64),
+    (b1, b2): (f64, f64),
     eps: f64,
     wd: f64,
     decoupled: bool,
 ) {
-    #[cfg(feature = "cuda")]
-    if let Some(ordinal) = super::fused::common_cuda_device(params) {
-        return super::fused::adam(params, state, ordinal, (lr, betas, eps, wd, decoupled));
-    }
-    let (b1, b2) = betas;
-    for_each_param(params, |i, w, g| {
+    // Scalars as PyTorch forms them: in Python floats (f64), rounded to f32 once.
+    let h = AdamStep {
+        one_minus_beta1: (1.0 - b1) as f32,
+        beta2: b2 as f32,
+        one_minus_beta2: (1.0 - b2) as f32,
+        eps: eps as f32,
+        decay: (1.0 - lr * wd) as f32,
+        l2: wd as f32,
+        decoupled,
+    };
+    let mut slots = Vec::new();
+    for (i, p) in params.iter().enumerate() {
+        let Some(g) = p.grad() else { continue }; // no gradient, no update (as PyTorch)
         let t = state.next_step(i) as i32;
-        let (mut m, _) = state.take(i, "exp_avg", w.len(), 0.0);
-        let (mut v, _) = state.take(i, "exp_avg_sq", w.len(), 0.0);
-        // Scalars as PyTorch forms them: in Python floats (f64), rounded to f32 once.
+        let (m, _) = state.buffer(i, "exp_avg", p, 0.0);
+        let (v, _) = state.buffer(i, "exp_avg_sq", p, 0.0);
+        // The bias corrections of step t: m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ), folded into
+        // two per-parameter scalars (torch divides by a scalar as ·(1/s)).
         let step_size = (lr / (1.0 - b1.powi(t))) as f32;
-        let inv_bc2_sqrt = 1.0 / ((1.0 - b2.powi(t)).sqrt() as f32); // torch divides by a scalar as ·(1/s)
-        let (decay, l2) = ((1.0 - lr * wd) as f32, wd as f32);
-        let (w1, b2f, w2, epsf) = ((1.0 - b1) as f32, b2 as f32, (1.0 - b2) as f32, eps as f32);
-        for j in 0..w.len() {
-            let mut d = g[j];
-            if decoupled {
-                w[j] *= decay;
-            } else if wd != 0.0 {
-                d += l2 * w[j];
-            }
-            m[j] += w1 * (d - m[j]); // = β₁m + (1 − β₁)d, as torch's lerp
-            v[j] = v[j] * b2f + w2 * d * d;
-            let denom = v[j].sqrt() * inv_bc2_sqrt + epsf;
-            w[j] += -step_size * (m[j] / denom);
-        }
-        state.put(i, "exp_avg", m);
-        state.put(i, "exp_avg_sq", v);
-    });
+        let inv_bc2_sqrt = 1.0 / ((1.0 - b2.powi(t)).sqrt() as f32);
+        slots.push(OptimSlot { w: p.clone(), g, s1: Some(m), s2: Some(v), a: step_size, b: inv_bc2_sqrt });
+    }
+    multi_tensor_step(&slots, OptimStep::Adam(h)); // per element: AdamStep::update
 }
 // ANCHOR_END: adam_step
 

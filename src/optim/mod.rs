@@ -3,8 +3,8 @@
 //!
 //! Each optimizer holds handles to the parameters; `step()` reads each `.grad()` and updates
 //! the parameter in place (outside autograd); parameters without a gradient are skipped, as in
-//! PyTorch. On the host, updates run as one fused loop per parameter; when every parameter is on one
-//! GPU, SGD and Adam/AdamW run as a single multi-tensor launch (`fused.rs`).
+//! PyTorch. SGD and Adam/AdamW hand all parameters to one multi-tensor step (`ops::optim`): one
+//! loop per parameter on the host, one launch per GPU; the others loop per parameter on the host.
 
 /// The accessors every optimizer struct (with `params`, `lr` and `state` fields) implements the
 /// same way.
@@ -32,8 +32,6 @@ mod adadelta;
 mod adagrad;
 mod adam;
 mod clip;
-#[cfg(feature = "cuda")]
-mod fused;
 mod rmsprop;
 mod schedule;
 mod sgd;
@@ -72,12 +70,12 @@ pub trait Optimizer {
 }
 
 /// Per-parameter buffers (momentum, running averages …) and step counts, by parameter index.
-/// Buffers of parameters on the host live in `buffers`; those of GPU parameters stay on their
-/// GPU (`device_buffers`), updated in place by the fused multi-tensor kernels.
+/// The multi-tensor optimizers (SGD, Adam/AdamW) keep buffers as tensors on their parameter's
+/// device (`tensors`); the host-loop ones as vectors (`buffers`), where checkpoints restore all.
 #[derive(Clone, Debug, Default)]
 pub struct OptimizerState {
     buffers: BTreeMap<(usize, String), Vec<f32>>,
-    device_buffers: BTreeMap<(usize, String), Tensor>,
+    tensors: BTreeMap<(usize, String), Tensor>,
     steps: BTreeMap<usize, u64>,
 }
 
@@ -105,19 +103,19 @@ impl OptimizerState {
         self.buffers.insert((i, name.to_string()), buf);
     }
 
-    /// Buffer `name` of parameter `i` on `like`'s device (created filled with `init`, or moved
-    /// there from the host if a checkpoint restored it). The bool says whether it already existed.
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-    pub(crate) fn device_buffer(&mut self, i: usize, name: &str, like: &Tensor, init: f32) -> (Tensor, bool) {
+    /// Buffer `name` of parameter `i` as a tensor on `like`'s device (created filled with `init`,
+    /// or moved there from the host if a checkpoint restored it), for the multi-tensor updates.
+    /// The bool says whether it already existed.
+    pub(crate) fn buffer(&mut self, i: usize, name: &str, like: &Tensor, init: f32) -> (Tensor, bool) {
         let key = (i, name.to_string());
-        if let Some(t) = self.device_buffers.get(&key) {
+        if let Some(t) = self.tensors.get(&key) {
             return (t.clone(), true);
         }
         let (t, existed) = match self.buffers.remove(&key) {
             Some(host) => (like.new_from_vec(host, [like.numel()]), true),
             None => (like.new_full([like.numel()], init), false),
         };
-        self.device_buffers.insert(key, t.clone());
+        self.tensors.insert(key, t.clone());
         (t, existed)
     }
 
@@ -133,9 +131,7 @@ impl OptimizerState {
         let mut out: Vec<(String, Tensor)> =
             self.buffers.iter().map(|((i, n), b)| (format!("{i}.{n}"), Tensor::from_slice(b, [b.len()]))).collect();
         out.extend(
-            self.device_buffers
-                .iter()
-                .map(|((i, n), t)| (format!("{i}.{n}"), Tensor::from_vec(t.to_vec(), [t.numel()]))),
+            self.tensors.iter().map(|((i, n), t)| (format!("{i}.{n}"), Tensor::from_vec(t.to_vec(), [t.numel()]))),
         );
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.extend(self.steps.iter().map(|(i, s)| (format!("{i}.step"), Tensor::from_vec(vec![*s as f32], [1]))));
@@ -163,7 +159,7 @@ impl OptimizerState {
 
 /// Runs `f(index, param, grad)` on the host data of each parameter that has a gradient. A
 /// parameter on a GPU makes a round trip through the host: the path of the optimizers without a
-/// multi-tensor GPU kernel (RMSprop, AdaGrad, AdaDelta); SGD and Adam/AdamW use `fused.rs` there.
+/// multi-tensor step (RMSprop, AdaGrad, AdaDelta); SGD and Adam/AdamW use `ops::optim`.
 pub(crate) fn for_each_param(params: &[Tensor], mut f: impl FnMut(usize, &mut [f32], &[f32])) {
     for (i, p) in params.iter().enumerate() {
         let Some(g) = p.grad() else { continue };

@@ -1,7 +1,8 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov and weight decay
 //! (`torch.optim.SGD`).
 
-use super::{for_each_param, Optimizer, OptimizerState};
+use super::{Optimizer, OptimizerState};
+use crate::ops::optim::{multi_tensor_step, OptimSlot, OptimStep, SgdStep};
 use crate::tensor::Tensor;
 
 /// SGD. With g = ∇L + λ·w (weight decay λ):
@@ -69,31 +70,26 @@ impl Optimizer for Sgd {
     // ANCHOR: sgd_step
     fn step(&mut self) {
         // Scalars as PyTorch forms them: Python floats (f64), rounded to f32 once.
-        let (lr, mu, wd, nesterov) = (self.lr as f32, self.momentum as f32, self.weight_decay as f32, self.nesterov);
-        let keep = (1.0 - self.dampening) as f32;
-        #[cfg(feature = "cuda")]
-        if let Some(ordinal) = super::fused::common_cuda_device(&self.params) {
-            return super::fused::sgd(&self.params, &mut self.state, ordinal, (lr, mu, keep, wd, nesterov));
+        let h = SgdStep {
+            lr: self.lr as f32,
+            momentum: self.momentum as f32,
+            keep: (1.0 - self.dampening) as f32,
+            weight_decay: self.weight_decay as f32,
+            nesterov: self.nesterov,
+        };
+        let mut slots = Vec::new();
+        for (i, p) in self.params.iter().enumerate() {
+            let Some(g) = p.grad() else { continue }; // no gradient, no update (as PyTorch)
+                                                      // The momentum buffer starts as the first step's d (a = 1 marks that step).
+            let (buf, first) = if h.momentum != 0.0 {
+                let (b, existed) = self.state.buffer(i, "momentum_buffer", p, 0.0);
+                (Some(b), !existed)
+            } else {
+                (None, false)
+            };
+            slots.push(OptimSlot { w: p.clone(), g, s1: buf, s2: None, a: if first { 1.0 } else { 0.0 }, b: 0.0 });
         }
-        let state = &mut self.state;
-        for_each_param(&self.params, |i, w, g| {
-            let (mut buf, existed) =
-                if mu != 0.0 { state.take(i, "momentum_buffer", w.len(), 0.0) } else { (Vec::new(), false) };
-            for j in 0..w.len() {
-                let mut d = g[j];
-                if wd != 0.0 {
-                    d += wd * w[j];
-                }
-                if mu != 0.0 {
-                    buf[j] = if existed { buf[j] * mu + keep * d } else { d };
-                    d = if nesterov { d + mu * buf[j] } else { buf[j] };
-                }
-                w[j] += -lr * d;
-            }
-            if mu != 0.0 {
-                state.put(i, "momentum_buffer", buf);
-            }
-        });
+        multi_tensor_step(&slots, OptimStep::Sgd(h)); // per element: SgdStep::update
     }
     // ANCHOR_END: sgd_step
     optimizer_accessors!();

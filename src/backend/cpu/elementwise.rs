@@ -5,8 +5,8 @@
 //! cases — equal shapes, a scalar operand — skip the views and run as flat loops.
 
 use super::{pool, PAR_THRESHOLD};
-use crate::ops::binary::BinaryOp;
-use crate::ops::unary::UnaryOp;
+use crate::backend::op::BinaryOp;
+use crate::backend::op::UnaryOp;
 use crate::shape::contiguous_strides;
 use ndarray::{ArrayViewD, ArrayViewMutD, IxDyn, ShapeBuilder, Zip};
 use rayon::prelude::*;

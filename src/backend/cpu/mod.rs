@@ -7,15 +7,12 @@ mod index;
 mod matmul;
 pub mod pool;
 mod reduce;
+#[cfg(test)]
+mod tests;
 
-pub(crate) use index::index_add_into;
-pub(crate) use reduce::layer_norm_backward;
-
+use super::op::{BinaryOp, OptimStep, ParamSlot, ReduceOp, UnaryOp};
 use super::{Backend, MatmulLayout};
 use crate::device::Device;
-use crate::ops::binary::BinaryOp;
-use crate::ops::reduce::ReduceOp;
-use crate::ops::unary::UnaryOp;
 use std::sync::Arc;
 
 /// Below this many elements a kernel runs on one thread: spawning costs more than it saves.
@@ -164,6 +161,37 @@ impl Backend for CpuStorage {
     }
     fn cross_entropy_rows_grad(&self, lse: &Self, targets: &[i64], grad_rows: &Self, cols: usize) -> Self {
         CpuStorage::new(reduce::cross_entropy_rows_grad(&self.0, &lse.0, targets, &grad_rows.0, cols))
+    }
+    fn layer_norm_grad(&self, w: &Self, mean: &Self, rstd: &Self, g: &Self, cols: usize) -> (Self, Self, Self) {
+        let (dx, dw, db) = reduce::layer_norm_backward(&self.0, &w.0, &mean.0, &rstd.0, &g.0, cols);
+        (CpuStorage::new(dx), CpuStorage::from_vec(dw), CpuStorage::from_vec(db))
+    }
+    fn index_add_(&mut self, g: &Self, shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]) {
+        index::index_add_into(self.as_mut_slice(), &g.0, shape, dim, idx, out_shape);
+    }
+    fn narrow_add_(&mut self, g: &Self, shape: &[usize], dim: usize, start: usize, len: usize) {
+        // self[…, start..start + len, …] += g: one contiguous run per outer index
+        let (outer, n, inner) = split_at_dim(shape, dim);
+        let a = self.as_mut_slice();
+        for o in 0..outer {
+            let dst = &mut a[(o * n + start) * inner..(o * n + start + len) * inner];
+            dst.iter_mut().zip(&g.0[o * len * inner..(o + 1) * len * inner]).for_each(|(d, &s)| *d += s);
+        }
+    }
+    fn optim_step(slots: &mut [ParamSlot<'_, Self>], step: OptimStep) {
+        for s in slots {
+            let (w, g) = (s.w.as_mut_slice(), s.g.as_slice());
+            match step {
+                OptimStep::Sgd(h) => h.update(w, g, s.s1.as_deref_mut().map(CpuStorage::as_mut_slice), s.a != 0.0),
+                OptimStep::Adam(h) => {
+                    let (m, v) = match (s.s1.as_deref_mut(), s.s2.as_deref_mut()) {
+                        (Some(m), Some(v)) => (m.as_mut_slice(), v.as_mut_slice()),
+                        _ => panic!("Adam step: a parameter without its m and v buffers"),
+                    };
+                    h.update(w, g, m, v, s.a, s.b);
+                }
+            }
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Reductions along one dimension, arg-reductions and the row softmax.
 
 use super::{pool, split_at_dim, PAR_THRESHOLD};
-use crate::ops::reduce::ReduceOp;
-use crate::ops::unary::exp_fast;
+use crate::backend::op::exp_fast;
+use crate::backend::op::ReduceOp;
 use rayon::prelude::*;
 
 /// Sum of a contiguous run with 8 independent accumulators: vectorises, and the error grows

@@ -6,12 +6,12 @@
 //! (CI compiles them without a GPU); `CudaStorage` runs them, and cuBLAS runs matrix products.
 
 mod device;
+mod grad;
 mod layout;
 mod optim;
 mod storage;
 
 pub use device::{cuda_device, CudaDevice, MemoryStats};
-pub use optim::MultiTensor;
 pub use storage::CudaStorage;
 
 use crate::error::{Error, Result};

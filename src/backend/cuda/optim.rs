@@ -1,10 +1,41 @@
 //! The launch side of the multi-tensor optimizer kernels (kernels/optim.cu): one table of device
 //! pointers, offsets and per-parameter scalars is copied to the GPU, then one launch updates
-//! every parameter. The optimizers in src/optim build the table (`MultiTensor`) and call here.
+//! every parameter of a device. `Backend::optim_step` lands here with the slots the optimizers in
+//! src/optim gathered (through `ops::optim`); the arithmetic is `backend::op::{SgdStep, AdamStep}`.
 
 use super::device::CudaDevice;
 use super::storage::CudaStorage;
+use crate::backend::op::{OptimStep, ParamSlot};
 use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
+
+/// One multi-tensor launch per device holding parameters in `slots`.
+pub(super) fn multi_tensor_step(slots: &mut [ParamSlot<'_, CudaStorage>], step: OptimStep) {
+    let mut ordinals: Vec<usize> = slots.iter().map(|s| s.w.dev.ordinal).collect();
+    ordinals.sort_unstable();
+    ordinals.dedup();
+    for ordinal in ordinals {
+        let mut table = MultiTensor::default();
+        let mut dev = None;
+        for s in slots.iter().filter(|s| s.w.dev.ordinal == ordinal) {
+            table.push(&*s.w, s.g, s.s1.as_deref(), s.s2.as_deref(), s.a, s.b);
+            dev = Some(s.w.dev.clone());
+        }
+        let Some(dev) = dev else { continue };
+        match step {
+            OptimStep::Sgd(h) => table.launch_sgd(&dev, h.lr, h.momentum, h.keep, h.weight_decay, h.nesterov),
+            OptimStep::Adam(h) => table.launch_adam(
+                &dev,
+                h.one_minus_beta1,
+                h.beta2,
+                h.one_minus_beta2,
+                h.eps,
+                h.decay,
+                h.l2,
+                h.decoupled,
+            ),
+        }
+    }
+}
 
 /// The tensors of one multi-tensor step, gathered parameter by parameter.
 #[derive(Default)]

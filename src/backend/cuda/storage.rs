@@ -5,11 +5,9 @@
 
 use super::device::{cuda_device, CudaDevice};
 use super::layout::{shape_info, Layout};
+use crate::backend::op::{BinaryOp, OptimStep, ParamSlot, ReduceOp, UnaryOp};
 use crate::backend::{Backend, MatmulLayout};
 use crate::device::Device;
-use crate::ops::binary::BinaryOp;
-use crate::ops::reduce::ReduceOp;
-use crate::ops::unary::UnaryOp;
 use crate::shape::{broadcast_strides, contiguous_strides};
 use cudarc::cublas::{sys::cublasOperation_t, Gemm, GemmConfig, StridedBatchedConfig};
 use cudarc::driver::{CudaSlice, DevicePtr, LaunchConfig, PushKernelArg};
@@ -543,6 +541,22 @@ impl Backend for CudaStorage {
             unsafe { b.launch(cfg) }.or_fatal("cross_entropy_rows_grad_f32");
         }
         self.wrap(out)
+    }
+
+    fn layer_norm_grad(&self, w: &Self, mean: &Self, rstd: &Self, g: &Self, cols: usize) -> (Self, Self, Self) {
+        self.layer_norm_grad_composed(w, mean, rstd, g, cols)
+    }
+
+    fn index_add_(&mut self, g: &Self, shape: &[usize], dim: usize, idx: &[i64], out_shape: &[usize]) {
+        self.index_add_composed(g, shape, dim, idx, out_shape)
+    }
+
+    fn narrow_add_(&mut self, g: &Self, shape: &[usize], dim: usize, start: usize, len: usize) {
+        self.narrow_add_composed(g, shape, dim, start, len)
+    }
+
+    fn optim_step(slots: &mut [ParamSlot<'_, Self>], step: OptimStep) {
+        super::optim::multi_tensor_step(slots, step)
     }
 
     fn softmax_last(&self, cols: usize, log: bool) -> Self {

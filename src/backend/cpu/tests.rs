@@ -172,7 +172,7 @@ fn fused_cross_entropy_gradient_is_accurate_at_gpt2_width() {
 
 #[test]
 fn exp_fast_is_within_2e7_of_the_f64_exponential() {
-    use crate::ops::unary::exp_fast;
+    use crate::backend::op::exp_fast;
     // Reference: f64 `exp`, exact to far below f32 precision. 2M points over the whole range in
     // which e^x is a normal f32, plus the edges the kernels rely on.
     let mut worst = 0f64;
