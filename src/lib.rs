@@ -36,6 +36,7 @@ pub use autograd::{
     checkpoint, enable_grad, gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckOptions, GradcheckReport,
     NoGradGuard,
 };
+pub use backend::set_num_threads;
 pub use device::Device;
 pub use error::{Error, Result};
 pub use int_tensor::{IntTensor, IGNORE_INDEX};

@@ -119,7 +119,7 @@ fn main() {
 fn sentiment_pipeline(tokenizer_dir: &std::path::Path) {
     use gradschool::gpt2::{Gpt2, Gpt2Config};
     use gradschool::train::pretrain::{pretrain, PretrainConfig};
-    use gradschool::train::sentiment::{train_sentiment, SentimentConfig};
+    use gradschool::train::sentiment::{train_sentiment, LoraConfig, SentimentConfig};
     let tmp = std::env::temp_dir().join(format!("gradschool-sent-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
@@ -139,9 +139,6 @@ fn sentiment_pipeline(tokenizer_dir: &std::path::Path) {
         ..Gpt2Config::gpt2()
     };
     let pre = PretrainConfig {
-        texts: vec![tmp.join("text.txt")],
-        tokenizer_dir: tokenizer_dir.to_path_buf(),
-        config,
         steps: 3,
         batch_size: 2,
         block_size: 16,
@@ -149,32 +146,34 @@ fn sentiment_pipeline(tokenizer_dir: &std::path::Path) {
         seed: 1,
         out_dir: tmp.join("model"),
         progress: false,
-        device: gradschool::Device::Cpu,
         gradient_checkpointing: true,
+        ..PretrainConfig::new(vec![tmp.join("text.txt")], tokenizer_dir.to_path_buf(), config)
     };
-    let curve = pretrain(&pre).unwrap();
-    assert!(curve.iter().all(|(_, l)| l.is_finite()));
+    let report = pretrain(&pre).unwrap();
+    assert!(report.rows.iter().all(|r| r.train_loss.is_finite()));
+    assert!(report.last("eval_loss").is_some_and(f64::is_finite), "the held-out tenth is evaluated at the end");
     let model = Gpt2::from_dir(&tmp.join("model")).unwrap(); // HF format, tokenizer copied beside it
     assert_eq!(model.config.vocab_size, 50257);
     let rt = PathBuf::from(std::env::var_os("GRADSCHOOL_SHARED_DATA").unwrap()).join("rt-polarity");
     // full fine-tuning; LoRA with ln_f trained; full with 2-batch accumulation and checkpointing
-    for (lora, accum) in [(None, 1), (Some((2, 4.0, true)), 1), (None, 2)] {
+    let lora_r2 = LoraConfig { r: 2, alpha: 4.0, mlp: true };
+    for (lora, accum) in [(None, 1), (Some(lora_r2), 1), (None, 2)] {
         let mut cfg = SentimentConfig::new(tmp.join("model"), rt.clone());
         (cfg.out_dir, cfg.limit_train, cfg.limit_eval, cfg.eval_every, cfg.save_every) =
             (tmp.join("ft"), Some(16), Some(16), 1, 2);
         (cfg.lr, cfg.progress, cfg.lora, cfg.lora_train_ln_f) = (1e-3, false, lora, lora.is_some());
         (cfg.grad_accum, cfg.gradient_checkpointing) = (accum, accum > 1);
-        let rows = train_sentiment(&cfg).unwrap();
+        let report = train_sentiment(&cfg).unwrap();
         assert_eq!(
-            rows.len(),
+            report.rows.len(),
             2 / accum,
             "16 examples / batch 8 = 2 batches, one step per {accum}, evaluated every step"
         );
-        let last = rows.last().unwrap();
-        assert!(last.train_loss.is_finite() && last.eval_loss.unwrap().is_finite());
-        assert!((0.0..=1.0).contains(&last.eval_accuracy.unwrap()));
+        let last = report.rows.last().unwrap();
+        assert!(last.train_loss.is_finite() && report.last("eval_loss").unwrap().is_finite());
+        assert!((0.0..=1.0).contains(&report.last("eval_accuracy").unwrap()));
         let csv = std::fs::read_to_string(tmp.join("ft/metrics.csv")).unwrap();
-        assert_eq!(csv.lines().next().unwrap(), "step,train_loss,eval_loss,eval_accuracy");
+        assert_eq!(csv.lines().next().unwrap(), "epoch,step,lr,train_loss,eval_loss,eval_accuracy,train_seconds");
         if lora.is_some() {
             let adapter = tmp.join("ft/checkpoint-2/adapter_model.safetensors");
             let names: Vec<String> =

@@ -32,6 +32,15 @@ impl Device {
     }
 }
 
+/// Sets how many threads the CPU kernels use (`torch.set_num_threads`); call it before any
+/// tensor work. An error if the thread pool was already started.
+pub fn set_num_threads(n: usize) -> Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| crate::Error::Config(format!("--threads {n}: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

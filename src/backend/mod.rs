@@ -18,6 +18,7 @@ pub mod cpu;
 pub mod cuda;
 pub mod op;
 
+pub use available::set_num_threads;
 pub use cpu::CpuStorage;
 
 use crate::device::Device;

@@ -5,16 +5,16 @@
 use clap::Args;
 use gradschool::nn::functional::mse_loss;
 use gradschool::nn::init::{kaiming_uniform, FanMode, Nonlinearity};
-use gradschool::{manual_seed, no_grad, Device, Error, Reduction, Result, Tensor};
+use gradschool::{manual_seed, no_grad, Device, Reduction, Result, Tensor};
 
 /// Flags of `gradschool demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Gradient-descent steps.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = super::args::at_least_one)]
     steps: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = super::args::positive_f32)]
     lr: f32,
     /// Random seed for the initial weights.
     #[arg(long, default_value_t = 42)]
@@ -24,31 +24,29 @@ pub struct DemoArgs {
     #[arg(long)]
     no_activation: bool,
     /// Device: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value = "cpu", value_parser = super::args::device)]
+    device: Device,
 }
 
-/// A weight `(in, out)` with PyTorch's Linear initialisation, and a zero bias.
-fn layer(fan_in: usize, fan_out: usize, rng: &mut rand::rngs::StdRng) -> (Tensor, Tensor) {
+/// A weight `(in, out)` with PyTorch's Linear initialisation, and a zero bias, on `device`.
+fn layer(fan_in: usize, fan_out: usize, rng: &mut rand::rngs::StdRng, device: &Device) -> Result<(Tensor, Tensor)> {
     let w = kaiming_uniform(&[fan_out, fan_in], FanMode::FanIn, Nonlinearity::LeakyRelu(5f32.sqrt()), rng);
-    (w.t().detach().requires_grad_(), Tensor::zeros([fan_out]).requires_grad_())
+    let (w, b) = (w.t().detach().requires_grad_(), Tensor::zeros([fan_out]).requires_grad_());
+    w.to_device_(device)?;
+    b.to_device_(device)?;
+    Ok((w, b))
 }
 
 /// Trains and prints the loss curve; returns an error for invalid flags.
 pub fn run(args: &DemoArgs) -> Result<()> {
-    if args.steps == 0 {
-        return Err(Error::Config("--steps must be at least 1".into()));
-    }
-    if !(args.lr.is_finite() && args.lr > 0.0) {
-        return Err(Error::Config(format!("--lr must be a positive number, got {}", args.lr)));
-    }
-    let device = Device::parse(&args.device)?;
-    device.ensure_available()?;
+    let device = args.device;
 
     let mut rng = manual_seed(args.seed);
     let x = Tensor::linspace(-std::f32::consts::PI, std::f32::consts::PI, 256).reshape([256, 1]); // (N, 1)
     let y = x.with_data(|d| Tensor::from_vec(d.iter().map(|v| v.sin()).collect(), [256, 1])); // (N, 1)
-    let layers = [layer(1, 32, &mut rng), layer(32, 32, &mut rng), layer(32, 1, &mut rng)];
+    let (x, y) = (x.to(&device)?, y.to(&device)?);
+    let layers =
+        [layer(1, 32, &mut rng, &device)?, layer(32, 32, &mut rng, &device)?, layer(32, 1, &mut rng, &device)?];
 
     let mut loss_value = f32::NAN;
     // ANCHOR: demo_loop

@@ -1,9 +1,10 @@
 //! `gradschool pretrain` and `gradschool sentiment`: the GPT-2 training commands.
 
+use super::args::{at_least_one, device, positive_f32, positive_f64};
 use clap::Args;
 use gradschool::gpt2::Gpt2Config;
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
-use gradschool::train::sentiment::{train_sentiment, SentimentConfig};
+use gradschool::train::sentiment::{train_sentiment, LoraConfig, SentimentConfig};
 use gradschool::{Device, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -21,35 +22,41 @@ pub struct PretrainArgs {
     #[arg(long, default_value = "runs/pretrain")]
     out_dir: PathBuf,
     /// Blocks.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     n_layer: usize,
     /// Width.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = at_least_one)]
     n_embd: usize,
     /// Attention heads.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
     n_head: usize,
     /// Tokens per training sequence (also the context length).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = at_least_one)]
     block_size: usize,
     /// Sequences per step.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = at_least_one)]
     batch_size: usize,
     /// Optimizer steps.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
     steps: usize,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = positive_f64)]
     lr: f64,
     /// Seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Device: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value = "cpu", value_parser = device)]
+    device: Device,
     /// Recompute each block's activations in the backward pass (less memory, ~⅓ more compute).
     #[arg(long)]
     gradient_checkpointing: bool,
+    /// Evaluate on the held-out tenth of the text, and save a checkpoint, every N steps.
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
+    eval_every: usize,
+    /// Continue from the checkpoint in --out-dir.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Pretrains and prints the loss curve's ends.
@@ -67,9 +74,6 @@ pub fn run_pretrain(a: &PretrainArgs) -> Result<()> {
         attn_pdrop: 0.0,
     };
     let cfg = PretrainConfig {
-        texts: a.texts.clone(),
-        tokenizer_dir: a.tokenizer.clone(),
-        config,
         steps: a.steps,
         batch_size: a.batch_size,
         block_size: a.block_size,
@@ -77,15 +81,17 @@ pub fn run_pretrain(a: &PretrainArgs) -> Result<()> {
         seed: a.seed,
         out_dir: a.out_dir.clone(),
         progress: std::io::stderr().is_terminal(),
-        device: Device::parse(&a.device)?,
+        device: a.device,
         gradient_checkpointing: a.gradient_checkpointing,
+        eval_every: a.eval_every,
+        resume: a.resume,
+        ..PretrainConfig::new(a.texts.clone(), a.tokenizer.clone(), config)
     };
-    cfg.device.ensure_available()?;
-    let curve = pretrain(&cfg)?;
-    if let (Some(first), Some(last)) = (curve.first(), curve.last()) {
-        println!("loss {:.4} at step {} → {:.4} at step {}", first.1, first.0, last.1, last.0);
+    let report = pretrain(&cfg)?;
+    if let (Some(first), Some(last)) = (report.rows.first(), report.rows.last()) {
+        println!("loss {:.4} at step {} → {:.4} at step {}", first.train_loss, first.step, last.train_loss, last.step);
     }
-    println!("wrote {} (config.json, model.safetensors, tokenizer files, pretrain-loss.png)", a.out_dir.display());
+    println!("wrote {} (config.json, model.safetensors, tokenizer files, metrics.csv, loss.png)", a.out_dir.display());
     Ok(())
 }
 
@@ -105,22 +111,22 @@ pub struct SentimentArgs {
     #[arg(long, default_value = "runs/sentiment")]
     out_dir: PathBuf,
     /// MAX_LEN: tokens per example, input + EOS + label.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
     max_len: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 2e-5)]
+    #[arg(long, default_value_t = 2e-5, value_parser = positive_f64)]
     lr: f64,
     /// Batch size.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     batch_size: usize,
     /// Epochs.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     epochs: usize,
     /// Evaluate every N steps.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     eval_every: usize,
     /// Save a checkpoint every N steps.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     save_every: usize,
     /// Warmup steps.
     #[arg(long, default_value_t = 0)]
@@ -129,16 +135,16 @@ pub struct SentimentArgs {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Train on N sentences only.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     limit_train: Option<usize>,
     /// Evaluate on N sentences only.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     limit_eval: Option<usize>,
     /// LoRA rank: train low-rank adapters on the attention projections instead of every weight.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     lora_r: Option<usize>,
     /// LoRA α (the update is scaled by α/r).
-    #[arg(long, default_value_t = 16.0)]
+    #[arg(long, default_value_t = 16.0, value_parser = positive_f32)]
     lora_alpha: f32,
     /// Also adapt the MLP projections.
     #[arg(long)]
@@ -151,30 +157,47 @@ pub struct SentimentArgs {
     /// gradient_checkpointing=True: less memory, ~⅓ more compute).
     #[arg(long)]
     gradient_checkpointing: bool,
+    /// Clip gradients to this global norm before each step (Hugging Face's max_grad_norm).
+    #[arg(long, default_value_t = 1.0, value_parser = positive_f32)]
+    max_grad_norm: f32,
+    /// Continue from the checkpoint in --out-dir.
+    #[arg(long)]
+    resume: bool,
     /// Accumulate gradients over N batches per optimizer step (effective batch N × batch size).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     grad_accum: usize,
     /// Device: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value = "cpu", value_parser = device)]
+    device: Device,
 }
 
 /// Fine-tunes and prints the final accuracy.
 pub fn run_sentiment(a: &SentimentArgs) -> Result<()> {
-    let mut cfg = SentimentConfig::new(a.model_dir.clone(), a.data_dir.clone());
-    cfg.tokenizer_dir = a.tokenizer.clone();
-    cfg.out_dir = a.out_dir.clone();
-    (cfg.max_len, cfg.lr, cfg.batch_size, cfg.epochs) = (a.max_len, a.lr, a.batch_size, a.epochs);
-    (cfg.eval_every, cfg.save_every, cfg.warmup, cfg.seed) = (a.eval_every, a.save_every, a.warmup, a.seed);
-    (cfg.limit_train, cfg.limit_eval) = (a.limit_train, a.limit_eval);
-    cfg.progress = std::io::stderr().is_terminal();
-    cfg.lora = a.lora_r.map(|r| (r, a.lora_alpha, a.lora_mlp));
-    (cfg.lora_train_ln_f, cfg.gradient_checkpointing, cfg.grad_accum) =
-        (a.lora_train_ln_f, a.gradient_checkpointing, a.grad_accum);
-    cfg.device = Device::parse(&a.device)?;
-    cfg.device.ensure_available()?;
-    let rows = train_sentiment(&cfg)?;
-    let acc = rows.last().and_then(|r| r.eval_accuracy).unwrap_or(f64::NAN);
+    let cfg = SentimentConfig {
+        tokenizer_dir: a.tokenizer.clone(),
+        out_dir: a.out_dir.clone(),
+        max_len: a.max_len,
+        lr: a.lr,
+        batch_size: a.batch_size,
+        epochs: a.epochs,
+        eval_every: a.eval_every,
+        save_every: a.save_every,
+        warmup: a.warmup,
+        seed: a.seed,
+        max_grad_norm: a.max_grad_norm,
+        limit_train: a.limit_train,
+        limit_eval: a.limit_eval,
+        progress: std::io::stderr().is_terminal(),
+        lora: a.lora_r.map(|r| LoraConfig { r, alpha: a.lora_alpha, mlp: a.lora_mlp }),
+        lora_train_ln_f: a.lora_train_ln_f,
+        gradient_checkpointing: a.gradient_checkpointing,
+        grad_accum: a.grad_accum,
+        device: a.device,
+        resume: a.resume,
+        ..SentimentConfig::new(a.model_dir.clone(), a.data_dir.clone())
+    };
+    let report = train_sentiment(&cfg)?;
+    let acc = report.last("eval_accuracy").unwrap_or(f64::NAN);
     println!("wrote {0}/metrics.csv, {0}/loss.png, {0}/checkpoint-*", cfg.out_dir.display());
     println!("eval_accuracy={acc:.4}");
     Ok(())

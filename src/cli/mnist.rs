@@ -1,9 +1,10 @@
 //! `gradschool mnist`: the course's MNIST network with its defaults.
 
+use super::args::{at_least_one, device, positive_f64, unit_interval, SchedulerKind};
 use clap::Args;
-use gradschool::optim::Schedule;
-use gradschool::train::mnist::{train_mnist, MnistConfig, OptimizerKind};
-use gradschool::{Device, Error, Result};
+use gradschool::optim::OptimizerKind;
+use gradschool::train::mnist::{train_mnist, MnistConfig};
+use gradschool::{Device, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -11,26 +12,25 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct MnistArgs {
     /// Passes over the training set.
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
-    epochs: u64,
+    #[arg(long, default_value_t = 15, value_parser = at_least_one)]
+    epochs: usize,
     /// Examples per training batch.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
-    batch_size: u64,
+    #[arg(long, default_value_t = 64, value_parser = at_least_one)]
+    batch_size: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = positive_f64)]
     lr: f64,
-    /// Solver: sgd, rmsprop, adagrad, adadelta, adam or adamw.
-    #[arg(long, default_value = "sgd")]
-    optimizer: String,
+    /// Solver.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    optimizer: OptimizerKind,
     /// Momentum (sgd and rmsprop).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
     momentum: f64,
-    /// Learning-rate schedule per epoch: none, step (×gamma every epoch, the notes' StepLR),
-    /// exponential, or cosine (to 0 over the run).
-    #[arg(long, default_value = "none")]
-    scheduler: String,
+    /// Learning-rate schedule per epoch.
+    #[arg(long, value_enum, default_value_t = SchedulerKind::None)]
+    scheduler: SchedulerKind,
     /// Decay factor of the step and exponential schedules.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = positive_f64)]
     gamma: f64,
     /// Seed of initialisation, shuffling and dropout.
     #[arg(long, default_value_t = 42)]
@@ -46,61 +46,41 @@ pub struct MnistArgs {
     #[arg(long)]
     resume: bool,
     /// Worker threads (default: all cores).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    threads: Option<u64>,
+    #[arg(long, value_parser = at_least_one)]
+    threads: Option<usize>,
     /// Log the training loss every N steps.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
-    log_interval: u64,
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
+    log_interval: usize,
     /// Train on only the first N training examples (quick experiments).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    limit_train: Option<u64>,
+    #[arg(long, value_parser = at_least_one)]
+    limit_train: Option<usize>,
     /// Device: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value = "cpu", value_parser = device)]
+    device: Device,
 }
 
-fn schedule(args: &MnistArgs) -> Result<Schedule> {
-    if !(args.gamma.is_finite() && args.gamma > 0.0) {
-        return Err(Error::Config(format!("--gamma must be a positive number, got {}", args.gamma)));
-    }
-    Ok(match args.scheduler.as_str() {
-        "none" | "constant" => Schedule::Constant,
-        "step" => Schedule::Step { step_size: 1, gamma: args.gamma },
-        "exponential" => Schedule::Exponential { gamma: args.gamma },
-        "cosine" => Schedule::Cosine { t_max: args.epochs as usize, eta_min: 0.0 },
-        s => return Err(Error::Config(format!("--scheduler: unknown `{s}` (none, step, exponential, cosine)"))),
-    })
-}
-
-/// Validates the flags, then trains.
+/// Trains with the parsed flags.
 pub fn run(args: &MnistArgs) -> Result<()> {
-    let device = Device::parse(&args.device)?;
-    device.ensure_available()?;
-    if !(args.momentum.is_finite() && (0.0..1.0).contains(&args.momentum)) {
-        return Err(Error::Config(format!("--momentum must be in [0, 1), got {}", args.momentum)));
-    }
     if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n as usize)
-            .build_global()
-            .map_err(|e| Error::Config(format!("--threads {n}: {e}")))?;
+        gradschool::set_num_threads(n)?;
     }
     let config = MnistConfig {
-        epochs: args.epochs as usize,
-        batch_size: args.batch_size as usize,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
         lr: args.lr,
-        optimizer: OptimizerKind::parse(&args.optimizer)?,
+        optimizer: args.optimizer,
         momentum: args.momentum,
-        schedule: schedule(args)?,
+        schedule: args.scheduler.schedule(args.gamma, args.epochs),
         seed: args.seed,
         data_dir: args.data_dir.clone(),
         out_dir: args.out_dir.clone(),
         resume: args.resume,
-        log_interval: args.log_interval as usize,
+        log_interval: args.log_interval,
         test_batch_size: 1000,
-        limit_train: args.limit_train.map(|n| n as usize),
+        limit_train: args.limit_train,
         progress: std::io::stderr().is_terminal(),
-        device,
+        device: args.device,
+        halt_after: None,
     };
     let summary = train_mnist(&config)?;
     println!(
@@ -108,8 +88,5 @@ pub fn run(args: &MnistArgs) -> Result<()> {
         config.out_dir.display()
     );
     println!("test_accuracy={:.4}", summary.test_accuracy);
-    if let Some(report) = config.device.profile_report() {
-        eprintln!("{report}");
-    }
     Ok(())
 }

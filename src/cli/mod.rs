@@ -1,6 +1,7 @@
 //! Command-line interface (clap). Each subcommand validates its flags before any tensor code
 //! runs, so a user mistake is a one-line error, never a panic.
 
+mod args;
 mod check_gpt2;
 mod demo;
 mod download;

@@ -1,11 +1,11 @@
 //! `Gpt2Config`: the hyper-parameters of a GPT-2 model, read from a Hugging Face `config.json`.
 
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The shape of a GPT-2 model (field names as in Hugging Face's `config.json`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct Gpt2Config {
     /// Vocabulary size V (50257 for `gpt2`).
     pub vocab_size: usize,

@@ -40,20 +40,25 @@ impl Gpt2 {
     /// head left tied), loadable by `GPT2LMHeadModel.from_pretrained(dir)`.
     pub fn save_dir(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let c = &self.config;
-        let config = format!(
-            "{{\n  \"model_type\": \"gpt2\",\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"vocab_size\": {},\n  \"n_positions\": {},\n  \"n_embd\": {},\n  \"n_layer\": {},\n  \"n_head\": {},\n  \"n_inner\": {},\n  \"layer_norm_epsilon\": {},\n  \"resid_pdrop\": {},\n  \"embd_pdrop\": {},\n  \"attn_pdrop\": {},\n  \"activation_function\": \"gelu_new\",\n  \"tie_word_embeddings\": true\n}}\n",
-            c.vocab_size,
-            c.n_positions,
-            c.n_embd,
-            c.n_layer,
-            c.n_head,
-            c.n_inner.map(|n| n.to_string()).unwrap_or_else(|| "null".into()),
-            c.layer_norm_epsilon,
-            c.resid_pdrop,
-            c.embd_pdrop,
-            c.attn_pdrop
-        );
+        // Hugging Face's config.json: our fields plus the three that name the architecture.
+        #[derive(serde::Serialize)]
+        struct HfConfig<'a> {
+            model_type: &'static str,
+            architectures: [&'static str; 1],
+            #[serde(flatten)]
+            shape: &'a Gpt2Config,
+            activation_function: &'static str,
+            tie_word_embeddings: bool,
+        }
+        let hf = HfConfig {
+            model_type: "gpt2",
+            architectures: ["GPT2LMHeadModel"],
+            shape: &self.config,
+            activation_function: "gelu_new",
+            tie_word_embeddings: true,
+        };
+        let path = dir.join("config.json");
+        let config = serde_json::to_string_pretty(&hf).map_err(|e| Error::format(&path, e.to_string()))? + "\n";
         write_atomic(&dir.join("config.json"), config.as_bytes())?;
         let named: Vec<(String, crate::Tensor)> =
             self.named_parameters().into_iter().map(|(n, t)| (format!("transformer.{n}"), t)).collect();

@@ -236,9 +236,12 @@ pub struct Gpt2 {
     pub blocks: Vec<Block>,
     /// Final LayerNorm.
     pub ln_f: Norm,
+    /// Dropout after the embeddings (`embd_pdrop`).
+    embd_dropout: Dropout,
+    /// Dropout on each block's residual branches (`resid_pdrop`).
     dropout: Dropout,
+    /// Dropout on the attention weights (`attn_pdrop`).
     attn_dropout: Dropout,
-    training: bool,
     /// Recompute each block's activations in the backward pass instead of storing them
     /// (Hugging Face's `gradient_checkpointing_enable()`); training only, off by default.
     pub gradient_checkpointing: bool,
@@ -265,10 +268,18 @@ impl Gpt2 {
             ln_f: Norm::new(c),
             dropout: Dropout::new(config.resid_pdrop.min(0.99), rng),
             attn_dropout: Dropout::new(config.attn_pdrop.min(0.99), rng),
-            training: true,
+            embd_dropout: Dropout::new(config.embd_pdrop.min(0.99), rng),
             gradient_checkpointing: false,
             config,
         }
+    }
+
+    /// Restarts every dropout mask generator from `seed` (a trainer does this per micro-batch,
+    /// so that a resumed run draws the masks an uninterrupted one would).
+    pub fn reseed_dropout(&self, seed: u64) {
+        self.embd_dropout.reseed(seed);
+        self.dropout.reseed(seed ^ 0x5151_5151_5151_5151);
+        self.attn_dropout.reseed(seed ^ 0xa7a7_a7a7_a7a7_a7a7);
     }
 
     /// Logits `(B, T, V)` for token ids `(B, T)`. `attention_mask` `(B, T)` (1 = token, 0 = pad)
@@ -315,7 +326,7 @@ impl Gpt2 {
         }
         let pos = IntTensor::from_vec((past as i64..(past + t) as i64).collect(), [t]);
         let x = self.wte.embedding(ids) + self.wpe.embedding(&pos); // (B, T, C)
-        let mut x = self.dropout.forward(&x);
+        let mut x = self.embd_dropout.forward(&x);
         // 1 where attention is not allowed: keys after the query's position, and padded keys.
         let total = past + t;
         let causal: Vec<f32> = (0..t * total).map(|i| if i % total > past + i / total { 1.0 } else { 0.0 }).collect();
@@ -477,7 +488,7 @@ impl Module for Gpt2 {
     }
 
     fn set_training(&mut self, training: bool) {
-        self.training = training;
+        self.embd_dropout.set_training(training);
         self.dropout.set_training(training);
         self.attn_dropout.set_training(training);
     }

@@ -172,3 +172,41 @@ pub(crate) fn for_each_param(params: &[Tensor], mut f: impl FnMut(usize, &mut [f
         }
     }
 }
+
+/// The solvers a command can be told to use (`--optimizer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// SGD (with `--momentum`)
+    Sgd,
+    /// RMSprop
+    #[value(name = "rmsprop")]
+    RmsProp,
+    /// AdaGrad
+    Adagrad,
+    /// AdaDelta
+    Adadelta,
+    /// Adam
+    Adam,
+    /// AdamW (weight decay 0.01, PyTorch's default)
+    #[value(name = "adamw")]
+    AdamW,
+}
+
+impl OptimizerKind {
+    /// The optimizer over `params` with learning rate `lr`, PyTorch's defaults otherwise, and
+    /// `momentum` for SGD and RMSprop.
+    pub fn build(self, params: Vec<Tensor>, lr: f64, momentum: f64) -> Box<dyn Optimizer> {
+        match self {
+            OptimizerKind::Sgd => Box::new(Sgd::new(params, lr).momentum(momentum)),
+            OptimizerKind::RmsProp => {
+                let mut o = RmsProp::new(params, lr);
+                o.momentum = momentum;
+                Box::new(o)
+            }
+            OptimizerKind::Adagrad => Box::new(Adagrad::new(params, lr)),
+            OptimizerKind::Adadelta => Box::new(Adadelta::new(params, lr)),
+            OptimizerKind::Adam => Box::new(Adam::new(params, lr)),
+            OptimizerKind::AdamW => Box::new(AdamW::new(params, lr)),
+        }
+    }
+}

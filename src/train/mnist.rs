@@ -1,55 +1,16 @@
-//! The course's MNIST training, as a library function the `gradschool mnist` command (and the
-//! tests) call: data, FeedForwardNet, optimizer and schedule, the training loop, evaluation,
-//! metrics, plots and checkpoints.
+//! The course's MNIST training as a recipe over the shared [`train`] loop: data,
+//! FeedForwardNet, optimizer and schedule here; epochs, metrics, plots, checkpoints and
+//! `--resume` in the Trainer.
 
-use super::{epoch_progress, metrics_csv, plot_panels, MetricsRow, Panel, Series};
+use super::{train, ScheduleUnit, Task, TrainReport, TrainerConfig};
 use crate::data::{DataLoader, ImageDataset, MnistFiles, MNIST_MEAN_STD};
 use crate::error::{Error, Result};
-use crate::io::{load_safetensors, save_safetensors, write_atomic};
 use crate::models::FeedForwardNet;
 use crate::nn::functional::{nll_loss, nll_loss_with, ClassLossOptions};
 use crate::nn::{Forward, Module};
-use crate::optim::{Adadelta, Adagrad, Adam, AdamW, LrSchedule, Optimizer, RmsProp, Schedule, Sgd};
-use crate::{manual_seed, no_grad, Reduction};
-use std::collections::HashMap;
+use crate::optim::{OptimizerKind, Schedule};
+use crate::{manual_seed, no_grad, Device, Reduction, Tensor};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
-
-/// The solvers `--optimizer` accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptimizerKind {
-    /// SGD (with `--momentum`)
-    Sgd,
-    /// RMSprop
-    RmsProp,
-    /// AdaGrad
-    Adagrad,
-    /// AdaDelta
-    Adadelta,
-    /// Adam
-    Adam,
-    /// AdamW
-    AdamW,
-}
-
-impl OptimizerKind {
-    /// Parses a flag value.
-    pub fn parse(s: &str) -> Result<OptimizerKind> {
-        Ok(match s {
-            "sgd" => OptimizerKind::Sgd,
-            "rmsprop" => OptimizerKind::RmsProp,
-            "adagrad" => OptimizerKind::Adagrad,
-            "adadelta" => OptimizerKind::Adadelta,
-            "adam" => OptimizerKind::Adam,
-            "adamw" => OptimizerKind::AdamW,
-            _ => {
-                return Err(Error::Config(format!(
-                    "--optimizer: unknown `{s}` (sgd, rmsprop, adagrad, adadelta, adam, adamw)"
-                )))
-            }
-        })
-    }
-}
 
 /// Everything `gradschool mnist` can be told.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,7 +44,9 @@ pub struct MnistConfig {
     /// Show progress bars.
     pub progress: bool,
     /// Where to train.
-    pub device: crate::Device,
+    pub device: Device,
+    /// Stop after this step with a checkpoint, as an interrupted run would (testing resume).
+    pub halt_after: Option<usize>,
 }
 
 impl Default for MnistConfig {
@@ -103,18 +66,9 @@ impl Default for MnistConfig {
             test_batch_size: 1000,
             limit_train: None,
             progress: true,
-            device: crate::Device::Cpu,
+            device: Device::Cpu,
+            halt_after: None,
         }
-    }
-}
-
-impl MnistConfig {
-    /// The settings a resumed run must share with the checkpoint (all but epochs and output).
-    fn fingerprint(&self) -> String {
-        format!(
-            "batch_size={} lr={} optimizer={:?} momentum={} schedule={:?} seed={} data_dir={:?} log_interval={} limit_train={:?}",
-            self.batch_size, self.lr, self.optimizer, self.momentum, self.schedule, self.seed, self.data_dir, self.log_interval, self.limit_train
-        )
     }
 }
 
@@ -150,30 +104,9 @@ pub fn load_data(config: &MnistConfig) -> Result<(ImageDataset, ImageDataset)> {
     Ok((train, test))
 }
 
-fn make_optimizer(config: &MnistConfig, params: Vec<crate::Tensor>) -> Box<dyn Optimizer> {
-    let lr = config.lr;
-    match config.optimizer {
-        OptimizerKind::Sgd => Box::new(Sgd::new(params, lr).momentum(config.momentum)),
-        OptimizerKind::RmsProp => {
-            let mut o = RmsProp::new(params, lr);
-            o.momentum = config.momentum;
-            Box::new(o)
-        }
-        OptimizerKind::Adagrad => Box::new(Adagrad::new(params, lr)),
-        OptimizerKind::Adadelta => Box::new(Adadelta::new(params, lr)),
-        OptimizerKind::Adam => Box::new(Adam::new(params, lr)),
-        OptimizerKind::AdamW => Box::new(AdamW::new(params, lr)),
-    }
-}
-
 /// Mean loss and accuracy of `model` on `data`, in eval mode without a graph.
 // ANCHOR: evaluate
-pub fn evaluate(
-    model: &FeedForwardNet,
-    data: &ImageDataset,
-    batch_size: usize,
-    device: &crate::Device,
-) -> Result<(f64, f64)> {
+pub fn evaluate(model: &FeedForwardNet, data: &ImageDataset, batch_size: usize, device: &Device) -> Result<(f64, f64)> {
     let _guard = no_grad();
     let (mut loss, mut correct) = (0.0f64, 0usize);
     for (x, y) in DataLoader::new(data, batch_size, false, false).epoch(0) {
@@ -195,197 +128,97 @@ pub struct MnistSummary {
     /// Test loss after the last epoch.
     pub test_loss: f64,
     /// Every metrics row written.
-    pub rows: Vec<MetricsRow>,
+    pub report: TrainReport,
 }
 
-const CHECKPOINT: &str = "checkpoint.safetensors";
-
-/// Parses the rows of a metrics.csv written by [`metrics_csv`].
-fn parse_rows(path: &Path) -> Result<Vec<MetricsRow>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let num = |s: &str, line: usize| {
-        s.parse::<f64>().map_err(|_| Error::format(path, format!("line {line}: `{s}` is not a number")))
-    };
-    let opt = |s: &str, line: usize| if s.is_empty() { Ok(None) } else { num(s, line).map(Some) };
-    text.lines()
-        .enumerate()
-        .skip(1)
-        .map(|(i, line)| {
-            let c: Vec<&str> = line.split(',').collect();
-            if c.len() != 6 {
-                return Err(Error::format(path, format!("line {}: expected 6 columns", i + 1)));
-            }
-            Ok(MetricsRow {
-                epoch: num(c[0], i + 1)? as usize,
-                step: num(c[1], i + 1)? as usize,
-                train_loss: num(c[2], i + 1)?,
-                test_loss: opt(c[3], i + 1)?,
-                test_accuracy: opt(c[4], i + 1)?,
-                epoch_seconds: opt(c[5], i + 1)?,
-            })
-        })
-        .collect()
+/// The task: the network, the training batches of the current epoch, the test set.
+struct MnistTask<'a> {
+    config: &'a MnistConfig,
+    model: FeedForwardNet,
+    loader: DataLoader<'a>,
+    test: &'a ImageDataset,
+    order: Vec<usize>,
 }
 
-fn write_outputs(config: &MnistConfig, rows: &[MetricsRow]) -> Result<()> {
-    let out = &config.out_dir;
-    write_atomic(&out.join("metrics.csv"), metrics_csv(rows).as_bytes())?;
-    let train: Vec<(f64, f64)> =
-        rows.iter().filter(|r| r.test_loss.is_none()).map(|r| (r.step as f64, r.train_loss)).collect();
-    let test: Vec<(f64, f64)> = rows.iter().filter_map(|r| r.test_loss.map(|l| (r.step as f64, l))).collect();
-    let acc: Vec<(f64, f64)> =
-        rows.iter().filter_map(|r| r.test_accuracy.map(|a| (r.epoch as f64, 100.0 * a))).collect();
-    let loss_panel = Panel {
-        title: format!("FeedForwardNet, {:?} lr {} batch {}", config.optimizer, config.lr, config.batch_size),
-        x_label: "step".into(),
-        y_label: "NLL loss".into(),
-        series: vec![
-            Series { label: "train (logged steps)".into(), points: train },
-            Series { label: "test (per epoch)".into(), points: test },
-        ],
-    };
-    let acc_panel = Panel {
-        title: "test accuracy".into(),
-        x_label: "epoch".into(),
-        y_label: "accuracy (%)".into(),
-        series: vec![Series { label: "test accuracy".into(), points: acc }],
-    };
-    plot_panels(&out.join("loss.png"), &[loss_panel, acc_panel], (1000, 800))
+impl Task for MnistTask<'_> {
+    fn title(&self) -> String {
+        let c = self.config;
+        format!("FeedForwardNet, {:?} lr {} batch {}", c.optimizer, c.lr, c.batch_size)
+    }
+    fn fingerprint(&self) -> String {
+        let c = self.config;
+        format!(
+            "mnist batch_size={} optimizer={:?} momentum={} data_dir={:?} limit_train={:?}",
+            c.batch_size, c.optimizer, c.momentum, c.data_dir, c.limit_train
+        )
+    }
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.model.named_parameters()
+    }
+    fn batches(&self) -> usize {
+        self.loader.len()
+    }
+    fn start_epoch(&mut self, _epoch: usize, seed: u64) {
+        self.order = self.loader.order(seed);
+    }
+    // ANCHOR: loss
+    fn loss(&mut self, index: usize, seed: u64) -> Result<Tensor> {
+        let (x, y) = self.loader.batch(&self.order, index, &self.config.device)?; // (B, 1, 28, 28), (B,)
+        self.model.dropout.reseed(seed); // this batch's masks, whether or not the run was resumed
+        Ok(nll_loss(&self.model.forward(&x), &y))
+    }
+    // ANCHOR_END: loss
+    fn set_training(&mut self, training: bool) {
+        self.model.set_training(training);
+    }
+    fn eval_names(&self) -> Vec<String> {
+        vec!["test_loss".into(), "test_accuracy".into()]
+    }
+    fn evaluate(&mut self) -> Result<Vec<f64>> {
+        let (loss, accuracy) = evaluate(&self.model, self.test, self.config.test_batch_size, &self.config.device)?;
+        Ok(vec![loss, accuracy])
+    }
+    fn export(&self, out_dir: &Path, _step: usize, _last: bool) -> Result<()> {
+        self.model.save(&out_dir.join("model.safetensors"))
+    }
 }
 
 /// Trains the course's network as `config` says, writing metrics.csv, loss.png,
 /// model.safetensors and checkpoint.safetensors into `config.out_dir` after every epoch.
 pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
-    if config.epochs == 0 || config.batch_size == 0 || config.test_batch_size == 0 || config.log_interval == 0 {
-        return Err(Error::Config(
-            "--epochs, --batch-size, --test-batch-size and --log-interval must be at least 1".into(),
-        ));
+    if config.batch_size == 0 || config.test_batch_size == 0 {
+        return Err(Error::Config("--batch-size and --test-batch-size must be at least 1".into()));
     }
-    if !(config.lr.is_finite() && config.lr > 0.0) {
-        return Err(Error::Config(format!("--lr must be a positive number, got {}", config.lr)));
-    }
-    std::fs::create_dir_all(&config.out_dir).map_err(|e| Error::io(&config.out_dir, e))?;
-    let (train, test) = load_data(config)?;
-    if train.len() < config.batch_size {
+    config.device.ensure_available()?;
+    let (train_set, test) = load_data(config)?;
+    if train_set.len() < config.batch_size {
         return Err(Error::Config(format!(
             "--batch-size {} is larger than the {} training examples",
             config.batch_size,
-            train.len()
+            train_set.len()
         )));
     }
-
-    let mut model = FeedForwardNet::new(&mut manual_seed(config.seed));
+    let model = FeedForwardNet::new(&mut manual_seed(config.seed));
     for p in model.parameters() {
         p.to_device_(&config.device)?;
     }
-    let mut opt = make_optimizer(config, model.parameters());
-    let (mut start_epoch, mut step, mut rows) = (1, 0usize, Vec::new());
-    if config.resume {
-        let path = config.out_dir.join(CHECKPOINT);
-        let (tensors, meta) = load_safetensors(&path)?;
-        let saved = meta.get("config").cloned().unwrap_or_default();
-        if saved != config.fingerprint() {
-            return Err(Error::Config(format!(
-                "--resume: {} was written with other settings\n  checkpoint: {saved}\n  now:        {}",
-                path.display(),
-                config.fingerprint()
-            )));
-        }
-        let get = |k: &str| {
-            meta.get(k)
-                .and_then(|v| v.parse::<usize>().ok())
-                .ok_or_else(|| Error::format(&path, format!("metadata `{k}` missing")))
-        };
-        let done = get("epoch")?;
-        step = get("step")?;
-        let (model_t, optim_t): (Vec<_>, Vec<_>) = tensors.into_iter().partition(|(n, _)| n.starts_with("model."));
-        let strip = |v: Vec<(String, crate::Tensor)>, p: &str| {
-            v.into_iter().map(|(n, t)| (n[p.len()..].to_string(), t)).collect::<Vec<_>>()
-        };
-        crate::nn::load_state(&model, &strip(model_t, "model."), &path)?;
-        opt.state_mut().load_tensors(&strip(optim_t, "optim."))?;
-        rows = parse_rows(&config.out_dir.join("metrics.csv"))?.into_iter().filter(|r| r.epoch <= done).collect();
-        start_epoch = done + 1;
+    let mut opt = config.optimizer.build(model.parameters(), config.lr, config.momentum);
+    let loader = DataLoader::new(&train_set, config.batch_size, true, false);
+    let mut task = MnistTask { config, model, loader, test: &test, order: Vec::new() };
+    let trainer = TrainerConfig {
+        schedule: config.schedule,
+        schedule_unit: ScheduleUnit::Epoch,
+        log_every: config.log_interval,
+        resume: config.resume,
+        progress: config.progress,
+        halt_after: config.halt_after,
+        ..TrainerConfig::new(&config.out_dir, config.epochs, config.lr, config.seed)
+    };
+    let report = train(&mut task, opt.as_mut(), &trainer)?;
+    if let Some(profile) = config.device.profile_report() {
+        eprintln!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
     }
-
-    let loader = DataLoader::new(&train, config.batch_size, true, false);
-    let mut summary = MnistSummary { test_accuracy: f64::NAN, test_loss: f64::NAN, rows: Vec::new() };
-    for epoch in start_epoch..=config.epochs {
-        let started = Instant::now();
-        opt.set_lr(config.schedule.lr(config.lr, epoch - 1));
-        model.train();
-        // Per-epoch seeds: resuming at an epoch boundary replays exactly the same batches and masks.
-        let epoch_seed = config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
-        model.dropout.reseed(epoch_seed ^ 0x5eed);
-        let bar = epoch_progress(epoch, config.epochs, loader.len());
-        if !config.progress {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        // ANCHOR: train_loop
-        // Losses stay on the device until the epoch ends: reading one (`item`) waits for the GPU
-        // to finish, so reading every step would stop the host from queueing the next one.
-        let mut losses = Vec::with_capacity(loader.len());
-        for (batch, (x, y)) in loader.epoch_on(epoch_seed, &config.device)?.enumerate() {
-            opt.zero_grad();
-            let loss = nll_loss(&model.forward(&x.to(&config.device)?), &y);
-            loss.backward();
-            opt.step();
-            step += 1;
-            if batch % config.log_interval == 0 {
-                let l = loss.item() as f64;
-                rows.push(MetricsRow {
-                    epoch,
-                    step,
-                    train_loss: l,
-                    test_loss: None,
-                    test_accuracy: None,
-                    epoch_seconds: None,
-                });
-                bar.set_message(format!("loss {l:.4}"));
-            }
-            losses.push(loss.detach());
-            bar.inc(1);
-        }
-        let epoch_loss: f64 = losses.iter().map(|l| l.item() as f64).sum();
-        bar.finish_and_clear();
-        // ANCHOR_END: train_loop
-        let train_seconds = started.elapsed().as_secs_f64();
-        model.eval();
-        let (test_loss, test_accuracy) = evaluate(&model, &test, config.test_batch_size, &config.device)?;
-        let mean = epoch_loss / loader.len() as f64;
-        rows.push(MetricsRow {
-            epoch,
-            step,
-            train_loss: mean,
-            test_loss: Some(test_loss),
-            test_accuracy: Some(test_accuracy),
-            epoch_seconds: Some(train_seconds),
-        });
-        println!(
-            "epoch {epoch:>3}/{}  train loss {mean:.4}  test loss {test_loss:.4}  test accuracy {:.2}%  ({train_seconds:.2} s)",
-            config.epochs,
-            100.0 * test_accuracy
-        );
-        let mut tensors: Vec<(String, crate::Tensor)> =
-            model.named_parameters().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
-        tensors.extend(opt.state().to_tensors().into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
-        let meta = HashMap::from([
-            ("config".to_string(), config.fingerprint()),
-            ("epoch".to_string(), epoch.to_string()),
-            ("step".to_string(), step.to_string()),
-        ]);
-        model.save(&config.out_dir.join("model.safetensors"))?;
-        save_safetensors(&config.out_dir.join(CHECKPOINT), &tensors, &meta)?;
-        write_outputs(config, &rows)?;
-        summary.test_accuracy = test_accuracy;
-        summary.test_loss = test_loss;
-    }
-    if start_epoch > config.epochs {
-        let last = rows.iter().rev().find_map(|r| r.test_accuracy.zip(r.test_loss));
-        if let Some((a, l)) = last {
-            (summary.test_accuracy, summary.test_loss) = (a, l);
-        }
-    }
-    summary.rows = rows;
-    Ok(summary)
+    let (test_loss, test_accuracy) =
+        (report.last("test_loss").unwrap_or(f64::NAN), report.last("test_accuracy").unwrap_or(f64::NAN));
+    Ok(MnistSummary { test_accuracy, test_loss, report })
 }

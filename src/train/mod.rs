@@ -1,18 +1,22 @@
-//! Helpers every training command shares: metrics CSV, loss-curve plots, progress bars.
+//! Training: one loop ([`train`], over a [`Task`]) and the course's tasks as short recipes over
+//! it — MNIST, GPT-2 pretraining, sentiment fine-tuning — plus the metrics CSV, loss-curve plots
+//! and progress bars they share.
 
 mod metrics;
 pub mod mnist;
 mod plot;
 pub mod pretrain;
 pub mod sentiment;
+mod trainer;
 
-pub use metrics::{metrics_csv, read_csv_series, MetricsRow, METRICS_HEADER};
+pub use metrics::{metrics_csv, metrics_header, parse_metrics_csv, read_csv_series, MetricsRow};
 pub use plot::{plot_panels, Panel, Series};
+pub use trainer::{train, ScheduleUnit, Task, TrainReport, TrainerConfig};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// A progress bar for one epoch of `steps` batches, showing the live loss and speed; drawn on
-/// stderr, and hidden when stderr is not a terminal (CI, redirected output).
+/// A progress bar for one epoch of `steps` optimizer steps, showing the live loss and speed;
+/// drawn on stderr, and hidden when stderr is not a terminal (CI, redirected output).
 pub fn epoch_progress(epoch: usize, epochs: usize, steps: usize) -> ProgressBar {
     let bar = ProgressBar::new(steps as u64);
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")

@@ -1,15 +1,17 @@
 //! Pretraining a small GPT-2-shaped model from scratch on local text, so that the fine-tuning
-//! pipeline can be proven on real data on machines that cannot download `gpt2` itself.
+//! pipeline can be proven on real data on machines that cannot download `gpt2` itself — a
+//! recipe over the shared [`train`] loop: random windows of the token stream, the last tenth of
+//! it held out for an evaluation loss.
 
-use super::{epoch_progress, plot_panels, Panel, Series};
+use super::{train, Task, TrainReport, TrainerConfig};
 use crate::error::{Error, Result};
 use crate::gpt2::{Gpt2, Gpt2Config, Gpt2Tokenizer};
 use crate::int_tensor::IntTensor;
 use crate::nn::Module;
-use crate::optim::{clip_grad_norm, AdamW, LrSchedule, Optimizer, Schedule};
-use crate::{io::write_atomic, manual_seed};
+use crate::optim::{AdamW, Schedule};
+use crate::{io::write_atomic, manual_seed, Tensor};
 use rand::Rng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything `gradschool pretrain` can be told.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +32,7 @@ pub struct PretrainConfig {
     pub lr: f64,
     /// Seed.
     pub seed: u64,
-    /// Where the Hugging Face-format model goes.
+    /// Where the Hugging Face-format model goes (and metrics.csv, loss.png, the checkpoint).
     pub out_dir: PathBuf,
     /// Show a progress bar.
     pub progress: bool,
@@ -38,11 +40,116 @@ pub struct PretrainConfig {
     pub device: crate::Device,
     /// Recompute each block's activations in backward.
     pub gradient_checkpointing: bool,
+    /// Evaluate on the held-out tokens and save a checkpoint every this many steps.
+    pub eval_every: usize,
+    /// Continue from out_dir/checkpoint.safetensors.
+    pub resume: bool,
+    /// Stop after this step with a checkpoint, as an interrupted run would (testing resume).
+    pub halt_after: Option<usize>,
 }
 
-/// Trains and saves the model (with the tokenizer files) to `out_dir`; returns the loss of every
-/// 10th step.
-pub fn pretrain(cfg: &PretrainConfig) -> Result<Vec<(usize, f64)>> {
+impl PretrainConfig {
+    /// The defaults of `gradschool pretrain` for these texts and tokenizer.
+    pub fn new(texts: Vec<PathBuf>, tokenizer_dir: PathBuf, config: Gpt2Config) -> PretrainConfig {
+        PretrainConfig {
+            texts,
+            tokenizer_dir,
+            config,
+            steps: 1000,
+            batch_size: 16,
+            block_size: 64,
+            lr: 1e-3,
+            seed: 42,
+            out_dir: PathBuf::from("runs/pretrain"),
+            progress: false,
+            device: crate::Device::Cpu,
+            gradient_checkpointing: false,
+            eval_every: 100,
+            resume: false,
+            halt_after: None,
+        }
+    }
+}
+
+/// Held-out windows evaluated at most (each a batch of `batch_size` sequences).
+const EVAL_BATCHES: usize = 4;
+
+struct PretrainTask<'a> {
+    cfg: &'a PretrainConfig,
+    model: Gpt2,
+    train: Vec<i64>,
+    valid: Vec<i64>,
+}
+
+impl Task for PretrainTask<'_> {
+    fn title(&self) -> String {
+        format!("pretraining, {} layers × {} wide", self.cfg.config.n_layer, self.cfg.config.n_embd)
+    }
+    fn fingerprint(&self) -> String {
+        let c = self.cfg;
+        format!(
+            "pretrain texts={:?} tokenizer={:?} config={:?} steps={} batch={} block={}",
+            c.texts, c.tokenizer_dir, c.config, c.steps, c.batch_size, c.block_size
+        )
+    }
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.model.named_parameters()
+    }
+    fn batches(&self) -> usize {
+        self.cfg.steps // one "epoch" of `steps` random batches
+    }
+    fn start_epoch(&mut self, _epoch: usize, _seed: u64) {}
+    // ANCHOR: pretrain_loss
+    fn loss(&mut self, _index: usize, seed: u64) -> Result<Tensor> {
+        // random windows of the token stream, drawn from this step's seed; the model predicts
+        // each next token
+        let (b, t) = (self.cfg.batch_size, self.cfg.block_size);
+        let mut rng = manual_seed(seed);
+        let starts: Vec<usize> = (0..b).map(|_| rng.random_range(0..self.train.len() - t)).collect();
+        let ids: Vec<i64> = starts.iter().flat_map(|&s| self.train[s..s + t].iter().copied()).collect();
+        let ids = IntTensor::from_vec(ids, [b, t]); // (B, T)
+        self.model.reseed_dropout(rng.random());
+        Ok(Gpt2::lm_loss(&self.model.forward(&ids, None), &ids))
+    }
+    // ANCHOR_END: pretrain_loss
+    fn set_training(&mut self, training: bool) {
+        self.model.set_training(training);
+    }
+    fn eval_names(&self) -> Vec<String> {
+        if self.valid.len() > self.cfg.block_size {
+            vec!["eval_loss".into()]
+        } else {
+            Vec::new() // too little text to hold any out
+        }
+    }
+    fn evaluate(&mut self) -> Result<Vec<f64>> {
+        // consecutive windows of the held-out tail: the same ones at every evaluation
+        let (b, t) = (self.cfg.batch_size, self.cfg.block_size);
+        let windows: Vec<&[i64]> = self.valid.chunks_exact(t).take(b * EVAL_BATCHES).collect();
+        let (mut sum, mut n) = (0.0, 0);
+        for batch in windows.chunks(b) {
+            let ids = IntTensor::from_vec(batch.concat(), [batch.len(), t]);
+            sum += Gpt2::lm_loss(&self.model.forward(&ids, None), &ids).item() as f64 * batch.len() as f64;
+            n += batch.len();
+        }
+        Ok(vec![sum / n.max(1) as f64])
+    }
+    fn export(&self, out_dir: &Path, _step: usize, _last: bool) -> Result<()> {
+        self.model.save_dir(out_dir)?;
+        for name in ["tokenizer.json", "vocab.json", "merges.txt"] {
+            let src = self.cfg.tokenizer_dir.join(name);
+            if src.is_file() {
+                let bytes = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
+                write_atomic(&out_dir.join(name), &bytes)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Trains and saves the model (with the tokenizer files) to `out_dir`, with metrics.csv,
+/// loss.png and checkpoint.safetensors for `--resume`.
+pub fn pretrain(cfg: &PretrainConfig) -> Result<TrainReport> {
     if cfg.steps == 0 || cfg.batch_size == 0 || cfg.block_size < 2 || cfg.block_size > cfg.config.n_positions {
         return Err(Error::Config(format!(
             "--steps and --batch-size must be ≥ 1 and --block-size in [2, {}] (n_positions)",
@@ -50,64 +157,42 @@ pub fn pretrain(cfg: &PretrainConfig) -> Result<Vec<(usize, f64)>> {
         )));
     }
     cfg.config.validate().map_err(Error::Config)?;
+    cfg.device.ensure_available()?;
     let tok = Gpt2Tokenizer::from_dir(&cfg.tokenizer_dir)?;
     let mut tokens: Vec<i64> = Vec::new();
     for path in &cfg.texts {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         tokens.extend(tok.encode(&text)?.iter().map(|&t| t as i64));
     }
+    let split = tokens.len() - tokens.len() / 10;
+    let valid = tokens.split_off(split);
     if tokens.len() <= cfg.block_size + 1 {
         return Err(Error::Config(format!(
-            "the texts hold {} tokens, fewer than one block of {}",
+            "the texts hold {} training tokens (after holding out a tenth), fewer than one block of {}",
             tokens.len(),
             cfg.block_size
         )));
     }
-    let mut rng = manual_seed(cfg.seed);
-    let mut model = Gpt2::new(cfg.config.clone(), &mut rng);
-    model.train();
+    let mut model = Gpt2::new(cfg.config.clone(), &mut manual_seed(cfg.seed));
     model.gradient_checkpointing = cfg.gradient_checkpointing;
     model.to_device(&cfg.device)?;
     let mut opt = AdamW::new(model.parameters(), cfg.lr).weight_decay(0.1);
-    let schedule = Schedule::WarmupCosine { warmup: cfg.steps / 20, total: cfg.steps };
-    let bar = epoch_progress(1, 1, cfg.steps);
-    if !cfg.progress {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let (b, t) = (cfg.batch_size, cfg.block_size);
-    let mut curve = Vec::new();
-    for step in 0..cfg.steps {
-        // random windows of the token stream; the model predicts each next token
-        let starts: Vec<usize> = (0..b).map(|_| rng.random_range(0..tokens.len() - t)).collect();
-        let ids: Vec<i64> = starts.iter().flat_map(|&s| tokens[s..s + t].iter().copied()).collect();
-        let ids = IntTensor::from_vec(ids, [b, t]);
-        opt.set_lr(schedule.lr(cfg.lr, step));
-        opt.zero_grad();
-        let loss = Gpt2::lm_loss(&model.forward(&ids, None), &ids);
-        loss.backward();
-        clip_grad_norm(opt.params(), 1.0);
-        opt.step();
-        if step % 10 == 0 || step + 1 == cfg.steps {
-            curve.push((step + 1, loss.item() as f64));
-            bar.set_message(format!("loss {:.4}", loss.item()));
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    model.save_dir(&cfg.out_dir)?;
-    for name in ["tokenizer.json", "vocab.json", "merges.txt"] {
-        let src = cfg.tokenizer_dir.join(name);
-        if src.is_file() {
-            let bytes = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
-            write_atomic(&cfg.out_dir.join(name), &bytes)?;
-        }
-    }
-    let panel = Panel {
-        title: format!("pretraining, {} layers × {} wide", cfg.config.n_layer, cfg.config.n_embd),
-        x_label: "step".into(),
-        y_label: "loss".into(),
-        series: vec![Series { label: "train".into(), points: curve.iter().map(|&(s, l)| (s as f64, l)).collect() }],
+    let mut task = PretrainTask { cfg, model, train: tokens, valid };
+    let trainer = TrainerConfig {
+        schedule: Schedule::WarmupCosine { warmup: cfg.steps / 20, total: cfg.steps },
+        max_grad_norm: Some(1.0),
+        log_every: 10,
+        eval_every: Some(cfg.eval_every),
+        eval_each_epoch: false,
+        save_every: Some(cfg.eval_every),
+        resume: cfg.resume,
+        progress: cfg.progress,
+        halt_after: cfg.halt_after,
+        ..TrainerConfig::new(&cfg.out_dir, 1, cfg.lr, cfg.seed)
     };
-    plot_panels(&cfg.out_dir.join("pretrain-loss.png"), &[panel], (900, 500))?;
-    Ok(curve)
+    let report = train(&mut task, &mut opt, &trainer)?;
+    if let Some(profile) = cfg.device.profile_report() {
+        eprintln!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
+    }
+    Ok(report)
 }

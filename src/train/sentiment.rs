@@ -1,19 +1,18 @@
 //! The course's sentiment fine-tuning: GPT-2 learns to emit `pos` or `neg` after a review and
 //! EOS (labels −100 everywhere else), with the notes' defaults (MAX_LEN 32, lr 2e-5, batch 8,
 //! 1 epoch, evaluate and save every 100 steps, seed 42) and AdamW with linear decay as Hugging
-//! Face's Trainer uses.
+//! Face's Trainer uses — a recipe over the shared [`train`] loop.
 
-use super::{epoch_progress, plot_panels, Panel, Series};
+use super::{train, Task, TrainReport, TrainerConfig};
 use crate::data::sentiment::{collate, load_rotten_tomatoes, process_example, LabelledSequence, Review};
 use crate::error::{Error, Result};
 use crate::gpt2::{Gpt2, Gpt2Tokenizer, EOS_ID};
 use crate::io::write_atomic;
 use crate::nn::Module;
-use crate::optim::{clip_grad_norm, AdamW, LrSchedule, Optimizer, Schedule};
-use crate::{manual_seed, no_grad};
+use crate::optim::{AdamW, Schedule};
+use crate::{manual_seed, no_grad, Tensor};
 use rand::seq::SliceRandom;
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything `gradschool sentiment` can be told.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,8 +49,8 @@ pub struct SentimentConfig {
     pub limit_eval: Option<usize>,
     /// Show progress bars.
     pub progress: bool,
-    /// LoRA instead of full fine-tuning: (rank r, α, adapt the MLP too).
-    pub lora: Option<(usize, f32, bool)>,
+    /// LoRA instead of full fine-tuning.
+    pub lora: Option<LoraConfig>,
     /// With LoRA, also train the final LayerNorm (PEFT's `modules_to_save`; see
     /// `Gpt2::train_final_norm`).
     pub lora_train_ln_f: bool,
@@ -61,6 +60,21 @@ pub struct SentimentConfig {
     pub grad_accum: usize,
     /// Where to train.
     pub device: crate::Device,
+    /// Continue from out_dir/checkpoint.safetensors.
+    pub resume: bool,
+    /// Stop after this step with a checkpoint, as an interrupted run would (testing resume).
+    pub halt_after: Option<usize>,
+}
+
+/// LoRA's settings (PEFT's `LoraConfig`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoraConfig {
+    /// Rank r of the update B·A.
+    pub r: usize,
+    /// α: the update is scaled by α/r.
+    pub alpha: f32,
+    /// Adapt the MLP projections too (else only attention's c_attn and c_proj).
+    pub mlp: bool,
 }
 
 impl SentimentConfig {
@@ -88,21 +102,10 @@ impl SentimentConfig {
             gradient_checkpointing: false,
             grad_accum: 1,
             device: crate::Device::Cpu,
+            resume: false,
+            halt_after: None,
         }
     }
-}
-
-/// One metrics row: a logged step, with the evaluation where one ran.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SentimentRow {
-    /// Optimizer step.
-    pub step: usize,
-    /// Mean training loss since the previous row.
-    pub train_loss: f64,
-    /// Validation loss.
-    pub eval_loss: Option<f64>,
-    /// Validation accuracy.
-    pub eval_accuracy: Option<f64>,
 }
 
 /// The label tokens, as the notes compute them: the first token of "neg" and of "pos".
@@ -145,51 +148,90 @@ pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize,
     (loss_sum / data.len().max(1) as f64, correct as f64 / n.max(1) as f64)
 }
 
-fn write_outputs(cfg: &SentimentConfig, rows: &[SentimentRow]) -> Result<()> {
-    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let mut csv = String::from("step,train_loss,eval_loss,eval_accuracy\n");
-    for r in rows {
-        let _ = writeln!(csv, "{},{},{},{}", r.step, r.train_loss, opt(r.eval_loss), opt(r.eval_accuracy));
-    }
-    write_atomic(&cfg.out_dir.join("metrics.csv"), csv.as_bytes())?;
-    let series = |f: &dyn Fn(&SentimentRow) -> Option<f64>| {
-        rows.iter().filter_map(|r| f(r).map(|v| (r.step as f64, v))).collect()
-    };
-    let loss = Panel {
-        title: format!("GPT-2 sentiment fine-tuning, lr {} batch {}", cfg.lr, cfg.batch_size),
-        x_label: "step".into(),
-        y_label: "loss".into(),
-        series: vec![
-            Series { label: "train".into(), points: series(&|r| Some(r.train_loss)) },
-            Series { label: "validation".into(), points: series(&|r| r.eval_loss) },
-        ],
-    };
-    let acc = Panel {
-        title: "validation accuracy".into(),
-        x_label: "step".into(),
-        y_label: "accuracy (%)".into(),
-        series: vec![Series { label: "validation".into(), points: series(&|r| r.eval_accuracy.map(|a| 100.0 * a)) }],
-    };
-    plot_panels(&cfg.out_dir.join("loss.png"), &[loss, acc], (1000, 800))
+struct SentimentTask<'a> {
+    cfg: &'a SentimentConfig,
+    model: Gpt2,
+    labels: [u32; 2],
+    train: Vec<LabelledSequence>,
+    valid: Vec<LabelledSequence>,
+    order: Vec<usize>,
 }
 
-/// Fine-tunes as `cfg` says; returns every metrics row (the last one has the final evaluation).
-pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
-    if cfg.batch_size == 0
-        || cfg.epochs == 0
-        || cfg.eval_every == 0
-        || cfg.save_every == 0
-        || cfg.grad_accum == 0
-        || cfg.max_len < 3
-    {
-        return Err(Error::Config(
-            "--batch-size, --epochs, --eval-every, --save-every and --grad-accum must be ≥ 1, --max-len ≥ 3".into(),
-        ));
+impl Task for SentimentTask<'_> {
+    fn title(&self) -> String {
+        format!("GPT-2 sentiment fine-tuning, lr {} batch {}", self.cfg.lr, self.cfg.batch_size)
     }
-    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
-        return Err(Error::Config(format!("--lr must be a positive number, got {}", cfg.lr)));
+    fn fingerprint(&self) -> String {
+        let c = self.cfg;
+        format!(
+            "sentiment model={:?} tokenizer={:?} data={:?} max_len={} batch_size={} limit={:?}/{:?} lora={:?} ln_f={}",
+            c.model_dir,
+            c.tokenizer_dir,
+            c.data_dir,
+            c.max_len,
+            c.batch_size,
+            c.limit_train,
+            c.limit_eval,
+            c.lora,
+            c.lora_train_ln_f
+        )
     }
-    std::fs::create_dir_all(&cfg.out_dir).map_err(|e| Error::io(&cfg.out_dir, e))?;
+    fn state(&self) -> Vec<(String, Tensor)> {
+        if self.cfg.lora.is_some() {
+            self.model.adapter_parameters() // the base stays as loaded from model_dir
+        } else {
+            self.model.named_parameters()
+        }
+    }
+    fn batches(&self) -> usize {
+        self.train.len().div_ceil(self.cfg.batch_size)
+    }
+    fn start_epoch(&mut self, _epoch: usize, seed: u64) {
+        self.order = (0..self.train.len()).collect();
+        self.order.shuffle(&mut manual_seed(seed));
+    }
+    // ANCHOR: sentiment_loss
+    fn loss(&mut self, index: usize, seed: u64) -> Result<Tensor> {
+        let bs = self.cfg.batch_size;
+        let chunk = &self.order[index * bs..((index + 1) * bs).min(self.order.len())];
+        let batch: Vec<LabelledSequence> = chunk.iter().map(|&i| self.train[i].clone()).collect();
+        let (ids, mask, lab) = collate(&batch); // (B, T) ids, attention mask, labels (−100 but at EOS)
+        self.model.reseed_dropout(seed);
+        let hidden = self.model.hidden(&ids, Some(&mask.to(&self.cfg.device)?)); // (B, T, C)
+                                                                                 // = Gpt2::lm_loss(&model.head(&hidden), &lab), with the head run only where a label is
+                                                                                 // (1 position in MAX_LEN): the same loss and gradients, for ~¼ less time per step
+                                                                                 // (benches/README.md).
+        let (loss, _, _) = self.model.labelled_loss(&hidden, &lab);
+        Ok(loss)
+    }
+    // ANCHOR_END: sentiment_loss
+    fn set_training(&mut self, training: bool) {
+        self.model.set_training(training);
+    }
+    fn eval_names(&self) -> Vec<String> {
+        vec!["eval_loss".into(), "eval_accuracy".into()]
+    }
+    fn evaluate(&mut self) -> Result<Vec<f64>> {
+        let (loss, accuracy) = evaluate_sentiment(&self.model, &self.valid, self.cfg.batch_size, self.labels);
+        Ok(vec![loss, accuracy])
+    }
+    fn export(&self, out_dir: &Path, step: usize, _last: bool) -> Result<()> {
+        let dir = out_dir.join(format!("checkpoint-{step}"));
+        match self.cfg.lora {
+            Some(lora) => save_adapter(&self.model, self.cfg, lora, &dir), // only the adapters are trained
+            None => self.model.save_dir(&dir),
+        }
+    }
+}
+
+/// Fine-tunes as `cfg` says: metrics.csv, loss.png, checkpoint-N/ every `save_every` steps (a
+/// Hugging Face directory, or PEFT adapters with LoRA, then the merged model in merged/), and
+/// checkpoint.safetensors for `--resume`.
+pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
+    if cfg.batch_size == 0 || cfg.max_len < 3 {
+        return Err(Error::Config("--batch-size must be ≥ 1 and --max-len ≥ 3".into()));
+    }
+    cfg.device.ensure_available()?;
     let tok = Gpt2Tokenizer::from_dir(cfg.tokenizer_dir.as_ref().unwrap_or(&cfg.model_dir))?;
     let mut model = Gpt2::from_dir(&cfg.model_dir)?;
     if tok.vocab_size() > model.config.vocab_size {
@@ -199,8 +241,14 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
             model.config.vocab_size
         )));
     }
+    if cfg.max_len > model.config.n_positions {
+        return Err(Error::Config(format!(
+            "--max-len {} exceeds the model's context of {} positions",
+            cfg.max_len, model.config.n_positions
+        )));
+    }
     let labels = label_tokens(&tok)?;
-    if let Some((r, alpha, mlp)) = cfg.lora {
+    if let Some(LoraConfig { r, alpha, mlp }) = cfg.lora {
         model.enable_lora(r, alpha, mlp, &mut manual_seed(cfg.seed));
         if cfg.lora_train_ln_f {
             model.train_final_norm();
@@ -214,106 +262,82 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<Vec<SentimentRow>> {
     model.gradient_checkpointing = cfg.gradient_checkpointing;
     model.to_device(&cfg.device)?;
     let data = load_rotten_tomatoes(&cfg.data_dir)?;
-    let mut train = process_all(&data.train, &tok, labels, cfg.max_len)?;
+    let mut train_set = process_all(&data.train, &tok, labels, cfg.max_len)?;
     let mut valid = process_all(&data.validation, &tok, labels, cfg.max_len)?;
     if let Some(n) = cfg.limit_train {
-        train.shuffle(&mut manual_seed(cfg.seed)); // a balanced subset, not the first n positives
-        train.truncate(n);
+        train_set.shuffle(&mut manual_seed(cfg.seed)); // a balanced subset, not the first n positives
+        train_set.truncate(n);
     }
     if let Some(n) = cfg.limit_eval {
         valid.shuffle(&mut manual_seed(cfg.seed + 1));
         valid.truncate(n);
     }
-    let steps_per_epoch = train.len().div_ceil(cfg.batch_size).div_ceil(cfg.grad_accum);
-    let total = steps_per_epoch * cfg.epochs;
-    let schedule = Schedule::WarmupLinear { warmup: cfg.warmup, total };
     let mut opt = AdamW::new(model.trainable_parameters(), cfg.lr).weight_decay(0.0); // Trainer's default
-    let (mut rows, mut step, mut since, mut count) = (Vec::new(), 0usize, 0.0f64, 0usize);
-    for epoch in 1..=cfg.epochs {
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut manual_seed(cfg.seed.wrapping_add(epoch as u64)));
-        let bar = epoch_progress(epoch, cfg.epochs, steps_per_epoch);
-        if !cfg.progress {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        model.train();
-        let batches: Vec<&[usize]> = order.chunks(cfg.batch_size).collect();
-        // ANCHOR: sentiment_step
-        for group in batches.chunks(cfg.grad_accum) {
-            opt.set_lr(schedule.lr(cfg.lr, step));
-            opt.zero_grad();
-            // Gradient accumulation: each micro-batch's loss is scaled by 1/group size and the
-            // gradients add up in .grad(); one optimizer step per group.
-            let mut group_loss = 0.0f64;
-            for chunk in group {
-                let batch: Vec<LabelledSequence> = chunk.iter().map(|&i| train[i].clone()).collect();
-                let (ids, mask, lab) = collate(&batch);
-                let hidden = model.hidden(&ids, Some(&mask.to(&cfg.device)?));
-                // = Gpt2::lm_loss(&model.head(&hidden), &lab), with the head run only where a
-                // label is (1 position in MAX_LEN): the same loss and gradients, for ~¼ less time
-                // per step (benches/README.md).
-                let (loss, _, _) = model.labelled_loss(&hidden, &lab);
-                loss.mul_scalar(1.0 / group.len() as f32).backward();
-                group_loss += loss.item() as f64 / group.len() as f64;
-            }
-            clip_grad_norm(opt.params(), cfg.max_grad_norm);
-            opt.step();
-            // ANCHOR_END: sentiment_step
-            step += 1;
-            since += group_loss;
-            count += 1;
-            bar.set_message(format!("loss {group_loss:.4}"));
-            bar.inc(1);
-            let last = step == total;
-            if step % cfg.eval_every == 0 || last {
-                model.eval();
-                let (eval_loss, eval_accuracy) = evaluate_sentiment(&model, &valid, cfg.batch_size, labels);
-                model.train();
-                rows.push(SentimentRow {
-                    step,
-                    train_loss: since / count as f64,
-                    eval_loss: Some(eval_loss),
-                    eval_accuracy: Some(eval_accuracy),
-                });
-                let line = format!(
-                    "step {step:>5}  train loss {:.4}  eval loss {eval_loss:.4}  eval accuracy {:.2}%",
-                    since / count as f64,
-                    100.0 * eval_accuracy
-                );
-                bar.suspend(|| println!("{line}"));
-                (since, count) = (0.0, 0);
-                write_outputs(cfg, &rows)?;
-            }
-            if step % cfg.save_every == 0 || last {
-                let dir = cfg.out_dir.join(format!("checkpoint-{step}"));
-                if cfg.lora.is_some() {
-                    save_adapter(&model, cfg, &dir)?; // only the adapters are trained, only they are saved
-                } else {
-                    model.save_dir(&dir)?;
-                }
-            }
-        }
-        bar.finish_and_clear();
+    let mut task = SentimentTask { cfg, model, labels, train: train_set, valid, order: Vec::new() };
+    let total = task.batches().div_ceil(cfg.grad_accum.max(1)) * cfg.epochs;
+    let trainer = TrainerConfig {
+        schedule: Schedule::WarmupLinear { warmup: cfg.warmup, total },
+        grad_accum: cfg.grad_accum,
+        max_grad_norm: Some(cfg.max_grad_norm),
+        log_every: cfg.eval_every,
+        eval_every: Some(cfg.eval_every),
+        eval_each_epoch: false,
+        save_every: Some(cfg.save_every),
+        resume: cfg.resume,
+        progress: cfg.progress,
+        halt_after: cfg.halt_after,
+        ..TrainerConfig::new(&cfg.out_dir, cfg.epochs, cfg.lr, cfg.seed)
+    };
+    let report = train(&mut task, &mut opt, &trainer)?;
+    if cfg.lora.is_some() && cfg.halt_after.is_none_or(|h| report.steps < h) {
+        task.model.merge_lora();
+        task.model.save_dir(&cfg.out_dir.join("merged"))?;
     }
-    if cfg.lora.is_some() {
-        model.merge_lora();
-        model.save_dir(&cfg.out_dir.join("merged"))?;
+    if let Some(profile) = cfg.device.profile_report() {
+        eprintln!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
     }
-    Ok(rows)
+    Ok(report)
+}
+
+/// PEFT's `adapter_config.json`, the fields PEFT needs to load the adapters.
+#[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct AdapterConfig {
+    /// "LORA".
+    pub peft_type: String,
+    /// "CAUSAL_LM".
+    pub task_type: String,
+    /// Rank.
+    pub r: usize,
+    /// α.
+    pub lora_alpha: f32,
+    /// The adapted projections (Hugging Face module names).
+    pub target_modules: Vec<String>,
+    /// Base modules trained and saved whole (`ln_f`), if any.
+    pub modules_to_save: Option<Vec<String>>,
+    /// GPT-2's Conv1D stores weights (in, out): true.
+    pub fan_in_fan_out: bool,
+    /// Where the base model came from.
+    pub base_model_name_or_path: String,
 }
 
 /// Writes PEFT's layout: `adapter_model.safetensors` (the adapters, PEFT names) and
 /// `adapter_config.json`.
-fn save_adapter(model: &Gpt2, cfg: &SentimentConfig, dir: &std::path::Path) -> Result<()> {
-    let (r, alpha, mlp) = cfg.lora.expect("LoRA is on");
+fn save_adapter(model: &Gpt2, cfg: &SentimentConfig, lora: LoraConfig, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let targets = if mlp { r#"["c_attn", "c_proj", "c_fc"]"# } else { r#"["c_attn", "c_proj"]"# };
-    let saved = if cfg.lora_train_ln_f { r#"["ln_f"]"# } else { "null" };
-    let config = format!(
-        "{{\n  \"peft_type\": \"LORA\",\n  \"task_type\": \"CAUSAL_LM\",\n  \"r\": {r},\n  \"lora_alpha\": {alpha},\n  \"target_modules\": {targets},\n  \"modules_to_save\": {saved},\n  \"fan_in_fan_out\": true,\n  \"base_model_name_or_path\": \"{}\"\n}}\n",
-        cfg.model_dir.display()
-    );
-    write_atomic(&dir.join("adapter_config.json"), config.as_bytes())?;
+    let modules: &[&str] = if lora.mlp { &["c_attn", "c_proj", "c_fc"] } else { &["c_attn", "c_proj"] };
+    let config = AdapterConfig {
+        peft_type: "LORA".into(),
+        task_type: "CAUSAL_LM".into(),
+        r: lora.r,
+        lora_alpha: lora.alpha,
+        target_modules: modules.iter().map(|m| m.to_string()).collect(),
+        modules_to_save: cfg.lora_train_ln_f.then(|| vec!["ln_f".to_string()]),
+        fan_in_fan_out: true,
+        base_model_name_or_path: cfg.model_dir.display().to_string(),
+    };
+    let path = dir.join("adapter_config.json");
+    let json = serde_json::to_string_pretty(&config).map_err(|e| Error::format(&path, e.to_string()))?;
+    write_atomic(&path, (json + "\n").as_bytes())?;
     crate::io::save_safetensors(
         &dir.join("adapter_model.safetensors"),
         &model.adapter_parameters(),
