@@ -170,7 +170,22 @@ fn mlp(c: &mut Criterion) {
     c.bench_function("mlp_784_256_128_64_10_fwd_bwd_batch64", |bench| bench.iter(|| black_box(model.step(&x, &y))));
 }
 
-criterion_group!(benches, gemm, elementwise, layer_norm, softmax, mlp);
+/// One optimizer step over 12 parameters of 768×768 (7.1M values, a GPT-2 block's worth of
+/// attention and MLP weights): memory-bound loops over weights, gradients and state.
+fn optim(c: &mut Criterion) {
+    use gradschool::optim::{AdamW, Optimizer, Sgd};
+    let mut rng = manual_seed(0);
+    let params: Vec<Tensor> = (0..12).map(|_| Tensor::randn([768, 768], &mut rng).requires_grad_()).collect();
+    for p in &params {
+        p.sum().backward(); // ∂/∂p Σp = 1: every parameter gets a gradient
+    }
+    let mut adamw = AdamW::new(params.clone(), 1e-6);
+    c.bench_function("optim_adamw_step_12x768x768", |bench| bench.iter(|| adamw.step()));
+    let mut sgd = Sgd::new(params.clone(), 1e-6).momentum(0.9);
+    c.bench_function("optim_sgd_momentum_step_12x768x768", |bench| bench.iter(|| sgd.step()));
+}
+
+criterion_group!(benches, gemm, elementwise, layer_norm, softmax, mlp, optim);
 
 fn main() {
     benches();

@@ -17,10 +17,12 @@
 mod checkpoint;
 mod engine;
 mod gradcheck;
+pub mod graph;
 pub mod scalar;
 
 pub use checkpoint::checkpoint;
 pub use gradcheck::{gradcheck, gradcheck_with, GradcheckOptions, GradcheckReport};
+pub use graph::{Graph, GraphNode};
 
 use crate::tensor::Tensor;
 use std::cell::Cell;

@@ -7,6 +7,7 @@ mod demo;
 mod download;
 mod generate;
 mod gpt2_train;
+mod graph;
 mod mnist;
 mod plot;
 mod tokenize;
@@ -30,6 +31,9 @@ enum Command {
     /// Train the course's MNIST network (784-256-128-64-10, ReLU, dropout 0.2, log_softmax):
     /// progress, metrics.csv, loss.png, model.safetensors, checkpoints, --resume.
     Mnist(mnist::MnistArgs),
+    /// Draw one training step's autograd graph (op, shape and gradient shape of every tensor)
+    /// to PNG or SVG, and optionally as Graphviz DOT text.
+    Graph(graph::GraphArgs),
     /// Overlay the curves of several metrics.csv files in one PNG.
     Plot(plot::PlotArgs),
     /// Download a data set's official files (progress bar, MD5 verification).
@@ -51,6 +55,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Mnist(args) => mnist::run(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Download(args) => download::run(&args),
         Command::Tokenize(args) => tokenize::run(&args),

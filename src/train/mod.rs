@@ -2,6 +2,7 @@
 //! it — MNIST, GPT-2 pretraining, sentiment fine-tuning — plus the metrics CSV, loss-curve plots
 //! and progress bars they share.
 
+mod graph_plot;
 mod metrics;
 pub mod mnist;
 mod plot;
@@ -9,6 +10,7 @@ pub mod pretrain;
 pub mod sentiment;
 mod trainer;
 
+pub use graph_plot::draw_graph;
 pub use metrics::{metrics_csv, metrics_header, parse_metrics_csv, read_csv_series, MetricsRow};
 pub use plot::{plot_panels, Panel, Series};
 pub use trainer::{train, ScheduleUnit, Task, TrainReport, TrainerConfig};

@@ -7,7 +7,7 @@ use plotters::style::{register_font, FontStyle};
 use std::path::Path;
 use std::sync::Once;
 
-fn fonts() {
+pub(super) fn fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let font: &'static [u8] = include_bytes!("../../data/fonts/DejaVuSans.ttf");

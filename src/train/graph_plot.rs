@@ -1,0 +1,134 @@
+//! Drawing a captured autograd graph ([`Graph`]) to PNG or SVG: each tensor a box (op or
+//! parameter name, shape, gradient shape), inputs to the left of the ops that use them, an arrow
+//! per use — the picture chapter 4 teaches backpropagation with.
+
+use super::plot::fonts;
+use crate::autograd::graph::{fmt_shape, Graph};
+use crate::error::{Error, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+const BOX_W: i32 = 190;
+const BOX_H: i32 = 62;
+const GAP_X: i32 = 60;
+const GAP_Y: i32 = 18;
+const MARGIN: i32 = 20;
+
+/// Column of every node: an op one right of its deepest input (longest path, so every arrow
+/// points right), a leaf just left of its first user (so a weight sits beside its matmul).
+fn columns(g: &Graph) -> Vec<usize> {
+    let mut col = vec![0usize; g.nodes.len()];
+    for (i, n) in g.nodes.iter().enumerate() {
+        col[i] = n.inputs.iter().map(|&j| col[j] + 1).max().unwrap_or(0);
+    }
+    let mut first_user = vec![usize::MAX; g.nodes.len()];
+    for (i, n) in g.nodes.iter().enumerate() {
+        for &j in &n.inputs {
+            first_user[j] = first_user[j].min(col[i]);
+        }
+    }
+    for (i, n) in g.nodes.iter().enumerate() {
+        if n.inputs.is_empty() && first_user[i] != usize::MAX {
+            col[i] = first_user[i] - 1;
+        }
+    }
+    col
+}
+
+/// Top-left corner of every box, and the picture's size.
+fn layout(g: &Graph) -> (Vec<(i32, i32)>, (u32, u32)) {
+    let col = columns(g);
+    let mut rows = vec![0i32; col.iter().max().map_or(1, |m| m + 1)];
+    let pos: Vec<(i32, i32)> = col
+        .iter()
+        .map(|&c| {
+            let r = rows[c];
+            rows[c] += 1;
+            (MARGIN + c as i32 * (BOX_W + GAP_X), MARGIN + r * (BOX_H + GAP_Y))
+        })
+        .collect();
+    let tallest = rows.iter().copied().max().unwrap_or(1);
+    let w = 2 * MARGIN + rows.len() as i32 * (BOX_W + GAP_X) - GAP_X;
+    let h = 2 * MARGIN + tallest * (BOX_H + GAP_Y) - GAP_Y;
+    (pos, (w as u32, h as u32))
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    g: &Graph,
+    pos: &[(i32, i32)],
+) -> std::result::Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    for (i, n) in g.nodes.iter().enumerate() {
+        let (x, y) = pos[i];
+        for &j in &n.inputs {
+            let (sx, sy) = (pos[j].0 + BOX_W, pos[j].1 + BOX_H / 2);
+            let (tx, ty) = (x, y + BOX_H / 2);
+            root.draw(&PathElement::new(vec![(sx, sy), (tx - 8, ty)], BLACK.stroke_width(1))).map_err(e)?;
+            root.draw(&Polygon::new(vec![(tx, ty), (tx - 9, ty - 4), (tx - 9, ty + 4)], BLACK.filled())).map_err(e)?;
+        }
+        let fill = if n.op.is_some() {
+            RGBColor(219, 233, 246)
+        } else if n.requires_grad {
+            RGBColor(253, 226, 196)
+        } else {
+            RGBColor(235, 235, 235)
+        };
+        root.draw(&Rectangle::new([(x, y), (x + BOX_W, y + BOX_H)], fill.filled())).map_err(e)?;
+        root.draw(&Rectangle::new([(x, y), (x + BOX_W, y + BOX_H)], BLACK.stroke_width(1))).map_err(e)?;
+        let lines = [(n.title(), 16), (fmt_shape(&n.shape), 13), (n.grad_label(), 13)];
+        for (k, (text, size)) in lines.iter().enumerate() {
+            let style = ("sans-serif", *size).into_font().color(&BLACK);
+            root.draw(&Text::new(text.clone(), (x + 8, y + 5 + 19 * k as i32), style)).map_err(e)?;
+        }
+    }
+    root.present().map_err(e)
+}
+
+/// Draws `g` to `path`: SVG if the name ends in `.svg`, PNG otherwise (written to a temporary
+/// name and renamed into place).
+pub fn draw_graph(g: &Graph, path: &Path) -> Result<()> {
+    fonts();
+    let (pos, size) = layout(g);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "graph.png".into());
+    let svg = name.ends_with(".svg");
+    let tmp = path.with_file_name(format!(".{name}.tmp{}.{}", std::process::id(), if svg { "svg" } else { "png" }));
+    let drawn = if svg {
+        draw(&SVGBackend::new(&tmp, size).into_drawing_area(), g, &pos)
+    } else {
+        draw(&BitMapBackend::new(&tmp, size).into_drawing_area(), g, &pos)
+    };
+    let result = drawn.map_err(|e| Error::format(path, format!("cannot draw the graph: {e}")));
+    let result = result.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Tensor;
+
+    #[test]
+    fn every_arrow_points_right_and_boxes_do_not_overlap() {
+        let x = Tensor::ones([2, 3]);
+        let w = Tensor::ones([3, 3]).requires_grad_();
+        let h = x.matmul(&w).tanh();
+        let y = (&h * &h.matmul(&w)).sum(); // w used twice, h used twice
+        let g = Graph::capture(&y);
+        let (pos, (width, height)) = layout(&g);
+        for (i, n) in g.nodes.iter().enumerate() {
+            for &j in &n.inputs {
+                assert!(pos[j].0 + BOX_W < pos[i].0, "node {j} is not left of node {i}");
+            }
+            for k in 0..i {
+                assert_ne!(pos[k], pos[i], "boxes {k} and {i} overlap");
+            }
+            assert!(pos[i].0 + BOX_W <= width as i32 && pos[i].1 + BOX_H <= height as i32);
+        }
+    }
+}
