@@ -46,8 +46,8 @@ impl Graph {
         let mut stack = vec![(root.clone(), false)];
         while let Some((t, expanded)) = stack.pop() {
             if expanded {
-                if !ids.contains_key(&t.id()) {
-                    ids.insert(t.id(), order.len());
+                if let std::collections::hash_map::Entry::Vacant(slot) = ids.entry(t.id()) {
+                    slot.insert(order.len());
                     order.push(t);
                 }
                 continue;
