@@ -14,8 +14,10 @@ if [ "${1:-}" = "--fashion" ]; then fashion="--fashion"; shift; fi
 seeds=("${@:-42}")
 cargo build --release --quiet
 out=$(mktemp -d)
-mean_col() { awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { printf "%.3f", s / n }' "$1"; }
-last_acc() { awk -F, 'NR > 1 && $5 != "" { a = $5 } END { printf "%.4f", a }' "$1"; }
+# Columns by name (metrics.csv: epoch,step,lr,train_loss,test_loss,test_accuracy,train_seconds).
+col() { awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } $c != "" { print $c }' "$1"; }
+mean_col() { col "$1" train_seconds | awk '{ s += $1; n++ } END { printf "%.3f", s / n }'; }
+last_acc() { col "$1" test_accuracy | tail -n 1 | awk '{ printf "%.4f", $1 }'; }
 rss() { awk '/Maximum resident/ { printf "%.0f", $6 / 1024 }' "$1"; }
 printf "%-6s %-12s %10s %10s %9s %12s\n" seed framework "s/epoch" "peak MiB" accuracy ratio
 for seed in "${seeds[@]}"; do

@@ -5,7 +5,7 @@ The model, training and test loops are the notes' code (FeedForwardNet 784-256-1
 dropout 0.2, log_softmax, F.nll_loss, SGD lr 0.01, batch 64, test batch 1000, 15 epochs,
 torchvision MNIST/FashionMNIST with ToTensor + Normalize((0.1307,), (0.3081,))). One deliberate
 difference: the training loader shuffles (the notes shuffle only when CUDA is present; gradschool
-always shuffles). Prints per-epoch seconds (training only, like gradschool's epoch_seconds), test
+always shuffles). Prints per-epoch seconds (training only, like gradschool's train_seconds), test
 accuracy, and writes a metrics CSV in gradschool's format.
 
     .venv-ref/bin/python benches/mnist_torch.py --data-dir /usr/share/datasets/fashion-mnist --fashion
@@ -134,11 +134,11 @@ for epoch in range(1, args.epochs + 1):
             correct += out.argmax(dim=1).eq(y).sum().item()
     test_loss /= len(test_set)
     acc = correct / len(test_set)
-    rows.append(f"{epoch},{step},{total / len(train_loader)},{test_loss},{acc},{seconds}")
+    rows.append(f"{epoch},{step},{args.lr},{total / len(train_loader)},{test_loss},{acc},{seconds}")
     print(f"epoch {epoch:>3}/{args.epochs}  train loss {total / len(train_loader):.4f}  test loss {test_loss:.4f}  "
           f"test accuracy {100 * acc:.2f}%  ({seconds:.2f} s)", flush=True)
 if args.metrics:
     with open(args.metrics, "w") as f:
-        f.write("epoch,step,train_loss,test_loss,test_accuracy,epoch_seconds\n" + "\n".join(rows) + "\n")
+        f.write("epoch,step,lr,train_loss,test_loss,test_accuracy,train_seconds\n" + "\n".join(rows) + "\n")
 shutil.rmtree(root)
 print(f"test_accuracy={acc:.4f}")

@@ -1,7 +1,5 @@
 //! `IntTensor`: integer data — class labels, token ids, indices — kept out of f32.
 
-use crate::device::Device;
-use crate::error::Result;
 use crate::shape::Shape;
 use std::sync::Arc;
 
@@ -9,12 +7,13 @@ use std::sync::Arc;
 pub const IGNORE_INDEX: i64 = -100;
 
 /// An n-dimensional array of i64 (labels, token ids, gather/index_select indices). Cheap to clone;
-/// never differentiable.
+/// never differentiable. Always in host memory, on every device: the kernels that take indices
+/// check them on the host (a bad id is a clear panic, not a GPU fault) and upload them per call,
+/// so an `IntTensor` has no device of its own and nothing to move.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IntTensor {
     data: Arc<Vec<i64>>,
     shape: Shape,
-    device: Device,
 }
 
 impl IntTensor {
@@ -22,7 +21,7 @@ impl IntTensor {
     pub fn from_vec(data: Vec<i64>, shape: impl Into<Shape>) -> IntTensor {
         let shape = shape.into();
         assert_eq!(data.len(), shape.numel(), "IntTensor::from_vec: {} values for shape {shape}", data.len());
-        IntTensor { data: Arc::new(data), shape, device: Device::Cpu }
+        IntTensor { data: Arc::new(data), shape }
     }
 
     /// A 1-D tensor of `values`.
@@ -45,11 +44,6 @@ impl IntTensor {
         self.shape.numel()
     }
 
-    /// The device.
-    pub fn device(&self) -> Device {
-        self.device
-    }
-
     /// The values, row-major.
     pub fn as_slice(&self) -> &[i64] {
         &self.data
@@ -64,13 +58,7 @@ impl IntTensor {
     pub fn reshape(&self, shape: impl Into<Shape>) -> IntTensor {
         let shape = shape.into();
         assert_eq!(shape.numel(), self.numel(), "IntTensor::reshape: cannot view shape {} as {shape}", self.shape);
-        IntTensor { data: self.data.clone(), shape, device: self.device }
-    }
-
-    /// This tensor on `device`.
-    pub fn to(&self, device: &Device) -> Result<IntTensor> {
-        device.ensure_available()?;
-        Ok(self.clone())
+        IntTensor { data: self.data.clone(), shape }
     }
 }
 

@@ -7,7 +7,7 @@ use super::config::Gpt2Config;
 use crate::autograd::checkpoint;
 use crate::int_tensor::IntTensor;
 use crate::nn::functional::cross_entropy;
-use crate::nn::{prefixed, Dropout, Forward, Module};
+use crate::nn::{prefixed, Dropout, Forward, LayerNorm, Module};
 use crate::tensor::Tensor;
 use rand::Rng;
 use std::sync::{Arc, Mutex};
@@ -47,17 +47,6 @@ impl Conv1D {
         }
     }
 
-    // ANCHOR: lora_forward
-    /// y = x·W + b (+ the LoRA update).
-    pub fn forward(&self, x: &Tensor) -> Tensor {
-        let y = x.matmul(&self.weight) + &self.bias;
-        match &self.lora {
-            Some(l) => y + x.linear(&l.a, None).linear(&l.b, None) * l.scale,
-            None => y,
-        }
-    }
-    // ANCHOR_END: lora_forward
-
     /// Adds a rank-`r` adapter with scale α/r (A ~ U(±1/√in) as PEFT's Kaiming init, B = 0).
     pub fn add_lora(&mut self, r: usize, alpha: f32, rng: &mut impl Rng) {
         let (n_in, n_out) = (self.weight.dims()[0], self.weight.dims()[1]);
@@ -75,10 +64,6 @@ impl Conv1D {
         }
     }
 
-    fn params(&self, prefix: &str) -> Vec<(String, Tensor)> {
-        vec![(format!("{prefix}.weight"), self.weight.clone()), (format!("{prefix}.bias"), self.bias.clone())]
-    }
-
     fn lora_params(&self, prefix: &str) -> Vec<(String, Tensor)> {
         self.lora
             .iter()
@@ -89,36 +74,37 @@ impl Conv1D {
     }
 }
 
-/// A LayerNorm's parameters.
-#[derive(Clone)]
-pub struct Norm {
-    /// γ
-    pub weight: Tensor,
-    /// β
-    pub bias: Tensor,
+impl Module for Conv1D {
+    /// `weight`, `bias` (the LoRA adapter's tensors are named apart, see `Gpt2::lora_parameters`).
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        vec![("weight".to_string(), self.weight.clone()), ("bias".to_string(), self.bias.clone())]
+    }
 }
 
-impl Norm {
-    fn new(c: usize) -> Norm {
-        Norm { weight: Tensor::ones([c]).requires_grad_(), bias: Tensor::zeros([c]).requires_grad_() }
+impl Forward for Conv1D {
+    // ANCHOR: lora_forward
+    /// y = x·W + b (+ the LoRA update).
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let y = x.matmul(&self.weight) + &self.bias;
+        match &self.lora {
+            Some(l) => y + x.linear(&l.a, None).linear(&l.b, None) * l.scale,
+            None => y,
+        }
     }
-
-    fn params(&self, prefix: &str) -> Vec<(String, Tensor)> {
-        vec![(format!("{prefix}.weight"), self.weight.clone()), (format!("{prefix}.bias"), self.bias.clone())]
-    }
+    // ANCHOR_END: lora_forward
 }
 
 /// One transformer block. Clones share the tensors.
 #[derive(Clone)]
 pub struct Block {
     /// LayerNorm before attention.
-    pub ln_1: Norm,
+    pub ln_1: LayerNorm,
     /// q, k, v projections in one: (C, 3C).
     pub c_attn: Conv1D,
     /// attention output projection (C, C).
     pub attn_proj: Conv1D,
     /// LayerNorm before the MLP.
-    pub ln_2: Norm,
+    pub ln_2: LayerNorm,
     /// MLP up-projection (C, inner).
     pub c_fc: Conv1D,
     /// MLP down-projection (inner, C).
@@ -190,10 +176,10 @@ impl BlockStep {
     // ANCHOR: block_forward
     /// x + attention(ln_1(x)), then + mlp(ln_2(·)).
     fn forward(&self, x: &Tensor, mask: &Tensor, cache: Option<&mut LayerCache>) -> Tensor {
-        let (blk, eps) = (&self.block, self.config.layer_norm_epsilon);
-        let h = x.layer_norm(&blk.ln_1.weight, &blk.ln_1.bias, eps);
+        let blk = &self.block;
+        let h = blk.ln_1.forward(x);
         let x = x + &self.attention(&h, mask, cache);
-        let h = x.layer_norm(&blk.ln_2.weight, &blk.ln_2.bias, eps);
+        let h = blk.ln_2.forward(&x);
         let m = blk.mlp_proj.forward(&blk.c_fc.forward(&h).gelu_tanh());
         x + self.dropout.forward(&m)
     }
@@ -235,7 +221,7 @@ pub struct Gpt2 {
     /// The blocks.
     pub blocks: Vec<Block>,
     /// Final LayerNorm.
-    pub ln_f: Norm,
+    pub ln_f: LayerNorm,
     /// Dropout after the embeddings (`embd_pdrop`).
     embd_dropout: Dropout,
     /// Dropout on each block's residual branches (`resid_pdrop`).
@@ -253,10 +239,10 @@ impl Gpt2 {
         let (c, inner) = (config.n_embd, config.inner());
         let blocks = (0..config.n_layer)
             .map(|_| Block {
-                ln_1: Norm::new(c),
+                ln_1: LayerNorm::new(c, config.layer_norm_epsilon),
                 c_attn: Conv1D::new(c, 3 * c, rng),
                 attn_proj: Conv1D::new(c, c, rng),
-                ln_2: Norm::new(c),
+                ln_2: LayerNorm::new(c, config.layer_norm_epsilon),
                 c_fc: Conv1D::new(c, inner, rng),
                 mlp_proj: Conv1D::new(inner, c, rng),
             })
@@ -265,7 +251,7 @@ impl Gpt2 {
             wte: Tensor::normal([config.vocab_size, c], 0.0, 0.02, rng).requires_grad_(),
             wpe: Tensor::normal([config.n_positions, c], 0.0, 0.01, rng).requires_grad_(),
             blocks,
-            ln_f: Norm::new(c),
+            ln_f: LayerNorm::new(c, config.layer_norm_epsilon),
             dropout: Dropout::new(config.resid_pdrop.min(0.99), rng),
             attn_dropout: Dropout::new(config.attn_pdrop.min(0.99), rng),
             embd_dropout: Dropout::new(config.embd_pdrop.min(0.99), rng),
@@ -353,7 +339,7 @@ impl Gpt2 {
         if let Some(c) = cache {
             c.tokens += t;
         }
-        x.layer_norm(&self.ln_f.weight, &self.ln_f.bias, self.config.layer_norm_epsilon)
+        self.ln_f.forward(&x)
     }
 
     // ANCHOR: lm_loss
@@ -475,15 +461,15 @@ impl Module for Gpt2 {
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let mut p = vec![("wte.weight".to_string(), self.wte.clone()), ("wpe.weight".to_string(), self.wpe.clone())];
         for (i, blk) in self.blocks.iter().enumerate() {
-            let mut b = blk.ln_1.params("ln_1");
-            b.extend(blk.c_attn.params("attn.c_attn"));
-            b.extend(blk.attn_proj.params("attn.c_proj"));
-            b.extend(blk.ln_2.params("ln_2"));
-            b.extend(blk.c_fc.params("mlp.c_fc"));
-            b.extend(blk.mlp_proj.params("mlp.c_proj"));
+            let mut b = prefixed("ln_1", blk.ln_1.named_parameters());
+            b.extend(prefixed("attn.c_attn", blk.c_attn.named_parameters()));
+            b.extend(prefixed("attn.c_proj", blk.attn_proj.named_parameters()));
+            b.extend(prefixed("ln_2", blk.ln_2.named_parameters()));
+            b.extend(prefixed("mlp.c_fc", blk.c_fc.named_parameters()));
+            b.extend(prefixed("mlp.c_proj", blk.mlp_proj.named_parameters()));
             p.extend(prefixed(&format!("h.{i}"), b));
         }
-        p.extend(self.ln_f.params("ln_f"));
+        p.extend(prefixed("ln_f", self.ln_f.named_parameters()));
         p
     }
 

@@ -142,6 +142,7 @@ impl Module for Embedding {
 
 /// Layer normalisation over the last dimension (`nn.LayerNorm(dim)`):
 /// y = (x − mean) / √(var + ε) · γ + β, with the population variance.
+#[derive(Clone)]
 pub struct LayerNorm {
     /// γ, initialised to 1.
     pub weight: Tensor,
