@@ -38,7 +38,7 @@ pub fn set_num_threads(n: usize) -> Result<()> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global()
-        .map_err(|e| crate::Error::Config(format!("--threads {n}: {e}")))
+        .map_err(|e| crate::error::Error::Config(format!("--threads {n}: {e}")))
 }
 
 #[cfg(test)]
