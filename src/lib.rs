@@ -21,6 +21,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod gpt2;
+pub mod grad_mode;
 pub mod int_tensor;
 pub mod io;
 pub mod models;

@@ -4,7 +4,8 @@
 //! For a transformer checkpointed block by block, activation memory goes from every tensor of
 //! every block to one block's worth plus each block's input, for about one extra forward pass.
 
-use super::{enable_grad, Backward};
+use crate::grad_mode::enable_grad;
+use crate::tensor::Backward;
 use crate::tensor::Tensor;
 
 /// A function that can run again in the backward pass.

@@ -1,6 +1,7 @@
 //! The backward pass: topological order, gradient accumulation, freeing the graph.
 
-use super::{no_grad, Node};
+use crate::grad_mode::no_grad;
+use crate::tensor::Node;
 use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
 
@@ -120,3 +121,23 @@ fn propagate(grads: &mut HashMap<usize, Tensor>, node: &Node, out: &Tensor, grad
     }
 }
 // ANCHOR_END: propagate
+
+impl Tensor {
+    /// Backpropagates from this scalar (e.g. a loss): every leaf that requires grad and that
+    /// this value depends on gets ∂self/∂leaf *added* to its `.grad()`.
+    pub fn backward(&self) {
+        assert_eq!(
+            self.numel(),
+            1,
+            "backward: grad can be implicitly created only for scalar outputs, got shape {}; use backward_with(grad)",
+            self.shape()
+        );
+        backward(self, self.ones_like());
+    }
+
+    /// Backpropagates with an explicit upstream gradient ∂L/∂self of this tensor's shape
+    /// (PyTorch's `y.backward(gradient)`).
+    pub fn backward_with(&self, grad: &Tensor) {
+        backward(self, grad.detach());
+    }
+}

@@ -5,7 +5,7 @@
 //! (L(x + εeᵢ) − L(x − εeᵢ)) / 2ε approximates each component with error O(ε²). They must agree
 //! within `atol + rtol·|numeric|` everywhere.
 
-use super::no_grad;
+use crate::grad_mode::no_grad;
 use crate::tensor::Tensor;
 use std::fmt;
 

@@ -3,7 +3,7 @@
 //! in-place window/index adds as an index_add plus an add (the GPU's memory bandwidth makes the
 //! extra pass cheap; a fused kernel can replace either without touching the rules above).
 
-use super::storage::CudaStorage;
+use super::buffer::CudaStorage;
 use crate::backend::op::{BinaryOp, ReduceOp, UnaryOp};
 use crate::backend::Backend;
 

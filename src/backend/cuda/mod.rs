@@ -5,6 +5,7 @@
 //! softmax, indexing, fused optimizer steps) are compiled by NVRTC once per process and device
 //! (CI compiles them without a GPU); `CudaStorage` runs them, and cuBLAS runs matrix products.
 
+mod buffer;
 mod device;
 mod grad;
 mod layout;

@@ -3,8 +3,8 @@
 //! every parameter of a device. `Backend::optim_step` lands here with the slots the optimizers in
 //! src/optim gathered (through `ops::optim`); the arithmetic is `backend::op::{SgdStep, AdamStep}`.
 
+use super::buffer::CudaStorage;
 use super::device::CudaDevice;
-use super::storage::CudaStorage;
 use crate::backend::op::{OptimStep, ParamSlot};
 use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
 

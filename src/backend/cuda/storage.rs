@@ -3,6 +3,7 @@
 //! memory) and panic with the kernel's name; device availability was checked before any tensor
 //! reached the GPU (`Device::ensure_available`).
 
+pub use super::buffer::CudaStorage;
 use super::device::{cuda_device, CudaDevice};
 use super::layout::{shape_info, Layout};
 use crate::backend::op::{BinaryOp, OptimStep, ParamSlot, ReduceOp, UnaryOp};
@@ -11,16 +12,9 @@ use crate::device::Device;
 use crate::shape::{broadcast_strides, contiguous_strides};
 use cudarc::cublas::{sys::cublasOperation_t, Gemm, GemmConfig, StridedBatchedConfig};
 use cudarc::driver::{CudaSlice, DevicePtr, LaunchConfig, PushKernelArg};
-use std::sync::Arc;
 
 /// Threads per block for elementwise kernels and row reductions (reduce.cu's BLOCK).
 const BLOCK: u32 = 256;
-
-/// f32 data on a GPU.
-pub struct CudaStorage {
-    pub(crate) data: CudaSlice<f32>,
-    pub(crate) dev: Arc<CudaDevice>,
-}
 
 /// Driver errors past `Device::ensure_available` are fatal: panic naming the call.
 trait OrFatal<T> {
