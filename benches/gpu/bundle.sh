@@ -52,7 +52,8 @@ for d in data/fashion-mnist /usr/share/datasets/fashion-mnist; do
   if [ -f "$d/train-images-idx3-ubyte.gz" ]; then data_args=(--data-dir "$d"); break; fi
 done
 epochs=${MNIST_EPOCHS:-3}
-mean_epoch() { awk -F, 'NR > 1 && $6 != "" { s += $6; n++ } END { if (n) printf "%.3f", s / n }' "$1" 2>/dev/null; }
+# mean of the train_seconds column (the shared metrics.csv format), found by its header
+mean_epoch() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_seconds") c = i; next } c && $c != "" { s += $c; n++ } END { if (n) printf "%.3f", s / n }' "$1" 2>/dev/null; }
 echo "== MNIST recipe, gradschool --device cuda"
 timeout 180 $b/gradschool mnist --device cuda --epochs "$epochs" --out-dir /tmp/gs-cuda "${data_args[@]}" 2>&1 | tail -4
 gs=$(mean_epoch /tmp/gs-cuda/metrics.csv)
