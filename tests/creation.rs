@@ -99,3 +99,12 @@ fn moving_to_an_unavailable_device_is_an_error() {
     let err = Tensor::zeros([2]).to(&gradschool::Device::Cuda(0)).unwrap_err();
     assert!(err.to_string().contains("cuda"), "{err}");
 }
+
+#[test]
+fn permute_takes_negative_dims_like_every_dim_argument() {
+    // torch: x.permute(0, -1, 1) == x.permute(0, 2, 1)
+    let x = Tensor::arange(0.0, 24.0, 1.0).reshape([2, 3, 4]);
+    let (a, b) = (x.permute(&[0, -1, 1]), x.permute(&[0, 2, 1]));
+    assert_eq!((a.dims(), a.to_vec()), (&[2usize, 4, 3][..], b.to_vec()));
+    assert_eq!(a.to_vec()[..4], [0.0, 4.0, 8.0, 1.0]);
+}

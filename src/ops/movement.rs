@@ -33,7 +33,7 @@ impl Backward for PermuteBackward {
         for (i, &p) in self.0.iter().enumerate() {
             inverse[p] = i;
         }
-        vec![Some(g.permute(&inverse))]
+        vec![Some(g.permute_dims(&inverse))]
     }
 }
 
@@ -121,8 +121,20 @@ impl Tensor {
         self.reshape(shape)
     }
 
-    /// Reorders dimensions: output dimension i is input dimension `perm[i]`.
-    pub fn permute(&self, perm: &[usize]) -> Tensor {
+    /// Reorders dimensions: output dimension i is input dimension `perm[i]` (negative counts
+    /// from the end, as every dimension argument here does: `permute(&[0, -1, 1])`).
+    pub fn permute(&self, perm: &[isize]) -> Tensor {
+        let rank = self.rank();
+        assert!(
+            perm.len() == rank,
+            "permute: {perm:?} is not a permutation of the {rank} dims of shape {}",
+            self.shape()
+        );
+        let perm: Vec<usize> = perm.iter().map(|&d| self.shape().dim("permute", d)).collect();
+        self.permute_dims(&perm)
+    }
+
+    fn permute_dims(&self, perm: &[usize]) -> Tensor {
         let rank = self.rank();
         let mut seen = vec![false; rank];
         assert!(
@@ -145,7 +157,7 @@ impl Tensor {
         if a == b {
             return self.clone();
         }
-        self.permute(&perm)
+        self.permute_dims(&perm)
     }
 
     /// The transpose of a matrix.

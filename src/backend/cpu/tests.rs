@@ -221,7 +221,7 @@ fn permutes_and_narrows_that_keep_contiguous_runs_match_the_definition() {
     let xs = x.to_vec();
     let strides = contiguous_strides(&dims);
     for perm in [[2usize, 0, 1, 3], [1, 0, 2, 3], [0, 2, 1, 3]] {
-        let y = x.permute(&perm);
+        let y = x.permute(&perm.map(|p| p as isize));
         let od: Vec<usize> = perm.iter().map(|&p| dims[p]).collect();
         for (i, &v) in y.to_vec().iter().enumerate() {
             let idx = unravel(i, &od);
