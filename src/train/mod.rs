@@ -2,18 +2,22 @@
 //! it — MNIST, GPT-2 pretraining, sentiment fine-tuning — plus the metrics CSV, loss-curve plots
 //! and progress bars they share.
 
+mod checkpoint;
 mod graph_plot;
 mod metrics;
 pub mod mnist;
 mod plot;
 pub mod pretrain;
 pub mod sentiment;
+mod task;
 mod trainer;
 
+pub use checkpoint::CHECKPOINT;
 pub use graph_plot::draw_graph;
 pub use metrics::{metrics_csv, metrics_header, parse_metrics_csv, read_csv_series, MetricsRow};
-pub use plot::{plot_panels, Panel, Series};
-pub use trainer::{train, ScheduleUnit, Task, TrainReport, TrainerConfig};
+pub use plot::{plot_metrics, plot_panels, Panel, Series};
+pub use task::Task;
+pub use trainer::{train, ScheduleUnit, TrainReport, TrainerConfig};
 
 use indicatif::{ProgressBar, ProgressStyle};
 

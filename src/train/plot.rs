@@ -1,6 +1,7 @@
 //! Loss curves as PNG (plotters, with a font shipped in data/fonts so no system fonts are
 //! needed). Files are drawn to a temporary name and renamed into place.
 
+use super::MetricsRow;
 use crate::error::{Error, Result};
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -104,4 +105,40 @@ pub fn plot_panels(path: &Path, panels: &[Panel], size: (u32, u32)) -> Result<()
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// loss.png: the training loss and every evaluation metric named `*loss` in one panel, the
+/// others (accuracy in %) in a second.
+pub fn plot_metrics(path: &Path, title: &str, names: &[String], rows: &[MetricsRow]) -> Result<()> {
+    let series = |i: Option<usize>, scale: f64| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter_map(|r| match i {
+                None => Some((r.step as f64, r.train_loss)),
+                Some(i) => r.eval.get(i).map(|v| (r.step as f64, scale * v)),
+            })
+            .collect()
+    };
+    let mut losses = vec![Series { label: "train".into(), points: series(None, 1.0) }];
+    let mut others = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        if n.ends_with("loss") {
+            losses.push(Series { label: n.replace('_', " "), points: series(Some(i), 1.0) });
+        } else {
+            let scale = if n.ends_with("accuracy") { 100.0 } else { 1.0 };
+            others.push(Series { label: n.replace('_', " "), points: series(Some(i), scale) });
+        }
+    }
+    let mut panels =
+        vec![Panel { title: title.to_string(), x_label: "step".into(), y_label: "loss".into(), series: losses }];
+    if !others.is_empty() {
+        let y_label = if names.iter().any(|n| n.ends_with("accuracy")) { "accuracy (%)" } else { "value" };
+        panels.push(Panel {
+            title: "evaluation".into(),
+            x_label: "step".into(),
+            y_label: y_label.into(),
+            series: others,
+        });
+    }
+    let height = 400 * panels.len() as u32;
+    plot_panels(path, &panels, (1000, height))
 }
