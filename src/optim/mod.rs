@@ -1,5 +1,6 @@
 //! Optimizers (`torch.optim`): the update rules, with PyTorch's defaults and arithmetic, plus
-//! learning-rate schedules, gradient clipping and gradient accumulation.
+//! learning-rate schedules, gradient clipping and gradient accumulation. [`Lbfgs`] stands apart:
+//! it needs the loss function (a closure), not one gradient, so it is not an [`Optimizer`].
 //!
 //! Each optimizer holds handles to the parameters; `step()` reads each `.grad()` and updates
 //! the parameter in place (outside autograd); parameters without a gradient are skipped, as in
@@ -32,7 +33,9 @@ mod adadelta;
 mod adagrad;
 mod adam;
 mod clip;
+mod lbfgs;
 mod rmsprop;
+mod rprop;
 mod schedule;
 mod sgd;
 
@@ -40,7 +43,9 @@ pub use adadelta::Adadelta;
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
 pub use clip::{clip_grad_norm, GradAccumulation};
+pub use lbfgs::Lbfgs;
 pub use rmsprop::RmsProp;
+pub use rprop::Rprop;
 pub use schedule::{LrSchedule, Schedule};
 pub use sgd::Sgd;
 
@@ -190,6 +195,8 @@ pub enum OptimizerKind {
     /// AdamW (weight decay 0.01, PyTorch's default)
     #[value(name = "adamw")]
     AdamW,
+    /// Rprop (sign-based; meant for full batches — try it on mini-batches to see why)
+    Rprop,
 }
 
 impl OptimizerKind {
@@ -207,6 +214,7 @@ impl OptimizerKind {
             OptimizerKind::Adadelta => Box::new(Adadelta::new(params, lr)),
             OptimizerKind::Adam => Box::new(Adam::new(params, lr)),
             OptimizerKind::AdamW => Box::new(AdamW::new(params, lr)),
+            OptimizerKind::Rprop => Box::new(Rprop::new(params, lr)),
         }
     }
 }

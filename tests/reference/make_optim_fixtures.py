@@ -41,6 +41,8 @@ CONFIGS = {
     "adam_l2": lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1),
     "adamw": lambda p: torch.optim.AdamW(p, lr=0.01),
     "adamw_betas_eps": lambda p: torch.optim.AdamW(p, lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    "rprop": lambda p: torch.optim.Rprop(p, lr=0.01),
+    "rprop_etas_steps": lambda p: torch.optim.Rprop(p, lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.08)),
 }
 
 store = {"problem/x": x, "problem/y": y, "problem/w0": w0, "problem/b0": b0}
@@ -83,6 +85,29 @@ def hf_cosine(warmup, total):  # transformers.get_cosine_schedule_with_warmup's 
     return f
 
 
+# L-BFGS needs the loss function: three step(closure) calls on the same problem, PyTorch's
+# defaults and a short-history variant; parameters after each call and the evaluation count.
+LBFGS = {
+    "lbfgs": lambda p: torch.optim.LBFGS(p),
+    "lbfgs_lr_hist": lambda p: torch.optim.LBFGS(p, lr=0.5, max_iter=7, history_size=3),
+}
+for name, make in LBFGS.items():
+    w = w0.clone().requires_grad_(True)
+    b = b0.clone().requires_grad_(True)
+    opt = make([w, b])
+
+    def closure():
+        opt.zero_grad()
+        loss = F.mse_loss(x @ w + b, y)
+        loss.backward()
+        return loss
+
+    for t in range(3):
+        store[f"{name}/loss{t}"] = opt.step(closure).detach().reshape(1)
+        store[f"{name}/p{t}.w"] = w.detach().clone()
+        store[f"{name}/p{t}.b"] = b.detach().clone()
+    store[f"{name}/func_evals"] = torch.tensor([float(opt.state[w]["func_evals"])])
+
 S = torch.optim.lr_scheduler
 store["schedule/step"] = lrs(lambda o: S.StepLR(o, step_size=3, gamma=0.5))
 store["schedule/exponential"] = lrs(lambda o: S.ExponentialLR(o, gamma=0.9))
@@ -97,7 +122,7 @@ p1.grad, p2.grad = g1.clone(), g2.clone()
 norm = torch.nn.utils.clip_grad_norm_([p1, p2], max_norm=1.0)
 store.update({"clip/g1": g1, "clip/g2": g2, "clip/norm": norm.reshape(1), "clip/c1": p1.grad, "clip/c2": p2.grad})
 save_file({k: v.contiguous() for k, v in store.items()}, os.path.join(OUT, "optim.safetensors"))
-print(f"optim: {len(CONFIGS)} optimizer configs, 5 schedules, clipping")
+print(f"optim: {len(CONFIGS)} optimizer configs, {len(LBFGS)} L-BFGS configs, 5 schedules, clipping")
 
 
 # ----- nn: LayerNorm and the course's FeedForwardNet (eval mode) -------------------------------
