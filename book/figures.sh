@@ -37,4 +37,13 @@ for spec in "sgd 0.01 0" "sgd-momentum 0.01 0.9" "rmsprop 0.001 0" "adagrad 0.01
 done
 $gs plot "$runs"/{sgd,sgd-momentum,rmsprop,adagrad,adadelta,adam,adamw}/metrics.csv --metric test_accuracy --x epoch \
   -o "$fig/solver-comparison.png"
+# Chapter 12: the data report on Rotten Tomatoes (needs the data and GPT-2's tokenizer; the
+# project's tests find them through GRADSCHOOL_SHARED_DATA, or pass RT_DIR and TOKENIZER_DIR).
+shared=${GRADSCHOOL_SHARED_DATA:-}
+rt=${RT_DIR:-${shared:+$shared/rt-polarity}}; tok=${TOKENIZER_DIR:-${shared:+$shared/gpt2-tokenizer}}
+if [ -n "$rt" ] && [ -n "$tok" ] && [ -d "$rt" ] && [ -d "$tok" ]; then
+  $gs data-report --rt-polarity "$rt" --tokenizer "$tok" -o "$fig/rt-token-lengths.png"
+else
+  echo "chapter 12: set GRADSCHOOL_SHARED_DATA (or RT_DIR and TOKENIZER_DIR) to redraw rt-token-lengths.png"
+fi
 rm -rf "$runs"

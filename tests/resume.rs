@@ -4,6 +4,9 @@
 //! weights and the same exports. The GPT-2 tasks run with dropout on, so the masks must be
 //! reproduced too, and stop mid-epoch.
 
+mod common;
+
+use common::byte_tokenizer;
 use gradschool::gpt2::{Gpt2, Gpt2Config};
 use gradschool::optim::{OptimizerKind, Schedule};
 use gradschool::train::mnist::{train_mnist, MnistConfig};
@@ -69,28 +72,6 @@ fn mnist_resumes_mid_epoch_bit_identically() {
     assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
     assert_eq!(resumed.test_accuracy, full.test_accuracy);
     assert_same_files(&a, &b, &["model.safetensors", "checkpoint.safetensors"]);
-}
-
-/// A byte-level BPE vocabulary without merges (every byte is a token, `<|endoftext|>` = 50256,
-/// as GPT-2's), written the way GPT-2's files are: each byte as its printable stand-in.
-fn byte_tokenizer(dir: &Path) {
-    let mut printable: Vec<u32> = (b'!' as u32..=b'~' as u32).chain(0xA1..=0xAC).chain(0xAE..=0xFF).collect();
-    let mut chars = printable.clone();
-    let mut extra = 0;
-    for b in 0..256u32 {
-        if !printable.contains(&b) {
-            printable.push(b);
-            chars.push(256 + extra);
-            extra += 1;
-        }
-    }
-    let mut pairs: Vec<(u32, u32)> = printable.into_iter().zip(chars).collect();
-    pairs.sort();
-    let mut vocab: Vec<String> =
-        pairs.iter().map(|&(b, c)| format!("{:?}: {b}", char::from_u32(c).unwrap().to_string())).collect();
-    vocab.push("\"<|endoftext|>\": 50256".into());
-    std::fs::write(dir.join("vocab.json"), format!("{{{}}}", vocab.join(", "))).unwrap();
-    std::fs::write(dir.join("merges.txt"), "#version: 0.2\n").unwrap();
 }
 
 /// GPT-2's vocabulary at toy width, with dropout on (so resuming must reproduce the masks).

@@ -3,6 +3,7 @@
 
 mod args;
 mod check_gpt2;
+mod data_report;
 mod demo;
 mod download;
 mod generate;
@@ -36,6 +37,9 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Overlay the curves of several metrics.csv files in one PNG.
     Plot(plot::PlotArgs),
+    /// Check a text-classification dataset before training: label balance, duplicates,
+    /// leakage between splits, encoding, token lengths against MAX_LEN (and a histogram PNG).
+    DataReport(data_report::DataReportArgs),
     /// Download a data set's official files (progress bar, MD5 verification).
     Download(download::DownloadArgs),
     /// Show the GPT-2 token ids and pieces of a text.
@@ -57,6 +61,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mnist(args) => mnist::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Plot(args) => plot::run(&args),
+        Command::DataReport(args) => data_report::run(&args),
         Command::Download(args) => download::run(&args),
         Command::Tokenize(args) => tokenize::run(&args),
         Command::CheckGpt2(args) => check_gpt2::run(&args),

@@ -84,3 +84,25 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Tensor, rtol: f32, atol: f3
         );
     }
 }
+
+/// A byte-level BPE vocabulary without merges (every byte is a token, `<|endoftext|>` = 50256,
+/// as GPT-2's), written the way GPT-2's files are: each byte as its printable stand-in.
+pub fn byte_tokenizer(dir: &std::path::Path) {
+    let mut printable: Vec<u32> = (b'!' as u32..=b'~' as u32).chain(0xA1..=0xAC).chain(0xAE..=0xFF).collect();
+    let mut chars = printable.clone();
+    let mut extra = 0;
+    for b in 0..256u32 {
+        if !printable.contains(&b) {
+            printable.push(b);
+            chars.push(256 + extra);
+            extra += 1;
+        }
+    }
+    let mut pairs: Vec<(u32, u32)> = printable.into_iter().zip(chars).collect();
+    pairs.sort();
+    let mut vocab: Vec<String> =
+        pairs.iter().map(|&(b, c)| format!("{:?}: {b}", char::from_u32(c).unwrap().to_string())).collect();
+    vocab.push("\"<|endoftext|>\": 50256".into());
+    std::fs::write(dir.join("vocab.json"), format!("{{{}}}", vocab.join(", "))).unwrap();
+    std::fs::write(dir.join("merges.txt"), "#version: 0.2\n").unwrap();
+}
