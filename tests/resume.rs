@@ -6,8 +6,7 @@
 
 mod common;
 
-use common::byte_tokenizer;
-use gradschool::gpt2::{Gpt2, Gpt2Config};
+use common::{byte_tokenizer, tiny_config, tiny_gpt2};
 use gradschool::optim::{OptimizerKind, Schedule};
 use gradschool::train::mnist::{train_mnist, MnistConfig};
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
@@ -72,26 +71,6 @@ fn mnist_resumes_mid_epoch_bit_identically() {
     assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
     assert_eq!(resumed.test_accuracy, full.test_accuracy);
     assert_same_files(&a, &b, &["model.safetensors", "checkpoint.safetensors"]);
-}
-
-/// GPT-2's vocabulary at toy width, with dropout on (so resuming must reproduce the masks).
-fn tiny_config() -> Gpt2Config {
-    Gpt2Config {
-        n_embd: 8,
-        n_layer: 1,
-        n_head: 2,
-        n_positions: 32,
-        resid_pdrop: 0.1,
-        embd_pdrop: 0.1,
-        attn_pdrop: 0.1,
-        ..Gpt2Config::gpt2()
-    }
-}
-
-/// A tiny GPT-2 saved as a Hugging Face directory with the byte tokenizer.
-fn tiny_gpt2(dir: &Path) {
-    Gpt2::new(tiny_config(), &mut gradschool::manual_seed(3)).save_dir(dir).unwrap();
-    byte_tokenizer(dir);
 }
 
 #[test]

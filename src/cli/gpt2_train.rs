@@ -4,7 +4,7 @@ use super::args::{at_least_one, device, positive_f32, positive_f64};
 use clap::Args;
 use gradschool::gpt2::Gpt2Config;
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
-use gradschool::train::sentiment::{train_sentiment, LoraConfig, SentimentConfig};
+use gradschool::train::sentiment::{train_sentiment, LoraConfig, SentimentConfig, TextData};
 use gradschool::{Device, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -98,18 +98,41 @@ pub fn run_pretrain(a: &PretrainArgs) -> Result<()> {
 /// Flags of `gradschool sentiment` (defaults: the course notes').
 #[derive(Args, Debug)]
 pub struct SentimentArgs {
-    /// A Hugging Face GPT-2 directory to fine-tune.
-    #[arg(long)]
-    model_dir: PathBuf,
-    /// Tokenizer directory (default: the model's).
-    #[arg(long)]
-    tokenizer: Option<PathBuf>,
     /// Directory with rt-polarity.pos and rt-polarity.neg.
     #[arg(long, default_value = "data/rt-polarity")]
     data_dir: PathBuf,
     /// Output directory.
     #[arg(long, default_value = "runs/sentiment")]
     out_dir: PathBuf,
+    #[command(flatten)]
+    common: FineTuneArgs,
+}
+
+/// Flags of `gradschool classify`: the course's recipe on your own labelled texts.
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// Training examples: CSV or TSV with `text` and `label` columns, or JSON Lines.
+    #[arg(long)]
+    train: PathBuf,
+    /// Validation examples, same formats (default: a seeded tenth of --train held out).
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "runs/classify")]
+    out_dir: PathBuf,
+    #[command(flatten)]
+    common: FineTuneArgs,
+}
+
+/// The fine-tuning flags `sentiment` and `classify` share (defaults: the course notes').
+#[derive(Args, Debug)]
+pub struct FineTuneArgs {
+    /// A Hugging Face GPT-2 directory to fine-tune.
+    #[arg(long)]
+    model_dir: PathBuf,
+    /// Tokenizer directory (default: the model's).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
     /// MAX_LEN: tokens per example, input + EOS + label.
     #[arg(long, default_value_t = 32, value_parser = at_least_one)]
     max_len: usize,
@@ -171,11 +194,11 @@ pub struct SentimentArgs {
     device: Device,
 }
 
-/// Fine-tunes and prints the final accuracy.
-pub fn run_sentiment(a: &SentimentArgs) -> Result<()> {
-    let cfg = SentimentConfig {
+/// The config for `a`'s flags and `data`, written to `out_dir`.
+fn config(a: &FineTuneArgs, data: TextData, out_dir: &std::path::Path) -> SentimentConfig {
+    SentimentConfig {
         tokenizer_dir: a.tokenizer.clone(),
-        out_dir: a.out_dir.clone(),
+        out_dir: out_dir.to_path_buf(),
         max_len: a.max_len,
         lr: a.lr,
         batch_size: a.batch_size,
@@ -194,11 +217,26 @@ pub fn run_sentiment(a: &SentimentArgs) -> Result<()> {
         grad_accum: a.grad_accum,
         device: a.device,
         resume: a.resume,
-        ..SentimentConfig::new(a.model_dir.clone(), a.data_dir.clone())
-    };
-    let report = train_sentiment(&cfg)?;
+        ..SentimentConfig::with_data(a.model_dir.clone(), data)
+    }
+}
+
+/// Fine-tunes and prints the final accuracy.
+fn fine_tune(cfg: &SentimentConfig) -> Result<()> {
+    let report = train_sentiment(cfg)?;
     let acc = report.last("eval_accuracy").unwrap_or(f64::NAN);
     println!("wrote {0}/metrics.csv, {0}/loss.png, {0}/checkpoint-*", cfg.out_dir.display());
     println!("eval_accuracy={acc:.4}");
     Ok(())
+}
+
+/// `gradschool sentiment`: the course's fine-tuning on Rotten Tomatoes.
+pub fn run_sentiment(a: &SentimentArgs) -> Result<()> {
+    fine_tune(&config(&a.common, TextData::RottenTomatoes(a.data_dir.clone()), &a.out_dir))
+}
+
+/// `gradschool classify`: the same recipe on the student's own files.
+pub fn run_classify(a: &ClassifyArgs) -> Result<()> {
+    let data = TextData::Files { train: a.train.clone(), valid: a.valid.clone() };
+    fine_tune(&config(&a.common, data, &a.out_dir))
 }

@@ -52,6 +52,9 @@ enum Command {
     Pretrain(gpt2_train::PretrainArgs),
     /// The course's sentiment fine-tuning of a GPT-2 on Rotten Tomatoes.
     Sentiment(gpt2_train::SentimentArgs),
+    /// The same recipe on your own labelled texts (CSV, TSV or JSONL with `text` and `label`):
+    /// each label's first token after EOS, every other position −100.
+    Classify(gpt2_train::ClassifyArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Pretrain(args) => gpt2_train::run_pretrain(&args),
         Command::Sentiment(args) => gpt2_train::run_sentiment(&args),
+        Command::Classify(args) => gpt2_train::run_classify(&args),
     }
 }

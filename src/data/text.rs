@@ -1,9 +1,13 @@
 //! Text-classification data from files a student finds: CSV (or TSV) with a header naming a
 //! `text` and a `label` column, or JSON Lines with one `{"text": …, "label": …}` object per line.
-//! Every problem is an error naming the file, the line and what is wrong.
+//! Every problem is an error naming the file, the line and what is wrong. [`load_text_data`]
+//! turns either source — these files, or Rotten Tomatoes — into labelled examples for training.
 
+use super::sentiment::{load_rotten_tomatoes, Review};
 use crate::error::{Error, Result};
-use std::path::Path;
+use crate::random::manual_seed;
+use rand::seq::SliceRandom;
+use std::path::{Path, PathBuf};
 
 /// One labelled text. Labels are kept as written (`"pos"`, `"1"`, `"spam"`): the task decides
 /// how they map to classes.
@@ -98,6 +102,70 @@ fn read_jsonl(path: &Path, bytes: &[u8]) -> Result<Vec<Example>> {
         out.push(Example { text: get("text")?, label: get("label")? });
     }
     Ok(out)
+}
+
+/// Where the labelled texts come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TextData {
+    /// rt-polarity.pos / rt-polarity.neg in this folder, split as Hugging Face does; labels `neg`
+    /// and `pos`, as the course names them.
+    RottenTomatoes(PathBuf),
+    /// CSV / TSV / JSONL files with `text` and `label` (see `data::text`); without a validation
+    /// file, a seeded tenth of the training file is held out.
+    Files {
+        /// The training examples.
+        train: PathBuf,
+        /// The validation examples.
+        valid: Option<PathBuf>,
+    },
+}
+
+/// (train, validation, label names): the label of an example is its index in the names.
+type Labelled = (Vec<(String, usize)>, Vec<(String, usize)>, Vec<String>);
+
+/// Loads `data` as (text, label index) pairs and the label names.
+pub fn load_text_data(data: &TextData, seed: u64) -> Result<Labelled> {
+    match data {
+        TextData::RottenTomatoes(dir) => {
+            let rt = load_rotten_tomatoes(dir)?;
+            let pairs = |v: Vec<Review>| v.into_iter().map(|r| (r.text, r.label)).collect();
+            Ok((pairs(rt.train), pairs(rt.validation), vec!["neg".into(), "pos".into()]))
+        }
+        TextData::Files { train, valid } => {
+            let mut train_ex = load_examples(train)?;
+            let valid_ex = match valid {
+                Some(v) => load_examples(v)?,
+                None => {
+                    if train_ex.len() < 10 {
+                        return Err(Error::format(
+                            train,
+                            "fewer than 10 examples: too few to hold a tenth out; give --valid",
+                        ));
+                    }
+                    train_ex.shuffle(&mut manual_seed(seed ^ 0xda7a));
+                    train_ex.split_off(train_ex.len() - train_ex.len() / 10)
+                }
+            };
+            let names: Vec<String> = train_ex
+                .iter()
+                .map(|e| e.label.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if names.len() < 2 {
+                return Err(Error::format(train, format!("one label only ({}): nothing to classify", names.join(""))));
+            }
+            let index = |e: &Example, file: &Path| -> Result<(String, usize)> {
+                let i = names.iter().position(|n| *n == e.label).ok_or_else(|| {
+                    Error::format(file, format!("label `{}` does not occur in the training file", e.label))
+                })?;
+                Ok((e.text.clone(), i))
+            };
+            let tr = train_ex.iter().map(|e| index(e, train)).collect::<Result<_>>()?;
+            let va = valid_ex.iter().map(|e| index(e, valid.as_deref().unwrap_or(train))).collect::<Result<_>>()?;
+            Ok((tr, va, names))
+        }
+    }
 }
 
 #[cfg(test)]

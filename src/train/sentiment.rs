@@ -4,7 +4,8 @@
 //! Face's Trainer uses — a recipe over the shared [`train`] loop.
 
 use super::{train, Task, TrainReport, TrainerConfig};
-use crate::data::sentiment::{collate, load_rotten_tomatoes, process_example, LabelledSequence, Review};
+use crate::data::sentiment::{collate, process_example, LabelledSequence};
+pub use crate::data::text::{load_text_data, TextData};
 use crate::error::{Error, Result};
 use crate::gpt2::{Gpt2, Gpt2Tokenizer, EOS_ID};
 use crate::io::write_atomic;
@@ -21,8 +22,8 @@ pub struct SentimentConfig {
     pub model_dir: PathBuf,
     /// Tokenizer directory (default: the model's).
     pub tokenizer_dir: Option<PathBuf>,
-    /// Directory with rt-polarity.pos / rt-polarity.neg.
-    pub data_dir: PathBuf,
+    /// The examples: Rotten Tomatoes (the course), or your own files (the homework).
+    pub data: TextData,
     /// Output: metrics.csv, loss.png, checkpoints.
     pub out_dir: PathBuf,
     /// MAX_LEN (32).
@@ -78,12 +79,17 @@ pub struct LoraConfig {
 }
 
 impl SentimentConfig {
-    /// The notes' defaults for `model_dir` and `data_dir`.
+    /// The notes' defaults for `model_dir` and the Rotten Tomatoes folder `data_dir`.
     pub fn new(model_dir: PathBuf, data_dir: PathBuf) -> SentimentConfig {
+        SentimentConfig::with_data(model_dir, TextData::RottenTomatoes(data_dir))
+    }
+
+    /// The notes' defaults for `model_dir` and any text-classification `data`.
+    pub fn with_data(model_dir: PathBuf, data: TextData) -> SentimentConfig {
         SentimentConfig {
             model_dir,
             tokenizer_dir: None,
-            data_dir,
+            data,
             out_dir: PathBuf::from("runs/sentiment"),
             max_len: 32,
             lr: 2e-5,
@@ -108,26 +114,36 @@ impl SentimentConfig {
     }
 }
 
-/// The label tokens, as the notes compute them: the first token of "neg" and of "pos".
-pub fn label_tokens(tok: &Gpt2Tokenizer) -> Result<[u32; 2]> {
-    let first = |w: &str| -> Result<u32> {
-        tok.encode(w)?.first().copied().ok_or_else(|| Error::Config(format!("tokenizer: `{w}` has no token")))
-    };
-    Ok([first("neg")?, first("pos")?])
+/// The label tokens, as the notes compute them: the first token of each label's name (`neg`,
+/// `pos`). Two labels that start with the same token could not be told apart: an error naming
+/// both.
+pub fn label_tokens(tok: &Gpt2Tokenizer, names: &[String]) -> Result<Vec<u32>> {
+    let mut tokens: Vec<u32> = Vec::new();
+    for w in names {
+        let t = tok.encode(w)?.first().copied().ok_or_else(|| Error::Config(format!("label `{w}` has no token")))?;
+        if let Some(j) = tokens.iter().position(|&u| u == t) {
+            return Err(Error::Config(format!(
+                "labels `{}` and `{w}` start with the same token ({t}): the model could not tell them apart; rename one",
+                names[j]
+            )));
+        }
+        tokens.push(t);
+    }
+    Ok(tokens)
 }
 
 fn process_all(
-    reviews: &[Review],
+    examples: &[(String, usize)],
     tok: &Gpt2Tokenizer,
-    labels: [u32; 2],
+    labels: &[u32],
     max_len: usize,
 ) -> Result<Vec<LabelledSequence>> {
-    reviews.iter().map(|r| Ok(process_example(&tok.encode(&r.text)?, labels[r.label], EOS_ID, max_len))).collect()
+    examples.iter().map(|(text, l)| Ok(process_example(&tok.encode(text)?, labels[*l], EOS_ID, max_len))).collect()
 }
 
-/// Validation loss and accuracy: the prediction is whichever label token has the higher logit
+/// Validation loss and accuracy: the prediction is whichever label token has the highest logit
 /// at the position before the label (the EOS position).
-pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize, labels: [u32; 2]) -> (f64, f64) {
+pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize, labels: &[u32]) -> (f64, f64) {
     let _guard = no_grad();
     let (mut loss_sum, mut correct, mut n) = (0.0, 0usize, 0usize);
     for chunk in data.chunks(batch) {
@@ -140,7 +156,8 @@ pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize,
         let values = logits.to_vec(); // (N, V)
         for (r, &k) in rows.iter().enumerate() {
             let at = |tok: u32| values[r * v + tok as usize];
-            let predicted = if at(labels[1]) > at(labels[0]) { labels[1] } else { labels[0] };
+            // the first of the highest, as argmax: ties go to the earlier label
+            let predicted = labels.iter().copied().fold(labels[0], |best, t| if at(t) > at(best) { t } else { best });
             correct += usize::from(predicted as i64 == chunk[k / l].labels[k % l + 1]);
             n += 1;
         }
@@ -151,7 +168,7 @@ pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize,
 struct SentimentTask<'a> {
     cfg: &'a SentimentConfig,
     model: Gpt2,
-    labels: [u32; 2],
+    labels: Vec<u32>,
     train: Vec<LabelledSequence>,
     valid: Vec<LabelledSequence>,
     order: Vec<usize>,
@@ -167,7 +184,7 @@ impl Task for SentimentTask<'_> {
             "sentiment model={:?} tokenizer={:?} data={:?} max_len={} batch_size={} limit={:?}/{:?} lora={:?} ln_f={}",
             c.model_dir,
             c.tokenizer_dir,
-            c.data_dir,
+            c.data,
             c.max_len,
             c.batch_size,
             c.limit_train,
@@ -212,7 +229,7 @@ impl Task for SentimentTask<'_> {
         vec!["eval_loss".into(), "eval_accuracy".into()]
     }
     fn evaluate(&mut self) -> Result<Vec<f64>> {
-        let (loss, accuracy) = evaluate_sentiment(&self.model, &self.valid, self.cfg.batch_size, self.labels);
+        let (loss, accuracy) = evaluate_sentiment(&self.model, &self.valid, self.cfg.batch_size, &self.labels);
         Ok(vec![loss, accuracy])
     }
     fn export(&self, out_dir: &Path, step: usize, _last: bool) -> Result<()> {
@@ -247,7 +264,8 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
             cfg.max_len, model.config.n_positions
         )));
     }
-    let labels = label_tokens(&tok)?;
+    let (train_pairs, valid_pairs, names) = load_text_data(&cfg.data, cfg.seed)?;
+    let labels = label_tokens(&tok, &names)?;
     if let Some(LoraConfig { r, alpha, mlp }) = cfg.lora {
         model.enable_lora(r, alpha, mlp, &mut manual_seed(cfg.seed));
         if cfg.lora_train_ln_f {
@@ -261,9 +279,8 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     }
     model.gradient_checkpointing = cfg.gradient_checkpointing;
     model.to_device(&cfg.device)?;
-    let data = load_rotten_tomatoes(&cfg.data_dir)?;
-    let mut train_set = process_all(&data.train, &tok, labels, cfg.max_len)?;
-    let mut valid = process_all(&data.validation, &tok, labels, cfg.max_len)?;
+    let mut train_set = process_all(&train_pairs, &tok, &labels, cfg.max_len)?;
+    let mut valid = process_all(&valid_pairs, &tok, &labels, cfg.max_len)?;
     if let Some(n) = cfg.limit_train {
         train_set.shuffle(&mut manual_seed(cfg.seed)); // a balanced subset, not the first n positives
         train_set.truncate(n);

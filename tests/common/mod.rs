@@ -106,3 +106,23 @@ pub fn byte_tokenizer(dir: &std::path::Path) {
     std::fs::write(dir.join("vocab.json"), format!("{{{}}}", vocab.join(", "))).unwrap();
     std::fs::write(dir.join("merges.txt"), "#version: 0.2\n").unwrap();
 }
+
+/// GPT-2's vocabulary at toy width, with dropout on (so resuming must reproduce the masks).
+pub fn tiny_config() -> gradschool::gpt2::Gpt2Config {
+    gradschool::gpt2::Gpt2Config {
+        n_embd: 8,
+        n_layer: 1,
+        n_head: 2,
+        n_positions: 32,
+        resid_pdrop: 0.1,
+        embd_pdrop: 0.1,
+        attn_pdrop: 0.1,
+        ..gradschool::gpt2::Gpt2Config::gpt2()
+    }
+}
+
+/// A tiny GPT-2 saved as a Hugging Face directory with the byte tokenizer.
+pub fn tiny_gpt2(dir: &std::path::Path) {
+    gradschool::gpt2::Gpt2::new(tiny_config(), &mut gradschool::manual_seed(3)).save_dir(dir).unwrap();
+    byte_tokenizer(dir);
+}

@@ -1,0 +1,90 @@
+//! The homework recipe (`gradschool classify`): the course's fine-tuning on a student's own file
+//! of labelled texts — any number of labels, a held-out tenth when no validation file is given,
+//! and clear errors for files it cannot use.
+
+mod common;
+
+use gradschool::train::sentiment::{train_sentiment, SentimentConfig, TextData};
+use std::process::Command;
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradschool-classify-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn three_labels_from_a_csv_train_and_the_loss_falls() {
+    let dir = tmp("three");
+    common::tiny_gpt2(&dir.join("model"));
+    // Three labels, their first (byte) tokens a, b, g distinct; the class is in the text.
+    let mut csv = String::from("text,label\n");
+    for i in 0..40 {
+        let (word, label) = [("red apple", "alpha"), ("blue sky", "beta"), ("green leaf", "gamma")][i % 3];
+        csv += &format!("{word} {i},{label}\n");
+    }
+    std::fs::write(dir.join("colours.csv"), csv).unwrap();
+    let cfg = SentimentConfig {
+        out_dir: dir.join("out"),
+        lr: 1e-2,
+        batch_size: 4,
+        epochs: 3,
+        eval_every: 3,
+        save_every: 1000,
+        progress: false,
+        ..SentimentConfig::with_data(dir.join("model"), TextData::Files { train: dir.join("colours.csv"), valid: None })
+    };
+    let report = train_sentiment(&cfg).unwrap();
+    // 40 examples, a tenth (4) held out: 36 / 4 = 9 steps an epoch, 27 in all, evaluated every 3
+    assert_eq!((report.steps, report.rows.len()), (27, 9));
+    let losses: Vec<f64> = report.rows.iter().map(|r| r.eval[0]).collect();
+    // from ~ln(50257) = 10.8 (the head knows nothing) toward the three label tokens
+    assert!(losses[8] < losses[0] - 1.0, "validation loss did not fall: {losses:?}");
+    assert!((0.0..=1.0).contains(&report.last("eval_accuracy").unwrap()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn labels_that_share_a_first_token_and_bad_files_are_clear_errors() {
+    let dir = tmp("errors");
+    common::tiny_gpt2(&dir.join("model"));
+    std::fs::write(
+        dir.join("clash.jsonl"),
+        (0..12)
+            .map(|i| {
+                let label = if i % 2 == 0 { "pos" } else { "positive" };
+                format!("{{\"text\": \"t{i}\", \"label\": \"{label}\"}}\n")
+            })
+            .collect::<String>(),
+    )
+    .unwrap();
+    let cfg =
+        SentimentConfig::with_data(dir.join("model"), TextData::Files { train: dir.join("clash.jsonl"), valid: None });
+    let err =
+        train_sentiment(&SentimentConfig { out_dir: dir.join("out"), progress: false, ..cfg }).unwrap_err().to_string();
+    assert!(err.contains("`pos` and `positive` start with the same token"), "{err}");
+
+    std::fs::write(dir.join("one.csv"), "text,label\na,x\nb,x\nc,x\nd,x\ne,x\nf,x\ng,x\nh,x\ni,x\nj,x\nk,x\n").unwrap();
+    std::fs::write(dir.join("two.csv"), "text,label\na,x\nb,z\n").unwrap();
+    std::fs::write(dir.join("unseen.csv"), "text,label\na,y\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gradschool")).arg("classify").args(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let model = dir.join("model");
+    let m = model.to_str().unwrap();
+    let paths = ["one.csv", "two.csv", "unseen.csv", "none.csv"].map(|f| dir.join(f).to_str().unwrap().to_string());
+    let [one, two, unseen, none] = paths.each_ref().map(String::as_str);
+    let cases = [
+        (vec!["--model-dir", m, "--train", one], "one label only"),
+        (vec!["--model-dir", m, "--train", two, "--valid", unseen], "label `y` does not occur in the training file"),
+        (vec!["--model-dir", m, "--train", none], "none.csv"),
+        (vec!["--model-dir", m, "--train", one, "--batch-size", "0"], "--batch-size"),
+    ];
+    for (args, needle) in cases {
+        let (ok, err) = run(&args);
+        assert!(!ok && err.contains(needle) && !err.contains("panicked"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
