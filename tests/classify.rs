@@ -88,3 +88,35 @@ fn labels_that_share_a_first_token_and_bad_files_are_clear_errors() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_sweep_runs_every_combination_and_tables_them() {
+    use gradschool::train::sweep::{sweep, SweepGrid};
+    let dir = tmp("sweep");
+    common::tiny_gpt2(&dir.join("model"));
+    let csv: String = std::iter::once("text,label\n".to_string())
+        .chain((0..20).map(|i| format!("t{i},{}\n", ["x", "z"][i % 2])))
+        .collect();
+    std::fs::write(dir.join("d.csv"), csv).unwrap();
+    let base = SentimentConfig {
+        out_dir: dir.join("sweep"),
+        batch_size: 6,
+        eval_every: 2,
+        save_every: 1000,
+        progress: false,
+        ..SentimentConfig::with_data(dir.join("model"), TextData::Files { train: dir.join("d.csv"), valid: None })
+    };
+    let grid = SweepGrid { lr: vec![1e-3, 1e-2], batch_size: vec![6, 18], ..Default::default() };
+    let runs = sweep(&base, &grid).unwrap();
+    // 18 training examples: 3 steps at batch 6, 1 at batch 18
+    let steps: Vec<usize> = runs.iter().map(|r| r.report.steps).collect();
+    assert_eq!(steps, [3, 1, 3, 1]);
+    let table = std::fs::read_to_string(dir.join("sweep/sweep.csv")).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 5, "{table}");
+    assert!(lines[4].starts_with("4,0.01,18,0,,,1,"), "{table}");
+    for f in ["sweep/sweep.png", "sweep/run-1/metrics.csv", "sweep/run-4/loss.png"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,7 @@ use clap::Args;
 use gradschool::gpt2::Gpt2Config;
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
 use gradschool::train::sentiment::{train_sentiment, LoraConfig, SentimentConfig, TextData};
+use gradschool::train::sweep::{sweep, SweepGrid};
 use gradschool::{Device, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -122,6 +123,62 @@ pub struct ClassifyArgs {
     out_dir: PathBuf,
     #[command(flatten)]
     common: FineTuneArgs,
+}
+
+/// Flags of `gradschool sweep`: a grid of fine-tuning runs on Rotten Tomatoes or your files.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Training examples (CSV/TSV/JSONL); without it, Rotten Tomatoes from --data-dir.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Validation examples for --train.
+    #[arg(long, requires = "train")]
+    valid: Option<PathBuf>,
+    /// Directory with rt-polarity.pos and rt-polarity.neg (when no --train).
+    #[arg(long, default_value = "data/rt-polarity")]
+    data_dir: PathBuf,
+    /// Output directory: sweep.csv, sweep.png, and run-N/ per run.
+    #[arg(long, default_value = "runs/sweep")]
+    out_dir: PathBuf,
+    /// Learning rates to try, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = positive_f64)]
+    sweep_lr: Vec<f64>,
+    /// Batch sizes to try.
+    #[arg(long, value_delimiter = ',', value_parser = at_least_one)]
+    sweep_batch_size: Vec<usize>,
+    /// Warmup steps to try.
+    #[arg(long, value_delimiter = ',')]
+    sweep_warmup: Vec<usize>,
+    /// LoRA ranks to try.
+    #[arg(long, value_delimiter = ',', value_parser = at_least_one)]
+    sweep_lora_r: Vec<usize>,
+    /// LoRA α values to try.
+    #[arg(long, value_delimiter = ',', value_parser = positive_f32)]
+    sweep_lora_alpha: Vec<f32>,
+    #[command(flatten)]
+    common: FineTuneArgs,
+}
+
+/// `gradschool sweep`: every combination of the --sweep-* values, one fine-tuning run each.
+pub fn run_sweep(a: &SweepArgs) -> Result<()> {
+    let data = match &a.train {
+        Some(train) => TextData::Files { train: train.clone(), valid: a.valid.clone() },
+        None => TextData::RottenTomatoes(a.data_dir.clone()),
+    };
+    let base = config(&a.common, data, &a.out_dir);
+    let grid = SweepGrid {
+        lr: a.sweep_lr.clone(),
+        batch_size: a.sweep_batch_size.clone(),
+        warmup: a.sweep_warmup.clone(),
+        lora_r: a.sweep_lora_r.clone(),
+        lora_alpha: a.sweep_lora_alpha.clone(),
+    };
+    let runs = sweep(&base, &grid)?;
+    for r in &runs {
+        println!("{:<50} eval_accuracy={:.4}", r.label, r.report.last("eval_accuracy").unwrap_or(f64::NAN));
+    }
+    println!("wrote {0}/sweep.csv, {0}/sweep.png, {0}/run-*/", a.out_dir.display());
+    Ok(())
 }
 
 /// The fine-tuning flags `sentiment` and `classify` share (defaults: the course notes').

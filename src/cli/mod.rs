@@ -55,6 +55,9 @@ enum Command {
     /// The same recipe on your own labelled texts (CSV, TSV or JSONL with `text` and `label`):
     /// each label's first token after EOS, every other position −100.
     Classify(gpt2_train::ClassifyArgs),
+    /// Fine-tune at every point of a hyper-parameter grid (--sweep-lr, --sweep-batch-size,
+    /// --sweep-warmup, --sweep-lora-r, --sweep-lora-alpha): one CSV and one comparison PNG.
+    Sweep(gpt2_train::SweepArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -72,5 +75,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pretrain(args) => gpt2_train::run_pretrain(&args),
         Command::Sentiment(args) => gpt2_train::run_sentiment(&args),
         Command::Classify(args) => gpt2_train::run_classify(&args),
+        Command::Sweep(args) => gpt2_train::run_sweep(&args),
     }
 }

@@ -9,6 +9,7 @@ pub mod mnist;
 mod plot;
 pub mod pretrain;
 pub mod sentiment;
+pub mod sweep;
 mod task;
 mod trainer;
 
