@@ -48,8 +48,10 @@ pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)], metadata: &Ha
     write_atomic(path, &serialized)
 }
 
-/// The f32 tensors and metadata of a safetensors file. Any other dtype, or a file that is not
-/// valid safetensors (truncated, corrupt), is an error naming the file and tensor.
+/// The tensors and metadata of a safetensors file, as f32: F32 as stored, F16 and BF16 (how most
+/// published checkpoints are saved) converted exactly — every half value is an f32 value. Any
+/// other dtype, or a file that is not valid safetensors (truncated, corrupt), is an error naming
+/// the file and tensor.
 pub fn load_safetensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (_, meta) = SafeTensors::read_metadata(&bytes)
@@ -58,10 +60,15 @@ pub fn load_safetensors(path: &Path) -> Result<(NamedTensors, HashMap<String, St
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(Error::format(path, format!("tensor {name}: dtype {:?}, expected F32", view.dtype())));
-        }
-        let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let raw = view.data();
+        let data: Vec<f32> = match view.dtype() {
+            Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F16 => raw.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Dtype::BF16 => raw.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            other => {
+                return Err(Error::format(path, format!("tensor {name}: dtype {other:?}; F32, F16 or BF16 expected")))
+            }
+        };
         out.push((name, Tensor::from_vec(data, view.shape().to_vec())));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
