@@ -12,10 +12,13 @@ use std::path::Path;
 pub type NamedTensors = Vec<(String, Tensor)>;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
-/// then renamed over `path` (a rename within one filesystem is atomic).
+/// then renamed over `path` (a rename within one filesystem is atomic). Temporary files of the
+/// same name left by a process that died mid-save (SIGKILL, power loss) are removed first, so a
+/// killed run does not leave checkpoint-sized litter behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    remove_stale_temporaries(dir, &name);
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -27,6 +30,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+/// Removes `dir/.{name}.tmp<pid>[.ext]` files whose process is gone (on Linux, where `/proc`
+/// says; elsewhere nothing is removed, since a live writer's file must never be).
+pub(crate) fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else { continue };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let tail = &rest[digits.len()..];
+        let Ok(pid) = digits.parse::<u32>() else { continue };
+        if !(tail.is_empty() || tail.starts_with('.')) {
+            continue;
+        }
+        let alive = pid == std::process::id()
+            || !Path::new("/proc/self").exists()
+            || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Saves named f32 tensors (and string metadata) as a safetensors file, atomically.
@@ -73,4 +99,27 @@ pub fn load_safetensors(path: &Path) -> Result<(NamedTensors, HashMap<String, St
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok((out, meta.metadata().clone().unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_writers_temporary_is_removed_and_a_live_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("gradschool-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // pid 4194305 is above Linux's pid_max limit (2²²), so no process can have it
+        let dead = dir.join(".m.bin.tmp4194305");
+        let live = dir.join(".m.bin.tmp1"); // pid 1 (init) is always alive: a writer that may be busy
+        let other = dir.join(".n.bin.tmp4194305"); // another file's temporary: not ours to touch
+        for p in [&dead, &live, &other] {
+            std::fs::write(p, b"half a checkpoint").unwrap();
+        }
+        write_atomic(&dir.join("m.bin"), b"whole").unwrap();
+        assert_eq!(std::fs::read(dir.join("m.bin")).unwrap(), b"whole");
+        assert_eq!(dead.exists(), !Path::new("/proc/self").exists(), "the dead writer's file is gone on Linux");
+        assert!(other.exists() && live.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

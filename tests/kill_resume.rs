@@ -77,5 +77,12 @@ fn sigkill_at_random_moments_never_breaks_the_checkpoint_or_the_result() {
         load_safetensors(&d.join("model.safetensors")).unwrap().0.into_iter().map(|(n, t)| (n, t.to_vec())).collect()
     };
     assert_eq!(weights(&straight), weights(&killed), "weights differ after {kills} kills and resumes");
+    // a kill mid-save leaves a temporary file; the next save of that file removes it
+    let litter: Vec<String> = std::fs::read_dir(&killed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(litter.is_empty(), "temporary files left behind: {litter:?}");
     let _ = std::fs::remove_dir_all(&root);
 }

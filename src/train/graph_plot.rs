@@ -95,6 +95,10 @@ pub fn draw_graph(g: &Graph, path: &Path) -> Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "graph.png".into());
     let svg = name.ends_with(".svg");
     let tmp = path.with_file_name(format!(".{name}.tmp{}.{}", std::process::id(), if svg { "svg" } else { "png" }));
+    crate::io::remove_stale_temporaries(
+        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
+        &name,
+    );
     let drawn = if svg {
         draw(&SVGBackend::new(&tmp, size).into_drawing_area(), g, &pos)
     } else {

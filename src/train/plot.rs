@@ -61,6 +61,10 @@ pub fn plot_panels(path: &Path, panels: &[Panel], size: (u32, u32)) -> Result<()
     fonts();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "plot.png".into());
     let tmp = path.with_file_name(format!(".{name}.tmp{}.png", std::process::id()));
+    crate::io::remove_stale_temporaries(
+        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
+        &name,
+    );
     let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
         root.fill(&WHITE)?;
