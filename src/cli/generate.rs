@@ -18,28 +18,41 @@ pub struct GenerateArgs {
     /// The text to continue.
     #[arg(long)]
     prompt: String,
-    /// Tokens to add.
-    #[arg(long, default_value_t = 40)]
+    /// Tokens to add (the prompt and these must fit in the model's context).
+    #[arg(long, default_value_t = 40, value_parser = super::args::at_least_one)]
     max_new_tokens: usize,
     /// 0 = greedy; higher = more random.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = temperature)]
     temperature: f32,
     /// Sample only from the k most likely tokens (0 = all).
     #[arg(long, default_value_t = 0)]
     top_k: usize,
     /// Sample only from the most likely tokens covering this probability (1 = all).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = top_p)]
     top_p: f32,
     /// Seed of the sampler.
     #[arg(long, default_value_t = 42)]
     seed: u64,
 }
 
+/// `--temperature`: a finite number ≥ 0 (0 = greedy).
+fn temperature(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("expected a number ≥ 0 (0 = greedy), got `{s}`")),
+    }
+}
+
+/// `--top-p`: a probability in (0, 1].
+fn top_p(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
+        _ => Err(format!("expected a probability in (0, 1], got `{s}`")),
+    }
+}
+
 /// Loads, generates, prints the text.
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    if !(args.temperature >= 0.0 && args.temperature.is_finite() && args.top_p > 0.0 && args.top_p <= 1.0) {
-        return Err(Error::Config("--temperature must be ≥ 0 and --top-p in (0, 1]".into()));
-    }
     let tok = Gpt2Tokenizer::from_dir(args.tokenizer.as_ref().unwrap_or(&args.model_dir))?;
     let mut model = Gpt2::from_dir(&args.model_dir)?;
     model.eval();
@@ -51,6 +64,15 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         return Err(Error::Config(format!(
             "the tokenizer gave id {bad}, outside the model's vocabulary of {}",
             model.config.vocab_size
+        )));
+    }
+    let context = model.config.n_positions;
+    if prompt.len() + args.max_new_tokens > context {
+        return Err(Error::Config(format!(
+            "--max-new-tokens {}: the prompt is {} tokens and the model's context is {context}, so at most {} new tokens fit",
+            args.max_new_tokens,
+            prompt.len(),
+            context.saturating_sub(prompt.len())
         )));
     }
     let sampling = Sampling { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p };
