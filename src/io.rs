@@ -32,9 +32,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Runs `write` on a temporary path beside `path` (ending in `.ext`, so format-sniffing writers
+/// such as image encoders pick the right format), then renames it over `path`: the same
+/// all-or-nothing save as [`write_atomic`] for files a library writes itself. `what` names the
+/// work in the error (`"draw the plot"`).
+pub fn write_via_temporary(
+    path: &Path,
+    ext: &str,
+    what: &str,
+    write: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    remove_stale_temporaries(dir, &name);
+    let tmp = dir.join(format!(".{name}.tmp{}.{ext}", std::process::id()));
+    let result = write(&tmp).map_err(|e| Error::format(path, format!("cannot {what}: {e}")));
+    let result = result.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Removes `dir/.{name}.tmp<pid>[.ext]` files whose process is gone (on Linux, where `/proc`
 /// says; elsewhere nothing is removed, since a live writer's file must never be).
-pub(crate) fn remove_stale_temporaries(dir: &Path, name: &str) {
+fn remove_stale_temporaries(dir: &Path, name: &str) {
     let prefix = format!(".{name}.tmp");
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {

@@ -4,7 +4,8 @@
 
 use super::plot::fonts;
 use crate::autograd::graph::{fmt_shape, Graph};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::io::write_via_temporary;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -92,24 +93,14 @@ fn draw<DB: DrawingBackend>(
 pub fn draw_graph(g: &Graph, path: &Path) -> Result<()> {
     fonts();
     let (pos, size) = layout(g);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "graph.png".into());
-    let svg = name.ends_with(".svg");
-    let tmp = path.with_file_name(format!(".{name}.tmp{}.{}", std::process::id(), if svg { "svg" } else { "png" }));
-    crate::io::remove_stale_temporaries(
-        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
-        &name,
-    );
-    let drawn = if svg {
-        draw(&SVGBackend::new(&tmp, size).into_drawing_area(), g, &pos)
-    } else {
-        draw(&BitMapBackend::new(&tmp, size).into_drawing_area(), g, &pos)
-    };
-    let result = drawn.map_err(|e| Error::format(path, format!("cannot draw the graph: {e}")));
-    let result = result.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let svg = path.extension().is_some_and(|e| e == "svg");
+    write_via_temporary(path, if svg { "svg" } else { "png" }, "draw the graph", |tmp| {
+        if svg {
+            draw(&SVGBackend::new(tmp, size).into_drawing_area(), g, &pos)
+        } else {
+            draw(&BitMapBackend::new(tmp, size).into_drawing_area(), g, &pos)
+        }
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! needed). Files are drawn to a temporary name and renamed into place.
 
 use super::MetricsRow;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::io::write_via_temporary;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use std::path::Path;
@@ -59,14 +60,8 @@ const COLORS: [RGBColor; 6] = [
 /// Draws `panels` stacked vertically into a PNG at `path`.
 pub fn plot_panels(path: &Path, panels: &[Panel], size: (u32, u32)) -> Result<()> {
     fonts();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "plot.png".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp{}.png", std::process::id()));
-    crate::io::remove_stale_temporaries(
-        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
-        &name,
-    );
-    let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+    let draw = |tmp: &Path| -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::new(tmp, size).into_drawing_area();
         root.fill(&WHITE)?;
         let areas = root.split_evenly((panels.len().max(1), 1));
         for (area, panel) in areas.iter().zip(panels) {
@@ -103,12 +98,7 @@ pub fn plot_panels(path: &Path, panels: &[Panel], size: (u32, u32)) -> Result<()
         root.present()?;
         Ok(())
     };
-    let result = draw().map_err(|e| Error::format(path, format!("cannot draw the plot: {e}")));
-    let result = result.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    write_via_temporary(path, "png", "draw the plot", |tmp| draw(tmp).map_err(|e| e.to_string()))
 }
 
 /// loss.png: the training loss and every evaluation metric named `*loss` in one panel, the
