@@ -34,6 +34,10 @@ pub struct PretrainArgs {
     /// Tokens per training sequence (also the context length).
     #[arg(long, default_value_t = 64, value_parser = at_least_one)]
     block_size: usize,
+    /// The model's context length (default: the block size, at least 32); longer than the block
+    /// size for a base that will be fine-tuned on longer sequences.
+    #[arg(long, value_parser = at_least_one)]
+    n_positions: Option<usize>,
     /// Sequences per step.
     #[arg(long, default_value_t = 16, value_parser = at_least_one)]
     batch_size: usize,
@@ -64,7 +68,7 @@ pub struct PretrainArgs {
 pub fn run_pretrain(a: &PretrainArgs) -> Result<()> {
     let config = Gpt2Config {
         vocab_size: 50257,
-        n_positions: a.block_size.max(32),
+        n_positions: a.n_positions.unwrap_or(a.block_size.max(32)),
         n_embd: a.n_embd,
         n_layer: a.n_layer,
         n_head: a.n_head,

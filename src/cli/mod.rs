@@ -9,6 +9,7 @@ mod download;
 mod generate;
 mod gpt2_train;
 mod graph;
+mod hotel;
 mod mnist;
 mod plot;
 mod tokenize;
@@ -58,6 +59,15 @@ enum Command {
     /// Fine-tune at every point of a hyper-parameter grid (--sweep-lr, --sweep-batch-size,
     /// --sweep-warmup, --sweep-lora-r, --sweep-lora-alpha): one CSV and one comparison PNG.
     Sweep(gpt2_train::SweepArgs),
+    /// Make the hotel-booking capstone's dialogues (user / search / return / assistant) from
+    /// the hotel database: train.jsonl, valid.jsonl and a domain corpus.
+    HotelData(hotel::HotelDataArgs),
+    /// Fine-tune a GPT-2 into the hotel-booking assistant (labels only on its search calls and
+    /// replies); evaluates JSON validity, slot F1 and grounded replies on held-out dialogues.
+    HotelSft(hotel::HotelSftArgs),
+    /// Talk to the fine-tuned assistant: it writes a search, the program queries the database,
+    /// it writes the reply from the records.
+    HotelBot(hotel::HotelBotArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -76,5 +86,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sentiment(args) => gpt2_train::run_sentiment(&args),
         Command::Classify(args) => gpt2_train::run_classify(&args),
         Command::Sweep(args) => gpt2_train::run_sweep(&args),
+        Command::HotelData(args) => hotel::run_data(&args),
+        Command::HotelSft(args) => hotel::run_sft(&args),
+        Command::HotelBot(args) => hotel::run_bot(&args),
     }
 }

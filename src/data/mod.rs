@@ -1,7 +1,9 @@
 //! Data: the IDX format, MNIST-style datasets, a batching DataLoader, text-classification files
-//! (Rotten Tomatoes, CSV, JSON Lines) and the data-quality report.
+//! (Rotten Tomatoes, CSV, JSON Lines), the data-quality report, and the hotel-booking
+//! dialogues.
 
 pub mod download;
+pub mod hotel;
 pub mod idx;
 mod loader;
 mod mnist;

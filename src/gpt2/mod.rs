@@ -11,4 +11,4 @@ pub use check::{check_against_reference, CheckLine};
 pub use config::Gpt2Config;
 pub use generate::{sample, Sampling};
 pub use model::{Block, Conv1D, Gpt2, KvCache, LayerCache, Lora};
-pub use tokenizer::{Gpt2Tokenizer, EOS_ID};
+pub use tokenizer::{copy_tokenizer, Gpt2Tokenizer, EOS_ID};

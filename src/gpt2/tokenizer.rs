@@ -70,3 +70,16 @@ impl Gpt2Tokenizer {
         self.inner.get_vocab_size(true)
     }
 }
+
+/// Copies the tokenizer files of `from` (tokenizer.json, vocab.json, merges.txt: those present)
+/// into the model directory `to`, so it loads on its own.
+pub fn copy_tokenizer(from: &Path, to: &Path) -> Result<()> {
+    for name in ["tokenizer.json", "vocab.json", "merges.txt"] {
+        let src = from.join(name);
+        if src.is_file() {
+            let bytes = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
+            crate::io::write_atomic(&to.join(name), &bytes)?;
+        }
+    }
+    Ok(())
+}

@@ -1,9 +1,10 @@
 //! Training: one loop ([`train`], over a [`Task`]) and the course's tasks as short recipes over
-//! it — MNIST, GPT-2 pretraining, sentiment fine-tuning — plus the metrics CSV, loss-curve plots
-//! and progress bars they share.
+//! it — MNIST, GPT-2 pretraining, sentiment fine-tuning, the hotel-booking assistant — plus the
+//! metrics CSV, loss-curve plots and progress bars they share.
 
 mod checkpoint;
 mod graph_plot;
+pub mod hotel;
 mod metrics;
 pub mod mnist;
 mod plot;

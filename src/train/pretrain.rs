@@ -5,11 +5,11 @@
 
 use super::{train, Task, TrainReport, TrainerConfig};
 use crate::error::{Error, Result};
-use crate::gpt2::{Gpt2, Gpt2Config, Gpt2Tokenizer};
+use crate::gpt2::{copy_tokenizer, Gpt2, Gpt2Config, Gpt2Tokenizer};
 use crate::int_tensor::IntTensor;
 use crate::nn::Module;
 use crate::optim::{AdamW, Schedule};
-use crate::{io::write_atomic, manual_seed, Tensor};
+use crate::{manual_seed, Tensor};
 use rand::Rng;
 use std::path::{Path, PathBuf};
 
@@ -136,14 +136,7 @@ impl Task for PretrainTask<'_> {
     }
     fn export(&self, out_dir: &Path, _step: usize, _last: bool) -> Result<()> {
         self.model.save_dir(out_dir)?;
-        for name in ["tokenizer.json", "vocab.json", "merges.txt"] {
-            let src = self.cfg.tokenizer_dir.join(name);
-            if src.is_file() {
-                let bytes = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
-                write_atomic(&out_dir.join(name), &bytes)?;
-            }
-        }
-        Ok(())
+        copy_tokenizer(&self.cfg.tokenizer_dir, out_dir)
     }
 }
 

@@ -235,7 +235,7 @@ impl Task for SentimentTask<'_> {
     fn export(&self, out_dir: &Path, step: usize, _last: bool) -> Result<()> {
         let dir = out_dir.join(format!("checkpoint-{step}"));
         match self.cfg.lora {
-            Some(lora) => save_adapter(&self.model, self.cfg, lora, &dir), // only the adapters are trained
+            Some(lora) => save_adapter(&self.model, lora, self.cfg.lora_train_ln_f, &self.cfg.model_dir, &dir), // only the adapters are trained
             None => self.model.save_dir(&dir),
         }
     }
@@ -266,17 +266,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     }
     let (train_pairs, valid_pairs, names) = load_text_data(&cfg.data, cfg.seed)?;
     let labels = label_tokens(&tok, &names)?;
-    if let Some(LoraConfig { r, alpha, mlp }) = cfg.lora {
-        model.enable_lora(r, alpha, mlp, &mut manual_seed(cfg.seed));
-        if cfg.lora_train_ln_f {
-            model.train_final_norm();
-        }
-        let n: usize = model.trainable_parameters().iter().map(|p| p.numel()).sum();
-        let adapters: usize = model.lora_parameters().iter().map(|(_, p)| p.numel()).sum();
-        println!("LoRA r={r} α={alpha}: {n} trainable parameters of {}", model.num_parameters() + adapters);
-    } else {
-        println!("full fine-tuning: {} trainable parameters", model.num_parameters());
-    }
+    prepare_fine_tuning(&mut model, cfg.lora, cfg.lora_train_ln_f, cfg.seed);
     model.gradient_checkpointing = cfg.gradient_checkpointing;
     model.to_device(&cfg.device)?;
     let mut train_set = process_all(&train_pairs, &tok, &labels, cfg.max_len)?;
@@ -316,6 +306,22 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     Ok(report)
 }
 
+/// Full fine-tuning (`lora` None: every weight trains) or LoRA (adapters, and `ln_f` if
+/// `train_ln_f`), seeded; prints how many parameters train.
+pub(crate) fn prepare_fine_tuning(model: &mut Gpt2, lora: Option<LoraConfig>, train_ln_f: bool, seed: u64) {
+    if let Some(LoraConfig { r, alpha, mlp }) = lora {
+        model.enable_lora(r, alpha, mlp, &mut manual_seed(seed));
+        if train_ln_f {
+            model.train_final_norm();
+        }
+        let n: usize = model.trainable_parameters().iter().map(|p| p.numel()).sum();
+        let adapters: usize = model.lora_parameters().iter().map(|(_, p)| p.numel()).sum();
+        println!("LoRA r={r} α={alpha}: {n} trainable parameters of {}", model.num_parameters() + adapters);
+    } else {
+        println!("full fine-tuning: {} trainable parameters", model.num_parameters());
+    }
+}
+
 /// PEFT's `adapter_config.json`, the fields PEFT needs to load the adapters.
 #[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct AdapterConfig {
@@ -338,8 +344,9 @@ pub struct AdapterConfig {
 }
 
 /// Writes PEFT's layout: `adapter_model.safetensors` (the adapters, PEFT names) and
-/// `adapter_config.json`.
-fn save_adapter(model: &Gpt2, cfg: &SentimentConfig, lora: LoraConfig, dir: &Path) -> Result<()> {
+/// `adapter_config.json`; `train_ln_f` records `ln_f` as trained whole, `base` where the frozen
+/// weights came from.
+pub(crate) fn save_adapter(model: &Gpt2, lora: LoraConfig, train_ln_f: bool, base: &Path, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let modules: &[&str] = if lora.mlp { &["c_attn", "c_proj", "c_fc"] } else { &["c_attn", "c_proj"] };
     let config = AdapterConfig {
@@ -348,9 +355,9 @@ fn save_adapter(model: &Gpt2, cfg: &SentimentConfig, lora: LoraConfig, dir: &Pat
         r: lora.r,
         lora_alpha: lora.alpha,
         target_modules: modules.iter().map(|m| m.to_string()).collect(),
-        modules_to_save: cfg.lora_train_ln_f.then(|| vec!["ln_f".to_string()]),
+        modules_to_save: train_ln_f.then(|| vec!["ln_f".to_string()]),
         fan_in_fan_out: true,
-        base_model_name_or_path: cfg.model_dir.display().to_string(),
+        base_model_name_or_path: base.display().to_string(),
     };
     let path = dir.join("adapter_config.json");
     let json = serde_json::to_string_pretty(&config).map_err(|e| Error::format(&path, e.to_string()))?;

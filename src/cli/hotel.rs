@@ -1,0 +1,263 @@
+//! The hotel-booking capstone's commands: `hotel-data` (make the dialogues from the database),
+//! `hotel-sft` (fine-tune on them) and `hotel-bot` (talk to the result).
+
+use super::args::{at_least_one, device, positive_f32, positive_f64};
+use clap::Args;
+use gradschool::data::hotel::{load_hotels, make_dialogues, save_dialogues, serialise, Hotel, Turn};
+use gradschool::gpt2::{Gpt2, Gpt2Tokenizer, EOS_ID};
+use gradschool::io::write_atomic;
+use gradschool::nn::Module;
+use gradschool::train::hotel::{respond, train_hotel, Assistant, HotelConfig};
+use gradschool::train::sentiment::LoraConfig;
+use gradschool::{manual_seed, Device, Error, Result};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// Flags of `gradschool hotel-data`.
+#[derive(Args, Debug)]
+pub struct HotelDataArgs {
+    /// The hotel database (a JSON array; ../shared/data/hotel/hotel.json).
+    #[arg(long)]
+    hotels: PathBuf,
+    /// Where train.jsonl, valid.jsonl and corpus.txt go.
+    #[arg(long, default_value = "data/hotel")]
+    out_dir: PathBuf,
+    /// Training dialogues.
+    #[arg(long, default_value_t = 2000, value_parser = at_least_one)]
+    train: usize,
+    /// Held-out dialogues.
+    #[arg(long, default_value_t = 200, value_parser = at_least_one)]
+    valid: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// A GPT-2 tokenizer directory: also report what the dialogues cost in tokens.
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+}
+
+/// One hotel as a sentence of the domain corpus (the text a base model is pretrained on here,
+/// standing in for the Chinese a real base model already knows).
+fn describe(h: &Hotel) -> String {
+    let price = h.price.map_or("价格未知".to_string(), |p| format!("每晚{p}元"));
+    format!(
+        "{}是一家{}酒店，位于{}，最近的地铁站是{}，电话{}，{}，评分{}。酒店提供{}。\n",
+        h.name,
+        h.kind,
+        h.address,
+        h.subway,
+        h.phone,
+        price,
+        h.rating,
+        h.facilities.join("、")
+    )
+}
+
+/// `gradschool hotel-data`.
+pub fn run_data(a: &HotelDataArgs) -> Result<()> {
+    let hotels = load_hotels(&a.hotels)?;
+    let all = make_dialogues(&hotels, a.train + a.valid, &mut manual_seed(a.seed));
+    if all.len() < a.train + a.valid {
+        return Err(Error::Config(format!(
+            "only {} distinct dialogues could be made from {} hotels; ask for fewer",
+            all.len(),
+            hotels.len()
+        )));
+    }
+    let (train, valid) = all.split_at(a.train);
+    std::fs::create_dir_all(&a.out_dir).map_err(|e| Error::io(&a.out_dir, e))?;
+    save_dialogues(&a.out_dir.join("train.jsonl"), train)?;
+    save_dialogues(&a.out_dir.join("valid.jsonl"), valid)?;
+    let corpus: String = hotels.iter().map(describe).collect();
+    write_atomic(&a.out_dir.join("corpus.txt"), corpus.as_bytes())?;
+    println!(
+        "{} hotels → {} training and {} held-out dialogues (distinct opening requests) and a {}-character corpus in {}",
+        hotels.len(),
+        train.len(),
+        valid.len(),
+        corpus.chars().count(),
+        a.out_dir.display()
+    );
+    if let Some(dir) = &a.tokenizer {
+        let tok = Gpt2Tokenizer::from_dir(dir)?;
+        print_token_cost(&tok, train)?;
+    }
+    Ok(())
+}
+
+/// What the dialogues cost through GPT-2's byte-level BPE.
+fn print_token_cost(tok: &Gpt2Tokenizer, dialogues: &[Vec<Turn>]) -> Result<()> {
+    let (mut han, mut han_tokens) = (0usize, 0usize);
+    let mut lengths = Vec::new();
+    for d in dialogues {
+        for t in d {
+            if let Turn::User { content } | Turn::Assistant { content } = t {
+                han += content.chars().filter(|c| !c.is_ascii()).count();
+                han_tokens += tok.encode(&content.chars().filter(|c| !c.is_ascii()).collect::<String>())?.len();
+            }
+        }
+        lengths.push(serialise(d, &mut |s| tok.encode(s), EOS_ID)?.0.len());
+    }
+    lengths.sort_unstable();
+    let mean = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
+    println!(
+        "GPT-2 BPE: {han} Chinese characters of the user and assistant turns → {han_tokens} tokens ({:.2} per character; an English word is ~1.3)",
+        han_tokens as f64 / han.max(1) as f64
+    );
+    let pct = |q: f64| lengths[((lengths.len() - 1) as f64 * q) as usize];
+    println!(
+        "tokens per serialised dialogue: mean {mean:.0}, median {}, 95th percentile {}, max {}",
+        pct(0.5),
+        pct(0.95),
+        lengths.last().copied().unwrap_or(0)
+    );
+    Ok(())
+}
+
+/// Flags of `gradschool hotel-sft`.
+#[derive(Args, Debug)]
+pub struct HotelSftArgs {
+    /// The GPT-2 directory to fine-tune.
+    #[arg(long)]
+    model_dir: PathBuf,
+    /// Tokenizer directory (default: the model's).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// train.jsonl and valid.jsonl, from `gradschool hotel-data`.
+    #[arg(long, default_value = "data/hotel")]
+    data_dir: PathBuf,
+    /// Output directory.
+    #[arg(long, default_value = "runs/hotel")]
+    out_dir: PathBuf,
+    /// Tokens per dialogue at most.
+    #[arg(long, default_value_t = 256, value_parser = at_least_one)]
+    max_len: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3, value_parser = positive_f64)]
+    lr: f64,
+    /// Dialogues per batch.
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
+    batch_size: usize,
+    /// Epochs.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    epochs: usize,
+    /// Evaluate and save every N steps.
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
+    eval_every: usize,
+    /// Held-out dialogues generated on at each evaluation (the final one uses all).
+    #[arg(long, default_value_t = 40, value_parser = at_least_one)]
+    eval_dialogues: usize,
+    /// Warmup steps.
+    #[arg(long, default_value_t = 20)]
+    warmup: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// LoRA rank (else full fine-tuning).
+    #[arg(long, value_parser = at_least_one)]
+    lora_r: Option<usize>,
+    /// LoRA α.
+    #[arg(long, default_value_t = 16.0, value_parser = positive_f32)]
+    lora_alpha: f32,
+    /// Also adapt the MLP projections.
+    #[arg(long)]
+    lora_mlp: bool,
+    /// With LoRA, also train the final LayerNorm.
+    #[arg(long)]
+    lora_train_ln_f: bool,
+    /// Recompute each block's activations in the backward pass.
+    #[arg(long)]
+    gradient_checkpointing: bool,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu", value_parser = device)]
+    device: Device,
+    /// Continue from the checkpoint in --out-dir.
+    #[arg(long)]
+    resume: bool,
+}
+
+/// `gradschool hotel-sft`.
+pub fn run_sft(a: &HotelSftArgs) -> Result<()> {
+    let cfg = HotelConfig {
+        tokenizer_dir: a.tokenizer.clone(),
+        out_dir: a.out_dir.clone(),
+        max_len: a.max_len,
+        lr: a.lr,
+        batch_size: a.batch_size,
+        epochs: a.epochs,
+        eval_every: a.eval_every,
+        eval_dialogues: a.eval_dialogues,
+        seed: a.seed,
+        warmup: a.warmup,
+        lora: a.lora_r.map(|r| LoraConfig { r, alpha: a.lora_alpha, mlp: a.lora_mlp }),
+        lora_train_ln_f: a.lora_train_ln_f,
+        gradient_checkpointing: a.gradient_checkpointing,
+        device: a.device,
+        resume: a.resume,
+        progress: std::io::stderr().is_terminal(),
+        ..HotelConfig::new(a.model_dir.clone(), a.data_dir.clone())
+    };
+    let r = train_hotel(&cfg)?;
+    let m = r.metrics;
+    let v = m.values();
+    println!(
+        "held out: {} searches, {} replies: JSON valid {:.3}, search exact {:.3}, slot F1 {:.3}, reply exact {:.3}, reply grounded {:.3}",
+        m.slots.searches, m.replies, v[0], v[1], v[2], v[3], v[4]
+    );
+    println!("wrote {0}/metrics.csv, {0}/loss.png, {0}/eval.json, {0}/final/", a.out_dir.display());
+    Ok(())
+}
+
+/// Flags of `gradschool hotel-bot`.
+#[derive(Args, Debug)]
+pub struct HotelBotArgs {
+    /// The fine-tuned model (hotel-sft's final/).
+    #[arg(long)]
+    model_dir: PathBuf,
+    /// Tokenizer directory (default: the model's).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// The hotel database the searches run on.
+    #[arg(long)]
+    hotels: PathBuf,
+    /// Most tokens the model may write per turn.
+    #[arg(long, default_value_t = 96, value_parser = at_least_one)]
+    max_turn_tokens: usize,
+}
+
+/// `gradschool hotel-bot`: one user turn per line of standard input; prints the model's search,
+/// the program's return and the model's reply.
+pub fn run_bot(a: &HotelBotArgs) -> Result<()> {
+    let hotels = load_hotels(&a.hotels)?;
+    let mut model = Gpt2::from_dir(&a.model_dir)?;
+    model.set_training(false);
+    let tok = Gpt2Tokenizer::from_dir(a.tokenizer.as_deref().unwrap_or(Path::new(&a.model_dir)))?;
+    if a.max_turn_tokens >= model.config.n_positions {
+        return Err(Error::Config(format!(
+            "--max-turn-tokens {} leaves no room for the dialogue in the model's {} positions",
+            a.max_turn_tokens, model.config.n_positions
+        )));
+    }
+    let assistant = Assistant { model: &model, tok: &tok, max_turn_tokens: a.max_turn_tokens };
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        eprintln!("hotel-bot: type a request (e.g. 我要找一家舒适型酒店，需要暖气), an empty line or Ctrl-D to stop");
+    }
+    let mut history = Vec::new();
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    loop {
+        if interactive {
+            eprint!("user> ");
+        }
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).map_err(|e| Error::io("<stdin>", e))? == 0 || line.trim().is_empty() {
+            break;
+        }
+        history.push(Turn::User { content: line.trim().to_string() });
+        for t in respond(&assistant, &hotels, &mut history)? {
+            writeln!(out, "{}:{}", t.role(), t.body()).map_err(|e| Error::io("<stdout>", e))?;
+        }
+    }
+    Ok(())
+}

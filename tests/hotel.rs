@@ -1,0 +1,166 @@
+//! The hotel-booking capstone end to end on a tiny model: supervised fine-tuning with labels only
+//! on the model's turns learns to write the search arguments the user asked for and to quote the
+//! record the program returned; the held-out metrics measure it; `hotel-bot` runs the loop.
+
+mod common;
+
+use gradschool::data::hotel::{load_hotels, query, save_dialogues, Record, SearchArgs, Turn};
+use gradschool::gpt2::{Gpt2, Gpt2Config, Gpt2Tokenizer};
+use gradschool::nn::Module;
+use gradschool::train::hotel::{evaluate_hotel, respond, train_hotel, Assistant, HotelConfig};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradschool-hotel-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Two hotels in hotel.json's format.
+fn write_hotels(path: &Path) {
+    let h = |id: u32, name: &str, kind: &str, price: f64, rating: f64| {
+        format!(
+            r#"{{"name":"{name}","type":"{kind}","address":"a{id}","subway":"s{id}","phone":"{id}{id}","facilities":"酒店提供的设施:wifi","price":{price},"rating":{rating},"hotel_id":{id}}}"#
+        )
+    };
+    std::fs::write(path, format!("[{},{}]", h(1, "Inn", "E", 99.0, 4.1), h(2, "Ritz", "L", 999.0, 4.9))).unwrap();
+}
+
+/// A dialogue in the capstone's shape, short enough for a byte-level tiny model.
+fn dialogue(hotels: &[gradschool::data::hotel::Hotel], request: &str, kind: &str) -> Vec<Turn> {
+    let arguments = SearchArgs { kind: Some(kind.into()), ..Default::default() };
+    let best = Record::of(query(hotels, &arguments)[0]);
+    let reply = format!("try {}", best.name);
+    vec![
+        Turn::User { content: request.into() },
+        Turn::Search { arguments },
+        Turn::Return { records: vec![best] },
+        Turn::Assistant { content: reply },
+    ]
+}
+
+fn tiny_model(dir: &Path) {
+    let config = Gpt2Config {
+        n_embd: 32,
+        n_layer: 1,
+        n_head: 2,
+        n_positions: 160,
+        resid_pdrop: 0.0,
+        embd_pdrop: 0.0,
+        attn_pdrop: 0.0,
+        ..Gpt2Config::gpt2()
+    };
+    Gpt2::new(config, &mut gradschool::manual_seed(5)).save_dir(dir).unwrap();
+    common::byte_tokenizer(dir);
+}
+
+#[test]
+fn sft_learns_the_search_call_and_the_grounded_reply_and_the_bot_runs_the_loop() {
+    let dir = tmp("sft");
+    write_hotels(&dir.join("hotels.json"));
+    let hotels = load_hotels(&dir.join("hotels.json")).unwrap();
+    let data = vec![dialogue(&hotels, "cheap", "E"), dialogue(&hotels, "lux", "L")];
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    save_dialogues(&dir.join("data/train.jsonl"), &data).unwrap();
+    save_dialogues(&dir.join("data/valid.jsonl"), &data).unwrap();
+    tiny_model(&dir.join("model"));
+
+    // Before training: an untrained model writes neither valid arguments nor the reply.
+    let base = Gpt2::from_dir(&dir.join("model")).unwrap();
+    let tok = Gpt2Tokenizer::from_dir(&dir.join("model")).unwrap();
+    let before = evaluate_hotel(&Assistant { model: &base, tok: &tok, max_turn_tokens: 40 }, &data).unwrap();
+    assert_eq!((before.slots.valid, before.reply_exact), (0, 0), "{before:?}");
+
+    let cfg = HotelConfig {
+        out_dir: dir.join("out"),
+        max_len: 160,
+        lr: 1e-2,
+        batch_size: 2,
+        epochs: 150,
+        eval_every: 150,
+        eval_dialogues: 2,
+        warmup: 0,
+        ..HotelConfig::new(dir.join("model"), dir.join("data"))
+    };
+    let report = train_hotel(&cfg).unwrap();
+    assert_eq!(report.train.steps, 150);
+    let m = report.metrics;
+    // Memorised: both searches exact (so slot F1 = 1 by 2·TP/(P+R) with P = R = TP = 2) and
+    // both replies quote the returned name.
+    assert_eq!((m.slots.searches, m.slots.valid, m.slots.exact), (2, 2, 2), "{m:?}");
+    assert_eq!(m.slots.f1(), 1.0);
+    assert_eq!((m.replies, m.reply_exact, m.reply_grounded), (2, 2, 2), "{m:?}");
+    // metrics.csv carries the capstone's columns; eval.json the final numbers
+    let csv = std::fs::read_to_string(dir.join("out/metrics.csv")).unwrap();
+    assert!(
+        csv.starts_with(
+            "epoch,step,lr,train_loss,eval_loss,json_valid,search_exact,slot_f1,reply_exact,reply_grounded,"
+        ),
+        "{csv}"
+    );
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/eval.json")).unwrap()).unwrap();
+    assert_eq!(eval["slot_f1"], 1.0);
+
+    // The loop: the model's search runs on the database, its reply quotes what came back.
+    let mut trained = Gpt2::from_dir(&dir.join("out/final")).unwrap();
+    trained.set_training(false);
+    let tok = Gpt2Tokenizer::from_dir(&dir.join("out/final")).unwrap();
+    let bot = Assistant { model: &trained, tok: &tok, max_turn_tokens: 40 };
+    let mut history = vec![Turn::User { content: "lux".into() }];
+    let turns = respond(&bot, &hotels, &mut history).unwrap();
+    assert_eq!(turns, data[1][1..].to_vec(), "the bot's turns");
+
+    // The binary: one request per line of stdin.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gradschool"))
+        .args(["hotel-bot", "--model-dir"])
+        .arg(dir.join("out/final"))
+        .arg("--hotels")
+        .arg(dir.join("hotels.json"))
+        .args(["--max-turn-tokens", "40"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"cheap\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let want: String = data[0][1..].iter().map(|t| format!("{}:{}\n", t.role(), t.body())).collect();
+    assert_eq!(stdout, want);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_dialogue_files_and_flags_are_one_line_errors() {
+    let dir = tmp("errors");
+    tiny_model(&dir.join("model"));
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/train.jsonl"), "[{\"role\":\"user\",\"content\":\"hi\"}]\n[{\"role\":\"waiter\"}]\n")
+        .unwrap();
+    std::fs::write(dir.join("data/valid.jsonl"), "[{\"role\":\"user\",\"content\":\"hi\"}]\n").unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gradschool"))
+            .args(["hotel-sft", "--model-dir"])
+            .arg(dir.join("model"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--out-dir")
+            .arg(dir.join("out"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let e = run(&["--max-len", "100"]);
+    assert!(e.contains("train.jsonl") && e.contains("line 2") && !e.contains("panicked"), "{e}");
+    let e = run(&["--max-len", "1000"]);
+    assert!(e.contains("--max-len 1000 exceeds the model's context of 160"), "{e}");
+    let e = run(&["--batch-size", "0"]);
+    assert!(e.contains("--batch-size") && e.contains("≥ 1"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
