@@ -10,19 +10,34 @@
 //! ```
 //!
 //! The graders live in `tests/`, outside the files you edit. Reference solutions are in
-//! `solutions/` behind the `solutions` feature — try first, peek later.
+//! `solutions/` behind the `solutions` feature — try first, peek later. `wrong/` holds a
+//! plausible mistake for each exercise of chapters 10 onwards (feature `wrong`): CI proves every
+//! grader rejects it.
 
 pub mod grader;
 
 macro_rules! chapter {
     ($name:ident, $stub:literal, $solution:literal) => {
         // Stubs take arguments they do not use yet.
-        #[cfg(not(feature = "solutions"))]
+        #[cfg(not(any(feature = "solutions", feature = "wrong")))]
         #[path = $stub]
-        #[allow(unused_variables, unused_imports)]
+        #[allow(unused_variables, unused_imports, dead_code)]
         pub mod $name;
-        #[cfg(feature = "solutions")]
+        #[cfg(any(feature = "solutions", feature = "wrong"))]
         #[path = $solution]
+        pub mod $name;
+    };
+    ($name:ident, $stub:literal, $solution:literal, $wrong:literal) => {
+        #[cfg(not(any(feature = "solutions", feature = "wrong")))]
+        #[path = $stub]
+        #[allow(unused_variables, unused_imports, dead_code)]
+        pub mod $name;
+        #[cfg(all(feature = "solutions", not(feature = "wrong")))]
+        #[path = $solution]
+        pub mod $name;
+        // A plausible mistake for every exercise of the chapter: each grader must reject it.
+        #[cfg(feature = "wrong")]
+        #[path = $wrong]
         pub mod $name;
     };
 }
@@ -35,3 +50,7 @@ chapter!(ch06, "ch06.rs", "../solutions/ch06.rs");
 chapter!(ch07, "ch07.rs", "../solutions/ch07.rs");
 chapter!(ch08, "ch08.rs", "../solutions/ch08.rs");
 chapter!(ch09, "ch09.rs", "../solutions/ch09.rs");
+chapter!(ch10, "ch10.rs", "../solutions/ch10.rs", "../wrong/ch10.rs");
+chapter!(ch11, "ch11.rs", "../solutions/ch11.rs", "../wrong/ch11.rs");
+chapter!(ch12, "ch12.rs", "../solutions/ch12.rs", "../wrong/ch12.rs");
+chapter!(ch15, "ch15.rs", "../solutions/ch15.rs", "../wrong/ch15.rs");
