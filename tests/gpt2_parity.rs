@@ -180,7 +180,8 @@ fn lora_starts_at_the_base_model_trains_only_adapters_and_merges_exactly() {
 type Grads = Vec<(String, Vec<f32>)>;
 
 /// Losses, gradients and the size of the first step's recorded graph.
-fn two_train_steps(checkpointing: bool, lora: bool) -> (Vec<f32>, Grads, usize) {
+/// `lora`: adapters with this lora_dropout (None: full fine-tuning).
+fn two_train_steps(checkpointing: bool, lora: Option<f32>) -> (Vec<f32>, Grads, usize) {
     use gradschool::gpt2::Gpt2Config;
     use gradschool::manual_seed;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2-tiny");
@@ -190,8 +191,9 @@ fn two_train_steps(checkpointing: bool, lora: bool) -> (Vec<f32>, Grads, usize) 
     let fx = common::load_fixture("gpt2-tiny/reference");
     model.train();
     model.gradient_checkpointing = checkpointing;
-    if lora {
+    if let Some(p) = lora {
         model.enable_lora(4, 8.0, true, &mut manual_seed(3));
+        model.set_lora_dropout(p);
     }
     let ids = fx["input_ids"].i();
     let (mut losses, mut graph) = (Vec::new(), 0);
@@ -202,9 +204,31 @@ fn two_train_steps(checkpointing: bool, lora: bool) -> (Vec<f32>, Grads, usize) 
         loss.backward();
         losses.push(loss.item());
     }
-    let params = if lora { model.lora_parameters() } else { model.named_parameters() };
+    let params = if lora.is_some() { model.lora_parameters() } else { model.named_parameters() };
     let grads = params.into_iter().map(|(n, p)| (n, p.grad().expect("every parameter has a gradient").to_vec()));
     (losses, grads.collect(), graph)
+}
+
+#[test]
+fn lora_dropout_drops_the_adapter_input_in_training_only() {
+    use gradschool::nn::Module;
+    // With B = 0 the adapter adds nothing, so the first step's loss is the base model's with or
+    // without adapter dropout; B's gradient, (dropout(x)·Aᵀ)ᵀ·dy, sees the masks.
+    let (l0, g0, _) = two_train_steps(false, Some(0.0));
+    let (l3, g3, _) = two_train_steps(false, Some(0.3));
+    assert_ne!(l0[0], l3[0], "the adapter masks come from the residual generator: later masks shift too");
+    let b = |g: &Grads| g.iter().find(|(n, _)| n.ends_with("lora_B.weight")).unwrap().1.clone();
+    assert_ne!(b(&g0), b(&g3), "lora_B's gradient must see the dropped inputs");
+    // eval mode: the identity, whatever p
+    let (mut model, _) = fixture();
+    model.enable_lora(4, 8.0, true, &mut gradschool::manual_seed(3));
+    let fx = common::load_fixture("gpt2-tiny/reference");
+    let ids = fx["input_ids"].i();
+    model.set_training(false);
+    let plain = model.forward(ids, None).to_vec();
+    model.set_lora_dropout(0.5);
+    model.set_training(false);
+    assert_eq!(model.forward(ids, None).to_vec(), plain, "no dropout in eval mode");
 }
 
 #[test]
@@ -212,17 +236,19 @@ fn gradient_checkpointing_gives_the_same_losses_and_gradients() {
     // Source: the same model without checkpointing. Recomputation replays the dropout masks, so
     // the two runs do the same arithmetic; the second step checks that the generators continue
     // exactly as they would have.
-    for lora in [false, true] {
+    // LoRA's dropout (on the adapters' input) draws from the residual generator, so it is
+    // replayed with the block.
+    for lora in [None, Some(0.0), Some(0.3)] {
         let (plain_losses, plain_grads, plain_graph) = two_train_steps(false, lora);
         let (ckpt_losses, ckpt_grads, ckpt_graph) = two_train_steps(true, lora);
         // what is stored: each block is one node holding its input instead of ~40 activations
         assert!(ckpt_graph * 3 < plain_graph, "graph of {ckpt_graph} tensors vs {plain_graph} without checkpointing");
         assert_ne!(plain_losses[0], plain_losses[1], "dropout draws new masks each step");
-        assert_eq!(plain_losses, ckpt_losses, "lora={lora}");
+        assert_eq!(plain_losses, ckpt_losses, "lora={lora:?}");
         assert_eq!(plain_grads.len(), ckpt_grads.len());
         for ((name, a), (_, b)) in plain_grads.iter().zip(&ckpt_grads) {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert!((x - y).abs() <= 1e-6 * (1.0 + x.abs()), "lora={lora} {name}[{i}]: {y} vs {x}");
+                assert!((x - y).abs() <= 1e-6 * (1.0 + x.abs()), "lora={lora:?} {name}[{i}]: {y} vs {x}");
             }
         }
     }

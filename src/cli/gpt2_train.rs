@@ -1,6 +1,6 @@
 //! `gradschool pretrain` and `gradschool sentiment`: the GPT-2 training commands.
 
-use super::args::{at_least_one, device, positive_f32, positive_f64};
+use super::args::{at_least_one, device, positive_f32, positive_f64, unit_interval};
 use clap::Args;
 use gradschool::gpt2::Gpt2Config;
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
@@ -159,6 +159,9 @@ pub struct SweepArgs {
     /// LoRA α values to try.
     #[arg(long, value_delimiter = ',', value_parser = positive_f32)]
     sweep_lora_alpha: Vec<f32>,
+    /// LoRA dropout probabilities to try.
+    #[arg(long, value_delimiter = ',', value_parser = unit_interval)]
+    sweep_lora_dropout: Vec<f64>,
     #[command(flatten)]
     common: FineTuneArgs,
 }
@@ -176,6 +179,7 @@ pub fn run_sweep(a: &SweepArgs) -> Result<()> {
         warmup: a.sweep_warmup.clone(),
         lora_r: a.sweep_lora_r.clone(),
         lora_alpha: a.sweep_lora_alpha.clone(),
+        lora_dropout: a.sweep_lora_dropout.iter().map(|&d| d as f32).collect(),
     };
     let runs = sweep(&base, &grid)?;
     for r in &runs {
@@ -233,6 +237,9 @@ pub struct FineTuneArgs {
     /// Also adapt the MLP projections.
     #[arg(long)]
     lora_mlp: bool,
+    /// Dropout on the adapters' input (PEFT's lora_dropout).
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    lora_dropout: f64,
     /// With LoRA, also train the final LayerNorm (PEFT's modules_to_save; needed when the base's
     /// embedding rows are short, as in a small model pretrained here).
     #[arg(long)]
@@ -272,7 +279,7 @@ fn config(a: &FineTuneArgs, data: TextData, out_dir: &std::path::Path) -> Sentim
         limit_train: a.limit_train,
         limit_eval: a.limit_eval,
         progress: std::io::stderr().is_terminal(),
-        lora: a.lora_r.map(|r| LoraConfig { r, alpha: a.lora_alpha, mlp: a.lora_mlp }),
+        lora: a.lora_r.map(|r| LoraConfig { r, alpha: a.lora_alpha, mlp: a.lora_mlp, dropout: a.lora_dropout as f32 }),
         lora_train_ln_f: a.lora_train_ln_f,
         gradient_checkpointing: a.gradient_checkpointing,
         grad_accum: a.grad_accum,

@@ -1,7 +1,7 @@
 //! The hotel-booking capstone's commands: `hotel-data` (make the dialogues from the database),
 //! `hotel-sft` (fine-tune on them) and `hotel-bot` (talk to the result).
 
-use super::args::{at_least_one, device, positive_f32, positive_f64};
+use super::args::{at_least_one, device, positive_f32, positive_f64, unit_interval};
 use clap::Args;
 use gradschool::data::hotel::{load_hotels, make_dialogues, save_dialogues, serialise, Hotel, Turn};
 use gradschool::gpt2::{Gpt2, Gpt2Tokenizer, EOS_ID};
@@ -162,6 +162,9 @@ pub struct HotelSftArgs {
     /// Also adapt the MLP projections.
     #[arg(long)]
     lora_mlp: bool,
+    /// Dropout on the adapters' input (PEFT's lora_dropout).
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    lora_dropout: f64,
     /// With LoRA, also train the final LayerNorm.
     #[arg(long)]
     lora_train_ln_f: bool,
@@ -189,7 +192,7 @@ pub fn run_sft(a: &HotelSftArgs) -> Result<()> {
         eval_dialogues: a.eval_dialogues,
         seed: a.seed,
         warmup: a.warmup,
-        lora: a.lora_r.map(|r| LoraConfig { r, alpha: a.lora_alpha, mlp: a.lora_mlp }),
+        lora: a.lora_r.map(|r| LoraConfig { r, alpha: a.lora_alpha, mlp: a.lora_mlp, dropout: a.lora_dropout as f32 }),
         lora_train_ln_f: a.lora_train_ln_f,
         gradient_checkpointing: a.gradient_checkpointing,
         device: a.device,

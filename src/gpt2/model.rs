@@ -25,8 +25,9 @@ pub struct Conv1D {
 }
 
 /// LoRA (Hu et al., 2021): a frozen W learns through a low-rank update,
-/// y = x·W + b + (x·Aᵀ·Bᵀ)·(α/r), with A `(r, in)` (Kaiming-uniform) and B `(out, r)` (zeros, so
-/// training starts from the base model exactly). Names and shapes as PEFT's `lora_A` / `lora_B`.
+/// y = x·W + b + (dropout(x)·Aᵀ·Bᵀ)·(α/r), with A `(r, in)` (Kaiming-uniform) and B `(out, r)`
+/// (zeros, so training starts from the base model exactly). Names and shapes as PEFT's
+/// `lora_A` / `lora_B`; the dropout is PEFT's `lora_dropout`, on the adapter's input only.
 #[derive(Clone)]
 pub struct Lora {
     /// (r, in)
@@ -35,6 +36,8 @@ pub struct Lora {
     pub b: Tensor,
     /// α / r
     pub scale: f32,
+    /// On the adapter's input (p = 0 unless [`Gpt2::set_lora_dropout`] says otherwise).
+    pub dropout: Dropout,
 }
 
 impl Conv1D {
@@ -52,7 +55,8 @@ impl Conv1D {
         let (n_in, n_out) = (self.weight.dims()[0], self.weight.dims()[1]);
         let bound = 1.0 / (n_in as f32).sqrt();
         let a = Tensor::uniform([r, n_in], -bound, bound, rng).requires_grad_();
-        self.lora = Some(Lora { a, b: Tensor::zeros([n_out, r]).requires_grad_(), scale: alpha / r as f32 });
+        let dropout = Dropout::seeded(0.0, 0); // off until Gpt2::set_lora_dropout
+        self.lora = Some(Lora { a, b: Tensor::zeros([n_out, r]).requires_grad_(), scale: alpha / r as f32, dropout });
     }
 
     /// Folds the adapter into W (W ← W + (B·A)ᵀ·α/r) and removes it: inference costs nothing extra.
@@ -87,7 +91,7 @@ impl Forward for Conv1D {
     fn forward(&self, x: &Tensor) -> Tensor {
         let y = x.matmul(&self.weight) + &self.bias;
         match &self.lora {
-            Some(l) => y + x.linear(&l.a, None).linear(&l.b, None) * l.scale,
+            Some(l) => y + l.dropout.forward(x).linear(&l.a, None).linear(&l.b, None) * l.scale,
             None => y,
         }
     }
@@ -109,6 +113,13 @@ pub struct Block {
     pub c_fc: Conv1D,
     /// MLP down-projection (inner, C).
     pub mlp_proj: Conv1D,
+}
+
+impl Block {
+    /// The four projections, mutably.
+    fn convs_mut(&mut self) -> [&mut Conv1D; 4] {
+        [&mut self.c_attn, &mut self.attn_proj, &mut self.c_fc, &mut self.mlp_proj]
+    }
 }
 
 /// One layer's cached keys and values, `(B, NH, T_past, HS)` each.
@@ -397,6 +408,16 @@ impl Gpt2 {
         self.lora_parameters().iter().map(|(_, t)| t.numel()).sum()
     }
 
+    /// PEFT's `lora_dropout`: dropout with probability `p` on every adapter's input. The masks
+    /// come from the residual dropout's generator, so reseeding, resuming and gradient
+    /// checkpointing's replay reproduce them exactly.
+    pub fn set_lora_dropout(&mut self, p: f32) {
+        let shared = Dropout::sharing(p, &self.dropout);
+        for l in self.blocks.iter_mut().flat_map(Block::convs_mut).filter_map(|c| c.lora.as_mut()) {
+            l.dropout = shared.clone();
+        }
+    }
+
     /// The adapters with the names a PEFT user would recognise
     /// (`base_model.model.transformer.h.0.attn.c_attn.lora_A.weight` …).
     pub fn lora_parameters(&self) -> Vec<(String, Tensor)> {
@@ -477,5 +498,8 @@ impl Module for Gpt2 {
         self.embd_dropout.set_training(training);
         self.dropout.set_training(training);
         self.attn_dropout.set_training(training);
+        for l in self.blocks.iter_mut().flat_map(Block::convs_mut).filter_map(|c| c.lora.as_mut()) {
+            l.dropout.set_training(training);
+        }
     }
 }

@@ -86,6 +86,19 @@ impl Dropout {
         (out, end)
     }
 
+    /// Dropout with probability `p` and its mask generator seeded with `seed`.
+    pub fn seeded(p: f32, seed: u64) -> Dropout {
+        assert!((0.0..1.0).contains(&p), "Dropout: p = {p} must be in [0, 1)");
+        Dropout { p, training: true, rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))) }
+    }
+
+    /// Dropout with probability `p` that draws its masks from `other`'s generator: its masks are
+    /// reseeded and replayed (gradient checkpointing) together with `other`'s.
+    pub fn sharing(p: f32, other: &Dropout) -> Dropout {
+        assert!((0.0..1.0).contains(&p), "Dropout: p = {p} must be in [0, 1)");
+        Dropout { p, training: other.training, rng: other.rng.clone() }
+    }
+
     /// Sets the generator's state.
     pub fn set_generator_state(&self, state: StdRng) {
         *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = state;

@@ -76,6 +76,8 @@ pub struct LoraConfig {
     pub alpha: f32,
     /// Adapt the MLP projections too (else only attention's c_attn and c_proj).
     pub mlp: bool,
+    /// Dropout on the adapters' input (PEFT's `lora_dropout`; 0 = none).
+    pub dropout: f32,
 }
 
 impl SentimentConfig {
@@ -309,8 +311,9 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
 /// Full fine-tuning (`lora` None: every weight trains) or LoRA (adapters, and `ln_f` if
 /// `train_ln_f`), seeded; prints how many parameters train.
 pub(crate) fn prepare_fine_tuning(model: &mut Gpt2, lora: Option<LoraConfig>, train_ln_f: bool, seed: u64) {
-    if let Some(LoraConfig { r, alpha, mlp }) = lora {
+    if let Some(LoraConfig { r, alpha, mlp, dropout }) = lora {
         model.enable_lora(r, alpha, mlp, &mut manual_seed(seed));
+        model.set_lora_dropout(dropout);
         if train_ln_f {
             model.train_final_norm();
         }
@@ -333,6 +336,8 @@ pub struct AdapterConfig {
     pub r: usize,
     /// α.
     pub lora_alpha: f32,
+    /// Dropout on the adapters' input.
+    pub lora_dropout: f32,
     /// The adapted projections (Hugging Face module names).
     pub target_modules: Vec<String>,
     /// Base modules trained and saved whole (`ln_f`), if any.
@@ -354,6 +359,7 @@ pub(crate) fn save_adapter(model: &Gpt2, lora: LoraConfig, train_ln_f: bool, bas
         task_type: "CAUSAL_LM".into(),
         r: lora.r,
         lora_alpha: lora.alpha,
+        lora_dropout: lora.dropout,
         target_modules: modules.iter().map(|m| m.to_string()).collect(),
         modules_to_save: train_ln_f.then(|| vec!["ln_f".to_string()]),
         fan_in_fan_out: true,

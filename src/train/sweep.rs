@@ -22,6 +22,8 @@ pub struct SweepGrid {
     pub lora_r: Vec<usize>,
     /// LoRA α values (with a rank from `lora_r` or the base config).
     pub lora_alpha: Vec<f32>,
+    /// LoRA dropout probabilities (with a rank from `lora_r` or the base config).
+    pub lora_dropout: Vec<f32>,
 }
 
 /// One run of a sweep.
@@ -45,28 +47,34 @@ impl SweepGrid {
         let lrs = or_base(&self.lr, base.lr);
         let batches = if self.batch_size.is_empty() { vec![base.batch_size] } else { self.batch_size.clone() };
         let warmups = if self.warmup.is_empty() { vec![base.warmup] } else { self.warmup.clone() };
-        let base_lora = base.lora.unwrap_or(LoraConfig { r: 8, alpha: 16.0, mlp: false });
+        let base_lora = base.lora.unwrap_or(LoraConfig { r: 8, alpha: 16.0, mlp: false, dropout: 0.0 });
         let ranks: Vec<Option<usize>> = if self.lora_r.is_empty() {
             vec![base.lora.map(|l| l.r)]
         } else {
             self.lora_r.iter().map(|&r| Some(r)).collect()
         };
         let alphas = if self.lora_alpha.is_empty() { vec![base_lora.alpha] } else { self.lora_alpha.clone() };
-        if ranks.iter().all(Option::is_none) && !self.lora_alpha.is_empty() {
-            return Err(Error::Config("--sweep-lora-alpha needs LoRA: give --lora-r or --sweep-lora-r".into()));
+        let dropouts = if self.lora_dropout.is_empty() { vec![base_lora.dropout] } else { self.lora_dropout.clone() };
+        if ranks.iter().all(Option::is_none) && !(self.lora_alpha.is_empty() && self.lora_dropout.is_empty()) {
+            return Err(Error::Config(
+                "--sweep-lora-alpha and --sweep-lora-dropout need LoRA: give --lora-r or --sweep-lora-r".into(),
+            ));
         }
         let mut out = Vec::new();
         for &lr in &lrs {
             for &batch_size in &batches {
                 for &warmup in &warmups {
                     for &r in &ranks {
-                        for &alpha in &alphas {
+                        for (&alpha, &dropout) in alphas.iter().flat_map(|a| dropouts.iter().map(move |d| (a, d))) {
                             let mut c = base.clone();
                             (c.lr, c.batch_size, c.warmup) = (lr, batch_size, warmup);
-                            c.lora = r.map(|r| LoraConfig { r, alpha, ..base_lora });
+                            c.lora = r.map(|r| LoraConfig { r, alpha, dropout, ..base_lora });
                             let mut label = format!("lr={lr} batch={batch_size} warmup={warmup}");
                             if let Some(l) = c.lora {
                                 let _ = write!(label, " lora r={} α={}", l.r, l.alpha);
+                                if l.dropout > 0.0 {
+                                    let _ = write!(label, " dropout={}", l.dropout);
+                                }
                             }
                             c.out_dir = base.out_dir.join(format!("run-{}", out.len() + 1));
                             out.push((label, c));
@@ -99,7 +107,7 @@ pub fn sweep(base: &SentimentConfig, grid: &SweepGrid) -> Result<Vec<SweepRun>> 
 
 fn write_summary(dir: &Path, runs: &[SweepRun]) -> Result<()> {
     let mut csv = String::from(
-        "run,lr,batch_size,warmup,lora_r,lora_alpha,steps,final_eval_accuracy,best_eval_accuracy,final_eval_loss,train_seconds\n",
+        "run,lr,batch_size,warmup,lora_r,lora_alpha,lora_dropout,steps,final_eval_accuracy,best_eval_accuracy,final_eval_loss,train_seconds\n",
     );
     let (mut acc, mut loss) = (Vec::new(), Vec::new());
     for (i, r) in runs.iter().enumerate() {
@@ -110,13 +118,14 @@ fn write_summary(dir: &Path, runs: &[SweepRun]) -> Result<()> {
         let opt = |v: Option<String>| v.unwrap_or_default();
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{:.2}",
+            "{},{},{},{},{},{},{},{},{},{},{},{:.2}",
             i + 1,
             c.lr,
             c.batch_size,
             c.warmup,
             opt(c.lora.map(|l| l.r.to_string())),
             opt(c.lora.map(|l| l.alpha.to_string())),
+            opt(c.lora.map(|l| l.dropout.to_string())),
             r.report.steps,
             opt(r.report.last("eval_accuracy").map(|v| v.to_string())),
             best,
@@ -159,10 +168,18 @@ mod tests {
         let lora = SweepGrid { lora_r: vec![4, 8], lora_alpha: vec![8.0, 16.0], ..Default::default() };
         let configs = lora.configs(&base).unwrap();
         assert_eq!(configs.len(), 4);
-        assert_eq!(configs[3].1.lora, Some(LoraConfig { r: 8, alpha: 16.0, mlp: false }));
+        assert_eq!(configs[3].1.lora, Some(LoraConfig { r: 8, alpha: 16.0, mlp: false, dropout: 0.0 }));
         assert!(configs[1].0.ends_with("lora r=4 α=16"), "{}", configs[1].0);
         // α without any rank is a mistake, said as such
+        let dropout = SweepGrid { lora_r: vec![4], lora_dropout: vec![0.0, 0.1], ..Default::default() };
+        let configs = dropout.configs(&base).unwrap();
+        assert_eq!(configs.iter().map(|(_, c)| c.lora.unwrap().dropout).collect::<Vec<_>>(), vec![0.0, 0.1]);
+        assert!(configs[1].0.ends_with("dropout=0.1"), "{}", configs[1].0);
         let bad = SweepGrid { lora_alpha: vec![8.0], ..Default::default() };
-        assert!(bad.configs(&base).unwrap_err().to_string().contains("--sweep-lora-alpha needs LoRA"));
+        assert!(bad
+            .configs(&base)
+            .unwrap_err()
+            .to_string()
+            .contains("--sweep-lora-alpha and --sweep-lora-dropout need LoRA"));
     }
 }
