@@ -129,7 +129,7 @@ fn sft_learns_the_search_call_and_the_grounded_reply_and_the_bot_runs_the_loop()
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let want: String = data[0][1..].iter().map(|t| format!("{}:{}\n", t.role(), t.body())).collect();
+    let want: String = data[0].iter().map(|t| format!("{}:{}\n", t.role(), t.body())).collect();
     assert_eq!(stdout, want);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -229,7 +229,8 @@ pub struct HotelBotArgs {
 }
 
 /// `gradschool hotel-bot`: one user turn per line of standard input; prints the model's search,
-/// the program's return and the model's reply.
+/// the program's return and the model's reply (and, when standard input is not a terminal, each
+/// request, so the output is a transcript).
 pub fn run_bot(a: &HotelBotArgs) -> Result<()> {
     let hotels = load_hotels(&a.hotels)?;
     let mut model = Gpt2::from_dir(&a.model_dir)?;
@@ -258,6 +259,10 @@ pub fn run_bot(a: &HotelBotArgs) -> Result<()> {
             break;
         }
         history.push(Turn::User { content: line.trim().to_string() });
+        if !interactive {
+            // a transcript: the request too, as the dialogue files show it
+            writeln!(out, "user:{}", line.trim()).map_err(|e| Error::io("<stdout>", e))?;
+        }
         for t in respond(&assistant, &hotels, &mut history)? {
             writeln!(out, "{}:{}", t.role(), t.body()).map_err(|e| Error::io("<stdout>", e))?;
         }

@@ -76,6 +76,30 @@ impl Gpt2Config {
         if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(format!("n_embd {} is not divisible by n_head {}", self.n_embd, self.n_head));
         }
+        // Far beyond any published GPT-2-shaped model (GPT-3: 12288 wide, 96 layers, 2048
+        // positions), and small enough that a typo cannot ask for terabytes.
+        let limits = [
+            ("vocab_size", self.vocab_size, 1 << 22),
+            ("n_positions", self.n_positions, 1 << 20),
+            ("n_embd", self.n_embd, 1 << 16),
+            ("n_layer", self.n_layer, 1 << 10),
+            ("n_inner", self.n_inner.unwrap_or(0), 1 << 18),
+        ];
+        for (name, v, max) in limits {
+            if v > max {
+                return Err(format!("{name} {v} is implausibly large (at most {max})"));
+            }
+        }
+        if !(self.layer_norm_epsilon.is_finite() && self.layer_norm_epsilon > 0.0) {
+            return Err(format!("layer_norm_epsilon must be a positive number, got {}", self.layer_norm_epsilon));
+        }
+        for (name, p) in
+            [("resid_pdrop", self.resid_pdrop), ("embd_pdrop", self.embd_pdrop), ("attn_pdrop", self.attn_pdrop)]
+        {
+            if !(0.0..1.0).contains(&p) {
+                return Err(format!("{name} {p} is not a probability in [0, 1)"));
+            }
+        }
         Ok(())
     }
 

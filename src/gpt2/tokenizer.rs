@@ -41,7 +41,7 @@ impl Gpt2Tokenizer {
         }
         let bpe = BPE::from_file(&vocab.to_string_lossy(), &merges.to_string_lossy())
             .build()
-            .map_err(|e| tok_err(&vocab, e))?;
+            .map_err(|e| tok_err(&vocab, format!("(with {}) {e}", merges.display())))?;
         let mut inner = Tokenizer::new(bpe);
         inner.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
         inner.with_decoder(Some(ByteLevelDecoder::default()));

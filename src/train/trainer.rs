@@ -157,6 +157,10 @@ pub fn train(task: &mut dyn Task, opt: &mut dyn Optimizer, cfg: &TrainerConfig) 
         return Err(Error::Config("the training set gives no batch (is it empty?)".into()));
     }
     std::fs::create_dir_all(&cfg.out_dir).map_err(|e| Error::io(&cfg.out_dir, e))?;
+    // A directory that cannot be written is found now, not at the first save an hour in.
+    let probe = cfg.out_dir.join(format!(".gradschool-write-test{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| Error::io(&cfg.out_dir, e))?;
+    let _ = std::fs::remove_file(&probe);
     let steps_per_epoch = batches.div_ceil(cfg.grad_accum);
     let total = steps_per_epoch * cfg.epochs;
     let fingerprint = format!("{} | {}", task.fingerprint(), cfg.fingerprint());
