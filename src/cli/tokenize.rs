@@ -2,7 +2,8 @@
 
 use clap::Args;
 use gradschool::gpt2::Gpt2Tokenizer;
-use gradschool::Result;
+use gradschool::{Error, Result};
+use std::io::Read;
 use std::path::PathBuf;
 
 /// Flags of `gradschool tokenize`.
@@ -11,16 +12,43 @@ pub struct TokenizeArgs {
     /// Directory with tokenizer.json, or GPT-2's vocab.json + merges.txt.
     #[arg(long)]
     tokenizer: PathBuf,
-    /// The text to tokenise.
-    text: String,
+    /// The text to tokenise (`-`: read standard input).
+    #[arg(required_unless_present = "file")]
+    text: Option<String>,
+    /// Tokenise this UTF-8 file instead.
+    #[arg(long, conflicts_with = "text")]
+    file: Option<PathBuf>,
+    /// Print only the count and the ids, not one line per token (long inputs).
+    #[arg(long)]
+    ids_only: bool,
 }
 
 /// Prints one line per token: id and piece (Ġ is a leading space in GPT-2's byte alphabet).
 pub fn run(args: &TokenizeArgs) -> Result<()> {
     let tok = Gpt2Tokenizer::from_dir(&args.tokenizer)?;
-    let pieces = tok.encode_with_pieces(&args.text)?;
-    for (id, piece) in &pieces {
-        println!("{id:>6}  {piece}");
+    let text = match (&args.text, &args.file) {
+        (_, Some(path)) => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            String::from_utf8(bytes).map_err(|e| {
+                Error::format(
+                    path,
+                    format!("not UTF-8 at byte {} (decode it first, e.g. from Latin-1)", e.utf8_error().valid_up_to()),
+                )
+            })?
+        }
+        (Some(t), None) if t == "-" => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io("<stdin>", e))?;
+            s
+        }
+        (Some(t), None) => t.clone(),
+        (None, None) => unreachable!("clap requires the text or --file"),
+    };
+    let pieces = tok.encode_with_pieces(&text)?;
+    if !args.ids_only {
+        for (id, piece) in &pieces {
+            println!("{id:>6}  {piece}");
+        }
     }
     let ids: Vec<String> = pieces.iter().map(|(id, _)| id.to_string()).collect();
     println!("{} tokens: [{}]", pieces.len(), ids.join(", "));
