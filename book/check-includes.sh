@@ -34,4 +34,12 @@ for target in re.findall(r'^book = "([^"]+)"', pathlib.Path(sys.argv[1]).read_te
         print(f"exercises/info.toml: {page} has no heading #{anchor}", file=sys.stderr); bad = 1
 sys.exit(bad)
 PY
+
+# Every test the RELIABILITY table of benches/README.md names must exist.
+for ref in $(grep -o 'tests/[a-z_]*\.rs::[a-z0-9_]*' ../../benches/README.md | sort -u); do
+  file=../../${ref%%::*}; name=${ref##*::}
+  if ! grep -q "fn $name()" "$file" 2>/dev/null; then
+    echo "benches/README.md: RELIABILITY names $ref, which does not exist" >&2; status=1
+  fi
+done
 exit $status
