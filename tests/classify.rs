@@ -114,7 +114,7 @@ fn a_sweep_runs_every_combination_and_tables_them() {
     let table = std::fs::read_to_string(dir.join("sweep/sweep.csv")).unwrap();
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 5, "{table}");
-    assert!(lines[4].starts_with("4,0.01,18,0,,,1,"), "{table}");
+    assert!(lines[4].starts_with("4,0.01,18,0,,,,1,"), "{table}"); // no LoRA: rank, α and dropout empty
     for f in ["sweep/sweep.png", "sweep/run-1/metrics.csv", "sweep/run-4/loss.png"] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }

@@ -431,3 +431,58 @@ impl Storage {
         }
     }
 }
+
+impl Storage {
+    /// Fused causal attention ([`cpu::attention::forward`]): `Some((out, lse))` where this
+    /// device has the kernel, `None` where it does not yet (CUDA), so the caller composes the
+    /// unfused ops instead.
+    pub(crate) fn fused_attention(
+        q: &Storage,
+        k: &Storage,
+        v: &Storage,
+        key_mask: Option<&Storage>,
+        shape: op::AttentionShape,
+    ) -> Option<(Storage, Storage)> {
+        match (q, k, v, key_mask) {
+            (Storage::Cpu(q), Storage::Cpu(k), Storage::Cpu(v), None) => {
+                let (o, l) = cpu::attention::forward(q, k, v, None, shape);
+                Some((Storage::Cpu(o), Storage::Cpu(l)))
+            }
+            (Storage::Cpu(q), Storage::Cpu(k), Storage::Cpu(v), Some(Storage::Cpu(m))) => {
+                let (o, l) = cpu::attention::forward(q, k, v, Some(m), shape);
+                Some((Storage::Cpu(o), Storage::Cpu(l)))
+            }
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The backward pass of [`Storage::fused_attention`] (called only where it returned Some):
+    /// (dq, dk, dv).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fused_attention_grad(
+        q: &Storage,
+        k: &Storage,
+        v: &Storage,
+        out: &Storage,
+        lse: &Storage,
+        dout: &Storage,
+        key_mask: Option<&Storage>,
+        shape: op::AttentionShape,
+    ) -> (Storage, Storage, Storage) {
+        let mask = match key_mask {
+            None => None,
+            Some(Storage::Cpu(m)) => Some(m),
+            #[allow(unreachable_patterns)]
+            Some(m) => panic!("fused attention backward: a mask on {}", m.device()),
+        };
+        match (q, k, v, out, lse, dout) {
+            (Storage::Cpu(q), Storage::Cpu(k), Storage::Cpu(v), Storage::Cpu(o), Storage::Cpu(l), Storage::Cpu(g)) => {
+                let (dq, dk, dv) = cpu::attention::backward(q, k, v, o, l, g, mask, shape);
+                (Storage::Cpu(dq), Storage::Cpu(dk), Storage::Cpu(dv))
+            }
+            #[allow(unreachable_patterns)]
+            (q, ..) => panic!("fused attention backward: no kernel on {}", q.device()),
+        }
+    }
+}

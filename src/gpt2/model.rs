@@ -156,6 +156,11 @@ struct BlockStep {
     block: Block,
     dropout: Dropout,
     attn_dropout: Dropout,
+    /// Use the fused attention kernel where the device has one.
+    fused: bool,
+    /// The padding mask (B, T), 1 = token, for the fused kernel (the unfused path reads the
+    /// combined mask instead).
+    key_mask: Option<Tensor>,
 }
 
 impl BlockStep {
@@ -175,8 +180,21 @@ impl BlockStep {
             }
             *cache = Some((k.clone(), v.clone()));
         }
-        let scores = q.matmul(&k.transpose(-2, -1)) * (1.0 / (hs as f32).sqrt()); // (B, NH, T, T_all)
-                                                                                  // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
+        let scale = 1.0 / (hs as f32).sqrt();
+        if self.fused && k.dims()[2] == t && Tensor::has_fused_attention(&q) {
+            // no earlier positions cached: the fused kernel, which stores no (T, T) tensor
+            let (p, seed) = if self.attn_dropout.active() {
+                (self.attn_dropout.p(), self.attn_dropout.draw_seed())
+            } else {
+                (0.0, 0)
+            };
+            if let Some(y) = Tensor::fused_causal_attention(&q, &k, &v, self.key_mask.as_ref(), scale, p, seed) {
+                let y = y.transpose(1, 2).reshape([b, t, c]); // (B, T, C)
+                return self.dropout.forward(&blk.attn_proj.forward(&y));
+            }
+        }
+        let scores = q.matmul(&k.transpose(-2, -1)) * scale; // (B, NH, T, T_all)
+                                                             // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
         let att = scores.masked_fill(mask, f32::MIN).softmax(-1);
         let att = self.attn_dropout.forward(&att);
         let y = att.matmul(&v).transpose(1, 2).reshape([b, t, c]); // (B, T, C)
@@ -242,6 +260,10 @@ pub struct Gpt2 {
     /// Recompute each block's activations in the backward pass instead of storing them
     /// (Hugging Face's `gradient_checkpointing_enable()`); training only, off by default.
     pub gradient_checkpointing: bool,
+    /// Attention as one fused op where the device has the kernel (the CPU; see
+    /// `ops::attention`): no (B, NH, T, T) tensors are stored. On by default; off = the
+    /// unfused ops, kept for comparison.
+    pub fused_attention: bool,
 }
 
 impl Gpt2 {
@@ -267,6 +289,7 @@ impl Gpt2 {
             attn_dropout: Dropout::new(config.attn_pdrop.min(0.99), rng),
             embd_dropout: Dropout::new(config.embd_pdrop.min(0.99), rng),
             gradient_checkpointing: false,
+            fused_attention: true,
             config,
         }
     }
@@ -340,6 +363,8 @@ impl Gpt2 {
                 block: blk.clone(),
                 dropout: self.dropout.clone(),
                 attn_dropout: self.attn_dropout.clone(),
+                fused: self.fused_attention,
+                key_mask: attention_mask.map(Tensor::detach),
             };
             x = if checkpointing {
                 step.forward_checkpointed(&x, &mask)

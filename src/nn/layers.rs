@@ -99,6 +99,22 @@ impl Dropout {
         Dropout { p, training: other.training, rng: other.rng.clone() }
     }
 
+    /// The probability of dropping.
+    pub fn p(&self) -> f32 {
+        self.p
+    }
+
+    /// Whether it drops anything now (training, p > 0).
+    pub fn active(&self) -> bool {
+        self.training && self.p > 0.0
+    }
+
+    /// A seed from the mask generator, for a kernel that draws its own mask from it (fused
+    /// attention): one draw, so reseeding and replay reproduce it as they do masks.
+    pub fn draw_seed(&self) -> u64 {
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).random()
+    }
+
     /// Sets the generator's state.
     pub fn set_generator_state(&self, state: StdRng) {
         *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = state;

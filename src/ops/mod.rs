@@ -3,6 +3,7 @@
 //! Composite ops (mean, var, losses …) are built from primitives and get their gradient from the
 //! chain rule alone.
 
+pub mod attention;
 pub mod binary;
 pub mod index;
 pub mod loss;

@@ -1,6 +1,7 @@
 //! The CPU backend: contiguous `Vec<f32>` buffers recycled through a caching pool (`pool.rs`),
 //! kernels parallelised with rayon above a size threshold, GEMM through the `gemm` crate.
 
+pub(crate) mod attention;
 mod elementwise;
 mod helper;
 mod index;

@@ -3,11 +3,13 @@
 //! crate, so kernels (below) and autograd rules (in `ops/`, above) both depend on it and never on
 //! each other.
 
+mod attention;
 mod binary;
 mod optim;
 mod reduce;
 mod unary;
 
+pub use attention::AttentionShape;
 pub use binary::BinaryOp;
 pub use optim::{AdamStep, OptimStep, ParamSlot, SgdStep};
 pub use reduce::ReduceOp;
