@@ -120,17 +120,20 @@ fn gpt2_gives_the_same_logits_and_gradients_fused_or_not() {
         Gpt2Config { n_positions: 24, resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, ..common::tiny_config() };
     let ids = IntTensor::from_vec((0..2 * 20).map(|i| (i * 37 % 50257) as i64).collect(), [2, 20]);
     let mask = Tensor::from_vec((0..40).map(|i| if i >= 36 { 0.0 } else { 1.0 }).collect(), [2, 20]);
-    let run = |fused: bool| {
+    let run = |fused: bool, checkpointing: bool| {
         let mut model = Gpt2::new(config.clone(), &mut manual_seed(1));
         model.fused_attention = fused;
+        model.gradient_checkpointing = checkpointing; // the recipes' memory-over-time setting: both
         let logits = model.forward(&ids, Some(&mask));
         Gpt2::lm_loss(&logits, &ids).backward();
         let grads: Vec<Vec<f32>> = model.named_parameters().iter().map(|(_, p)| p.grad().unwrap().to_vec()).collect();
         (logits, grads)
     };
     use gradschool::nn::Module;
-    let ((a, ga), (b, gb)) = (run(true), run(false));
+    let ((a, ga), (b, gb), (c, gc)) = (run(true, false), run(false, false), run(true, true));
     common::assert_close("logits", &a, &b, 1e-4, 1e-5);
+    assert_eq!(a.to_vec(), c.to_vec(), "checkpointing recomputes the same fused forward");
+    assert_eq!(ga, gc, "and the same gradients");
     for (i, (x, y)) in ga.iter().zip(&gb).enumerate() {
         common::assert_close(
             &format!("parameter {i}'s gradient"),

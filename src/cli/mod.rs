@@ -57,7 +57,7 @@ enum Command {
     /// each label's first token after EOS, every other position −100.
     Classify(gpt2_train::ClassifyArgs),
     /// Fine-tune at every point of a hyper-parameter grid (--sweep-lr, --sweep-batch-size,
-    /// --sweep-warmup, --sweep-lora-r, --sweep-lora-alpha): one CSV and one comparison PNG.
+    /// --sweep-warmup, --sweep-lora-r, --sweep-lora-alpha, --sweep-lora-dropout): one CSV and one comparison PNG.
     Sweep(gpt2_train::SweepArgs),
     /// Make the hotel-booking capstone's dialogues (user / search / return / assistant) from
     /// the hotel database: train.jsonl, valid.jsonl and a domain corpus.
