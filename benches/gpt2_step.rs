@@ -5,7 +5,7 @@
 //!
 //!   cargo bench --bench gpt2_step -- --tokens 32                       # CPU, batch 8 × 32
 //!   cargo bench --features cuda --bench gpt2_step -- --device cuda --tokens 1024 [--tf32]
-//!   cargo bench --bench gpt2_step -- --model [--gradient-checkpointing] [--unfused-attention]   # the library's Gpt2
+//!   cargo bench --bench gpt2_step -- --model [--gradient-checkpointing] [--fused-attention]   # the library's Gpt2
 //!
 //! `--model` runs `gradschool::gpt2::Gpt2` (124M config, dropout off) instead of the hand-written
 //! stack, and reports peak memory: the process's peak RSS on the CPU (run each setting in its own
@@ -94,14 +94,14 @@ fn main() {
     if args.iter().any(|a| a == "--model") {
         let labels = flag("--labels").unwrap_or_else(|| "all".into());
         assert!(["all", "one"].contains(&labels.as_str()), "--labels all|one, got {labels}");
-        let unfused = args.iter().any(|a| a == "--unfused-attention");
+        let fused = args.iter().any(|a| a == "--fused-attention");
         return run_model(
             &device,
             t,
             steps,
             args.iter().any(|a| a == "--gradient-checkpointing"),
             labels == "one",
-            unfused,
+            fused,
         );
     }
     let lnf = ln_params(&device);
@@ -161,12 +161,12 @@ fn main() {
 }
 
 /// The step on the library's model: embeddings, 12 blocks, tied head, the fused cross-entropy.
-fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool, one_label: bool, unfused: bool) {
+fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool, one_label: bool, fused: bool) {
     use gradschool::gpt2::{Gpt2, Gpt2Config};
     use gradschool::nn::Module;
     let config = Gpt2Config { resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, ..Gpt2Config::gpt2() };
     let mut model = Gpt2::new(config, &mut manual_seed(0));
-    model.fused_attention = !unfused; // --unfused-attention: the (B, NH, T, T) ops, for comparison
+    model.fused_attention = fused; // --fused-attention: no (B, NH, T, T) tensors stored
     model.gradient_checkpointing = checkpointing;
     model.to_device(device).expect("device");
     let ids = IntTensor::from_vec((0..B * t).map(|i| ((i * 7919) % VOCAB) as i64).collect(), [B, t]);

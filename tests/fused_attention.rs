@@ -123,7 +123,7 @@ fn gpt2_gives_the_same_logits_and_gradients_fused_or_not() {
     let run = |fused: bool, checkpointing: bool| {
         let mut model = Gpt2::new(config.clone(), &mut manual_seed(1));
         model.fused_attention = fused;
-        model.gradient_checkpointing = checkpointing; // the recipes' memory-over-time setting: both
+        model.gradient_checkpointing = checkpointing;
         let logits = model.forward(&ids, Some(&mask));
         Gpt2::lm_loss(&logits, &ids).backward();
         let grads: Vec<Vec<f32>> = model.named_parameters().iter().map(|(_, p)| p.grad().unwrap().to_vec()).collect();

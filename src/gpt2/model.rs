@@ -262,9 +262,9 @@ pub struct Gpt2 {
     pub gradient_checkpointing: bool,
     /// Attention as one fused op where the device has the kernel (the CPU; see
     /// `ops::attention`): no (B, NH, T, T) tensors are stored. Off by default: on this 2-core
-    /// CPU at 8 × 256 tokens (124M) it saves 19% of peak memory but costs 27% more time per
-    /// step (its loops are not GEMMs; benches/README.md), so the recipes turn it on together
-    /// with gradient checkpointing, the "memory over time" setting.
+    /// CPU at 8 × 256 tokens (124M) it saves 18% of peak memory (6.2 → 5.1 GiB) but costs 23%
+    /// more time per step (its loops are not GEMMs), and with gradient checkpointing it saves
+    /// only 3% (benches/README.md). The GPU is where it is meant to pay (issue: CUDA kernel).
     pub fused_attention: bool,
 }
 

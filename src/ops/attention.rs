@@ -46,6 +46,7 @@ impl Tensor {
         self.device() == crate::Device::Cpu
     }
 
+    // ANCHOR: fused_attention
     /// Causal attention of `q`, `k`, `v` (B, H, T, D) in one fused op: key j is visible to query
     /// i when j ≤ i and `key_mask` (B, T; 1 = token, 0 = padding) keeps it; scores scaled by
     /// `scale`; attention dropout `dropout` with a mask drawn from `seed`. Hugging Face GPT-2's
@@ -81,4 +82,5 @@ impl Tensor {
         let key_mask = key_mask.map(Tensor::detach);
         Some(Tensor::from_op(out, q.shape().clone(), &[q, k, v], || FusedAttentionBackward { lse, key_mask, shape }))
     }
+    // ANCHOR_END: fused_attention
 }

@@ -385,7 +385,6 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
     }
     prepare_fine_tuning(&mut model, cfg.lora, cfg.lora_train_ln_f, cfg.seed);
     model.gradient_checkpointing = cfg.gradient_checkpointing;
-    model.fused_attention = cfg.gradient_checkpointing; // memory over time: see Gpt2::fused_attention
     model.to_device(&cfg.device)?;
     let mut opt = AdamW::new(model.trainable_parameters(), cfg.lr).weight_decay(0.0);
     let mut task = HotelTask { cfg, model, tok, train: train_set, valid, valid_dialogues: valid_d, order: Vec::new() };

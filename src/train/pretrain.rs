@@ -168,7 +168,6 @@ pub fn pretrain(cfg: &PretrainConfig) -> Result<TrainReport> {
     }
     let mut model = Gpt2::new(cfg.config.clone(), &mut manual_seed(cfg.seed));
     model.gradient_checkpointing = cfg.gradient_checkpointing;
-    model.fused_attention = cfg.gradient_checkpointing; // memory over time: see Gpt2::fused_attention
     model.to_device(&cfg.device)?;
     let mut opt = AdamW::new(model.parameters(), cfg.lr).weight_decay(0.1);
     let mut task = PretrainTask { cfg, model, train: tokens, valid };

@@ -270,7 +270,6 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     let labels = label_tokens(&tok, &names)?;
     prepare_fine_tuning(&mut model, cfg.lora, cfg.lora_train_ln_f, cfg.seed);
     model.gradient_checkpointing = cfg.gradient_checkpointing;
-    model.fused_attention = cfg.gradient_checkpointing; // memory over time: see Gpt2::fused_attention
     model.to_device(&cfg.device)?;
     let mut train_set = process_all(&train_pairs, &tok, &labels, cfg.max_len)?;
     let mut valid = process_all(&valid_pairs, &tok, &labels, cfg.max_len)?;

@@ -266,9 +266,12 @@ pub fn loss_table() -> Table {
             ("kl_div_zero_target_sum", |v| F::kl_div(&f(v, 0).log_softmax(-1), f(v, 1), Reduction::Sum)),
             ("distillation", |v| {
                 let (s, t, y) = (f(v, 0), f(v, 1), ix(v, 2));
+                // ANCHOR: distillation
+                // student logits s, teacher logits t, labels y; temperature T = 2, λ = 0.5
                 let hard = F::cross_entropy(s, y);
                 let soft = F::kl_div(&(s / 2.0).log_softmax(-1), &(t / 2.0).softmax(-1), Reduction::BatchMean);
-                hard + soft * (0.5 * 4.0)
+                hard + soft * (0.5 * 4.0) // L₁ + λ·T²·L₂
+                                          // ANCHOR_END: distillation
             }),
         ],
         1e-4,
