@@ -332,5 +332,24 @@ fn tokenizer_files_fuzzed() {
     fuzz("vocab.json", &dir.join("vocab.json"), &vocab, 200, 64, |_| Gpt2Tokenizer::from_dir(&dir).map(|_| ()));
     std::fs::write(dir.join("vocab.json"), &vocab).unwrap();
     fuzz("merges.txt", &dir.join("merges.txt"), &merges, 200, 2048, |_| Gpt2Tokenizer::from_dir(&dir).map(|_| ()));
+    // tokenizer.json, Hugging Face's one-file format, as the tokenizers crate writes it for the
+    // same vocabulary and merges
+    std::fs::write(dir.join("vocab.json"), &vocab).unwrap();
+    std::fs::write(dir.join("merges.txt"), &merges).unwrap();
+    let json_dir = dir.join("json");
+    std::fs::create_dir_all(&json_dir).unwrap();
+    let bpe = tokenizers::models::bpe::BPE::from_file(
+        &dir.join("vocab.json").to_string_lossy(),
+        &dir.join("merges.txt").to_string_lossy(),
+    )
+    .build()
+    .unwrap();
+    let mut tk = tokenizers::Tokenizer::new(bpe);
+    tk.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::byte_level::ByteLevel::default().add_prefix_space(false)));
+    tk.save(json_dir.join("tokenizer.json"), false).unwrap();
+    let seed = std::fs::read(json_dir.join("tokenizer.json")).unwrap();
+    fuzz("tokenizer.json", &json_dir.join("tokenizer.json"), &seed, 200, 64, |_| {
+        Gpt2Tokenizer::from_dir(&json_dir).map(|_| ())
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }
