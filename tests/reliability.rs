@@ -43,14 +43,19 @@ static GLOBAL: Tracking = Tracking;
 
 #[test]
 fn the_allocation_record_sees_a_large_allocation() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     LARGEST.store(0, Ordering::Relaxed);
     let v = vec![0u8; 10 << 20];
     assert!(LARGEST.load(Ordering::Relaxed) >= 10 << 20, "the tracker missed a {}-byte vector", v.len());
 }
 
-/// One case at a time: the allocation record is global.
+/// One test at a time: the allocation record is global, and another test's allocations (a model
+/// built for a hand-made case) must not land in this one's measurement.
 static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gradschool-reliability-{name}-{}", std::process::id()));
@@ -103,7 +108,7 @@ struct Tally {
     err: usize,
 }
 
-/// Runs `read` on `cases` mutations of `seed` written to `path`: no panic, every error names
+/// (Call with [`serial`] held.) Runs `read` on `cases` mutations of `seed` written to `path`: no panic, every error names
 /// the file, no allocation above `factor` × the file's size + 1 MiB.
 fn fuzz<T>(
     name: &str,
@@ -113,7 +118,6 @@ fn fuzz<T>(
     factor: usize,
     read: impl Fn(&Path) -> gradschool::Result<T>,
 ) -> Tally {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut rng = manual_seed(name.bytes().map(u64::from).sum());
     let mut tally = Tally::default();
     let file = path.file_name().unwrap().to_string_lossy().to_string();
@@ -171,6 +175,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn idx_files_fuzzed_and_by_hand() {
+    let _serial = serial();
     let dir = tmp("idx");
     let images: Vec<u8> = (0..5 * 28 * 28).map(|i| (i % 251) as u8).collect();
     let seed = idx_bytes(&[5, 28, 28], &images);
@@ -214,6 +219,7 @@ fn idx_files_fuzzed_and_by_hand() {
 
 #[test]
 fn safetensors_fuzzed_and_by_hand() {
+    let _serial = serial();
     let dir = tmp("st");
     let path = dir.join("model.safetensors");
     let tensors = vec![
@@ -268,6 +274,7 @@ fn safetensors_fuzzed_and_by_hand() {
 
 #[test]
 fn config_json_fuzzed_and_by_hand() {
+    let _serial = serial();
     let dir = tmp("config");
     let path = dir.join("config.json");
     let seed = serde_json::to_vec_pretty(&common::tiny_config()).unwrap();
@@ -299,6 +306,7 @@ fn config_json_fuzzed_and_by_hand() {
 
 #[test]
 fn datasets_metrics_and_hotel_files_fuzzed() {
+    let _serial = serial();
     let dir = tmp("text");
     let csv = "text,label\n\"a good, long film\",pos\nbad,neg\n\"quoted \"\"word\"\"\",pos\ncafé,neg\n";
     fuzz("csv", &dir.join("d.csv"), csv.as_bytes(), 300, 16, load_examples);
@@ -318,6 +326,7 @@ fn datasets_metrics_and_hotel_files_fuzzed() {
 
 #[test]
 fn tokenizer_files_fuzzed() {
+    let _serial = serial();
     let dir = tmp("tok");
     common::byte_tokenizer(&dir);
     // the byte vocabulary plus the two pieces a small merges file makes
