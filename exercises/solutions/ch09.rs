@@ -8,18 +8,27 @@ pub fn grid_size(n: usize, block: usize) -> usize {
     n.div_ceil(block)
 }
 
-/// Simulate a launch: for every block b in 0..grid_size(n, block) and thread t in 0..block, the
-/// thread's global index is i = b·block + t; call `kernel(i)` only when i < n (the bounds check
-/// every kernel starts with).
-pub fn launch(n: usize, block: usize, mut kernel: impl FnMut(usize)) {
+/// Simulate a launch of a grid of grid_size(n, block) blocks of `block` threads: call
+/// `kernel(b, t)` once for every block b and every thread t of it — all of them, as a GPU runs
+/// every thread of the grid, even those past n (the kernel itself computes its index and checks
+/// it; [`for_each_index`] shows one).
+pub fn launch(n: usize, block: usize, mut kernel: impl FnMut(usize, usize)) {
     for b in 0..grid_size(n, block) {
         for t in 0..block {
-            let i = b * block + t;
-            if i < n {
-                kernel(i);
-            }
+            kernel(b, t);
         }
     }
+}
+
+/// A kernel body over `launch`: each thread computes its global index i = b·block + t and does
+/// the work only when i < n (the bounds check every CUDA kernel starts with).
+pub fn for_each_index(n: usize, block: usize, mut work: impl FnMut(usize)) {
+    launch(n, block, |b, t| {
+        let i = b * block + t;
+        if i < n {
+            work(i);
+        }
+    });
 }
 
 /// Sum `values` the way a thread block does in shared memory: copy into a buffer padded with

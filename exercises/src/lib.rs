@@ -11,7 +11,7 @@
 //!
 //! The graders live in `tests/`, outside the files you edit. Reference solutions are in
 //! `solutions/` behind the `solutions` feature — try first, peek later. `wrong/` holds a
-//! plausible mistake for each exercise of chapters 10 onwards (feature `wrong`): CI proves every
+//! plausible mistake for each exercise of chapters 4, 8, 9 and 10 onwards (feature `wrong`): CI proves every
 //! grader rejects it.
 
 pub mod grader;
@@ -44,12 +44,12 @@ macro_rules! chapter {
 
 chapter!(ch02, "ch02.rs", "../solutions/ch02.rs");
 chapter!(ch03, "ch03.rs", "../solutions/ch03.rs");
-chapter!(ch04, "ch04.rs", "../solutions/ch04.rs");
+chapter!(ch04, "ch04.rs", "../solutions/ch04.rs", "../wrong/ch04.rs");
 chapter!(ch05, "ch05.rs", "../solutions/ch05.rs");
 chapter!(ch06, "ch06.rs", "../solutions/ch06.rs");
 chapter!(ch07, "ch07.rs", "../solutions/ch07.rs");
-chapter!(ch08, "ch08.rs", "../solutions/ch08.rs");
-chapter!(ch09, "ch09.rs", "../solutions/ch09.rs");
+chapter!(ch08, "ch08.rs", "../solutions/ch08.rs", "../wrong/ch08.rs");
+chapter!(ch09, "ch09.rs", "../solutions/ch09.rs", "../wrong/ch09.rs");
 chapter!(ch10, "ch10.rs", "../solutions/ch10.rs", "../wrong/ch10.rs");
 chapter!(ch11, "ch11.rs", "../solutions/ch11.rs", "../wrong/ch11.rs");
 chapter!(ch12, "ch12.rs", "../solutions/ch12.rs", "../wrong/ch12.rs");

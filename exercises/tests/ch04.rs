@@ -40,6 +40,43 @@ fn ex_4_2_topological_sort() {
             .join()
             .expect("topo_order overflowed a small stack: use an explicit stack, not recursion");
         assert!(chain.iter().copied().eq(0..100_000));
+        // random graphs with shuffled node ids: no order of the ids themselves is a topological
+        // order, and nodes with smaller ids than the root may not be its inputs at all
+        use rand::seq::SliceRandom;
+        use rand::Rng;
+        let mut rng = manual_seed(42);
+        for _ in 0..30 {
+            let n = rng.random_range(2..40);
+            let mut label: Vec<usize> = (0..n).collect();
+            label.shuffle(&mut rng);
+            // a DAG over positions (edges go from a lower to a higher position), then relabelled
+            let edges: Vec<(usize, usize)> = (0..3 * n)
+                .map(|_| {
+                    let (a, b) = (rng.random_range(0..n), rng.random_range(0..n));
+                    (a.min(b), a.max(b))
+                })
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| (label[a], label[b]))
+                .collect();
+            let root = label[n - 1];
+            let order = topo_order(n, &edges, root);
+            // the ancestors of root, by a reverse search
+            let mut want = vec![false; n];
+            let mut todo = vec![root];
+            while let Some(v) = todo.pop() {
+                if !std::mem::replace(&mut want[v], true) {
+                    todo.extend(edges.iter().filter(|e| e.1 == v).map(|e| e.0));
+                }
+            }
+            let mut got = order.clone();
+            got.sort_unstable();
+            let expected: Vec<usize> = (0..n).filter(|&v| want[v]).collect();
+            assert_eq!(got, expected, "the nodes root {root} depends on, once each; edges {edges:?}");
+            let pos = |v: usize| order.iter().position(|&x| x == v).unwrap();
+            for &(i, o) in edges.iter().filter(|e| want[e.1]) {
+                assert!(pos(i) < pos(o), "{i} must come before {o}: order {order:?}, edges {edges:?}");
+            }
+        }
     });
 }
 

@@ -16,15 +16,26 @@ fn ex_9_1_grid_size() {
 #[test]
 fn ex_9_2_launch() {
     grade("9.2", || {
-        for (n, block) in [(1000, 256), (256, 256), (7, 4)] {
-            let mut hits = vec![0u32; n];
-            launch(n, block, |i| hits[i] += 1);
-            assert!(hits.iter().all(|&h| h == 1), "n {n}, block {block}: every index exactly once");
+        for (n, block) in [(1000usize, 256usize), (256, 256), (7, 4), (1, 32)] {
+            // every (block, thread) of the grid exactly once — including the threads past n
+            let grid = n.div_ceil(block);
+            let mut seen = vec![0u32; grid * block];
+            launch(n, block, |b, t| {
+                assert!(
+                    b < grid && t < block,
+                    "n {n}, block {block}: thread ({b}, {t}) is outside the grid of {grid} × {block}"
+                );
+                seen[b * block + t] += 1;
+            });
+            assert!(
+                seen.iter().all(|&h| h == 1),
+                "n {n}, block {block}: every thread of the {grid} × {block} grid runs exactly once"
+            );
         }
-        // out = a + b, one thread per element
+        // out = a + b through the bounds-checked kernel body
         let (a, b) = ([1.0f32, 2.0, 3.0], [10.0f32, 20.0, 30.0]);
         let mut out = [0.0f32; 3];
-        launch(3, 2, |i| out[i] = a[i] + b[i]);
+        for_each_index(3, 2, |i| out[i] = a[i] + b[i]);
         assert_close("a + b", &out, &[11.0, 22.0, 33.0], 0.0);
     });
 }
