@@ -188,6 +188,23 @@ fn ex_10_9_merge_pair() {
     });
 }
 
+/// Every non-overlapping occurrence of `pair`, left to right, replaced by `id` (the grader's own
+/// copy, so a wrong 10.9 cannot hide a wrong 10.10).
+fn replace_pair(ids: &[u32], pair: (u32, u32), id: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        if i + 1 < ids.len() && (ids[i], ids[i + 1]) == pair {
+            out.push(id);
+            i += 2;
+        } else {
+            out.push(ids[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Learns `n` merges on `text` by brute force (most frequent pair, first occurrence on ties).
 fn learn(text: &[u8], n: usize) -> Vec<((u32, u32), u32)> {
     let mut ids: Vec<u32> = text.iter().map(|&b| b as u32).collect();
@@ -197,18 +214,7 @@ fn learn(text: &[u8], n: usize) -> Vec<((u32, u32), u32)> {
         let Some(best) = counts.iter().map(|e| e.1).max() else { break };
         let pair = counts.iter().filter(|e| e.1 == best).min_by_key(|e| e.2).unwrap().0;
         let new_id = 256 + r as u32;
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < ids.len() {
-            if i + 1 < ids.len() && (ids[i], ids[i + 1]) == pair {
-                out.push(new_id);
-                i += 2;
-            } else {
-                out.push(ids[i]);
-                i += 1;
-            }
-        }
-        ids = out;
+        ids = replace_pair(&ids, pair, new_id);
         merges.push((pair, new_id));
     }
     merges
@@ -226,18 +232,7 @@ fn ex_10_10_bpe_encode() {
             // the merges applied one rank at a time, in order: the same as lowest rank first
             let mut want: Vec<u32> = text.iter().map(|&b| b as u32).collect();
             for &(pair, id) in &merges {
-                let mut out = Vec::new();
-                let mut i = 0;
-                while i < want.len() {
-                    if i + 1 < want.len() && (want[i], want[i + 1]) == pair {
-                        out.push(id);
-                        i += 2;
-                    } else {
-                        out.push(want[i]);
-                        i += 1;
-                    }
-                }
-                want = out;
+                want = replace_pair(&want, pair, id);
             }
             assert_eq!(bpe_encode(text, &merges), want, "{:?}", String::from_utf8_lossy(text));
         }

@@ -189,6 +189,44 @@ pub fn run_sweep(a: &SweepArgs) -> Result<()> {
     Ok(())
 }
 
+/// The LoRA flags every fine-tuning command shares.
+#[derive(Args, Debug)]
+pub struct LoraArgs {
+    /// LoRA rank: train low-rank adapters on the attention projections instead of every weight.
+    #[arg(long, value_parser = at_least_one)]
+    lora_r: Option<usize>,
+    /// LoRA α (the update is scaled by α/r).
+    #[arg(long, default_value_t = 16.0, value_parser = positive_f32)]
+    lora_alpha: f32,
+    /// Also adapt the MLP projections.
+    #[arg(long)]
+    lora_mlp: bool,
+    /// Dropout on the adapters' input (PEFT's lora_dropout).
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    lora_dropout: f64,
+    /// With LoRA, also train the final LayerNorm (PEFT's modules_to_save; needed when the base's
+    /// embedding rows are short, as in a small model pretrained here).
+    #[arg(long)]
+    lora_train_ln_f: bool,
+}
+
+impl LoraArgs {
+    /// The adapters asked for (None: full fine-tuning).
+    pub fn config(&self) -> Option<LoraConfig> {
+        self.lora_r.map(|r| LoraConfig {
+            r,
+            alpha: self.lora_alpha,
+            mlp: self.lora_mlp,
+            dropout: self.lora_dropout as f32,
+        })
+    }
+
+    /// `--lora-train-ln-f`.
+    pub fn train_ln_f(&self) -> bool {
+        self.lora_train_ln_f
+    }
+}
+
 /// The fine-tuning flags `sentiment` and `classify` share (defaults: the course notes').
 #[derive(Args, Debug)]
 pub struct FineTuneArgs {
@@ -228,22 +266,8 @@ pub struct FineTuneArgs {
     /// Evaluate on N sentences only.
     #[arg(long, value_parser = at_least_one)]
     limit_eval: Option<usize>,
-    /// LoRA rank: train low-rank adapters on the attention projections instead of every weight.
-    #[arg(long, value_parser = at_least_one)]
-    lora_r: Option<usize>,
-    /// LoRA α (the update is scaled by α/r).
-    #[arg(long, default_value_t = 16.0, value_parser = positive_f32)]
-    lora_alpha: f32,
-    /// Also adapt the MLP projections.
-    #[arg(long)]
-    lora_mlp: bool,
-    /// Dropout on the adapters' input (PEFT's lora_dropout).
-    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
-    lora_dropout: f64,
-    /// With LoRA, also train the final LayerNorm (PEFT's modules_to_save; needed when the base's
-    /// embedding rows are short, as in a small model pretrained here).
-    #[arg(long)]
-    lora_train_ln_f: bool,
+    #[command(flatten)]
+    lora: LoraArgs,
     /// Recompute each block's activations in the backward pass (the course's
     /// gradient_checkpointing=True: less memory, ~⅓ more compute).
     #[arg(long)]
@@ -279,8 +303,8 @@ fn config(a: &FineTuneArgs, data: TextData, out_dir: &std::path::Path) -> Sentim
         limit_train: a.limit_train,
         limit_eval: a.limit_eval,
         progress: std::io::stderr().is_terminal(),
-        lora: a.lora_r.map(|r| LoraConfig { r, alpha: a.lora_alpha, mlp: a.lora_mlp, dropout: a.lora_dropout as f32 }),
-        lora_train_ln_f: a.lora_train_ln_f,
+        lora: a.lora.config(),
+        lora_train_ln_f: a.lora.train_ln_f(),
         gradient_checkpointing: a.gradient_checkpointing,
         grad_accum: a.grad_accum,
         device: a.device,

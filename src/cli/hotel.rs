@@ -1,14 +1,13 @@
 //! The hotel-booking capstone's commands: `hotel-data` (make the dialogues from the database),
 //! `hotel-sft` (fine-tune on them) and `hotel-bot` (talk to the result).
 
-use super::args::{at_least_one, device, positive_f32, positive_f64, unit_interval};
+use super::args::{at_least_one, device, positive_f64};
 use clap::Args;
 use gradschool::data::hotel::{load_hotels, make_dialogues, save_dialogues, serialise, Hotel, Turn};
 use gradschool::gpt2::{Gpt2, Gpt2Tokenizer, EOS_ID};
 use gradschool::io::write_atomic;
 use gradschool::nn::Module;
 use gradschool::train::hotel::{respond, train_hotel, Assistant, HotelConfig};
-use gradschool::train::sentiment::LoraConfig;
 use gradschool::{manual_seed, Device, Error, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -153,21 +152,8 @@ pub struct HotelSftArgs {
     /// Seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// LoRA rank (else full fine-tuning).
-    #[arg(long, value_parser = at_least_one)]
-    lora_r: Option<usize>,
-    /// LoRA α.
-    #[arg(long, default_value_t = 16.0, value_parser = positive_f32)]
-    lora_alpha: f32,
-    /// Also adapt the MLP projections.
-    #[arg(long)]
-    lora_mlp: bool,
-    /// Dropout on the adapters' input (PEFT's lora_dropout).
-    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
-    lora_dropout: f64,
-    /// With LoRA, also train the final LayerNorm.
-    #[arg(long)]
-    lora_train_ln_f: bool,
+    #[command(flatten)]
+    lora: super::gpt2_train::LoraArgs,
     /// Recompute each block's activations in the backward pass.
     #[arg(long)]
     gradient_checkpointing: bool,
@@ -192,8 +178,8 @@ pub fn run_sft(a: &HotelSftArgs) -> Result<()> {
         eval_dialogues: a.eval_dialogues,
         seed: a.seed,
         warmup: a.warmup,
-        lora: a.lora_r.map(|r| LoraConfig { r, alpha: a.lora_alpha, mlp: a.lora_mlp, dropout: a.lora_dropout as f32 }),
-        lora_train_ln_f: a.lora_train_ln_f,
+        lora: a.lora.config(),
+        lora_train_ln_f: a.lora.train_ln_f(),
         gradient_checkpointing: a.gradient_checkpointing,
         device: a.device,
         resume: a.resume,

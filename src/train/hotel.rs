@@ -4,7 +4,7 @@
 //! database. Evaluation generates on held-out dialogues: JSON validity, exact match and slot F1
 //! of the arguments, and whether each reply is exact and quotes the facts it should.
 
-use super::sentiment::{prepare_fine_tuning, save_adapter, LoraConfig};
+use super::sentiment::{epoch_order, export_fine_tuned, fine_tuned_state, prepare_fine_tuning, LoraConfig};
 use super::{train, Task, TrainReport, TrainerConfig};
 use crate::data::hotel::{load_dialogues, parse_model_turn, query, serialise, Hotel, Record, SlotCounts, Turn};
 use crate::error::{Error, Result};
@@ -14,7 +14,6 @@ use crate::io::write_atomic;
 use crate::nn::Module;
 use crate::optim::{AdamW, Schedule};
 use crate::{manual_seed, no_grad, Tensor};
-use rand::seq::SliceRandom;
 use std::path::{Path, PathBuf};
 
 /// Everything `gradschool hotel-sft` can be told.
@@ -287,18 +286,13 @@ impl Task for HotelTask<'_> {
         )
     }
     fn state(&self) -> Vec<(String, Tensor)> {
-        if self.cfg.lora.is_some() {
-            self.model.adapter_parameters()
-        } else {
-            self.model.named_parameters()
-        }
+        fine_tuned_state(&self.model, self.cfg.lora.is_some())
     }
     fn batches(&self) -> usize {
         self.train.len().div_ceil(self.cfg.batch_size)
     }
     fn start_epoch(&mut self, _epoch: usize, seed: u64) {
-        self.order = (0..self.train.len()).collect();
-        self.order.shuffle(&mut manual_seed(seed));
+        self.order = epoch_order(self.train.len(), seed);
     }
     // ANCHOR: hotel_loss
     fn loss(&mut self, index: usize, seed: u64) -> Result<Tensor> {
@@ -336,11 +330,8 @@ impl Task for HotelTask<'_> {
         Ok(out)
     }
     fn export(&self, out_dir: &Path, step: usize, _last: bool) -> Result<()> {
-        let dir = out_dir.join(format!("checkpoint-{step}"));
-        match self.cfg.lora {
-            Some(lora) => save_adapter(&self.model, lora, self.cfg.lora_train_ln_f, &self.cfg.model_dir, &dir),
-            None => self.model.save_dir(&dir),
-        }
+        let c = self.cfg;
+        export_fine_tuned(&self.model, c.lora, c.lora_train_ln_f, &c.model_dir, out_dir, step)
     }
 }
 

@@ -196,18 +196,13 @@ impl Task for SentimentTask<'_> {
         )
     }
     fn state(&self) -> Vec<(String, Tensor)> {
-        if self.cfg.lora.is_some() {
-            self.model.adapter_parameters() // the base stays as loaded from model_dir
-        } else {
-            self.model.named_parameters()
-        }
+        fine_tuned_state(&self.model, self.cfg.lora.is_some())
     }
     fn batches(&self) -> usize {
         self.train.len().div_ceil(self.cfg.batch_size)
     }
     fn start_epoch(&mut self, _epoch: usize, seed: u64) {
-        self.order = (0..self.train.len()).collect();
-        self.order.shuffle(&mut manual_seed(seed));
+        self.order = epoch_order(self.train.len(), seed);
     }
     // ANCHOR: sentiment_loss
     fn loss(&mut self, index: usize, seed: u64) -> Result<Tensor> {
@@ -235,11 +230,8 @@ impl Task for SentimentTask<'_> {
         Ok(vec![loss, accuracy])
     }
     fn export(&self, out_dir: &Path, step: usize, _last: bool) -> Result<()> {
-        let dir = out_dir.join(format!("checkpoint-{step}"));
-        match self.cfg.lora {
-            Some(lora) => save_adapter(&self.model, lora, self.cfg.lora_train_ln_f, &self.cfg.model_dir, &dir), // only the adapters are trained
-            None => self.model.save_dir(&dir),
-        }
+        let c = self.cfg;
+        export_fine_tuned(&self.model, c.lora, c.lora_train_ln_f, &c.model_dir, out_dir, step)
     }
 }
 
@@ -306,6 +298,39 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
         eprintln!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
     }
     Ok(report)
+}
+
+/// What a fine-tuning run changes, by name: the adapters with LoRA (the base stays as loaded from
+/// the model directory), else every parameter.
+pub(crate) fn fine_tuned_state(model: &Gpt2, lora: bool) -> Vec<(String, Tensor)> {
+    if lora {
+        model.adapter_parameters()
+    } else {
+        model.named_parameters()
+    }
+}
+
+/// A save point's export: `checkpoint-{step}/` as PEFT adapters (LoRA) or a Hugging Face directory.
+pub(crate) fn export_fine_tuned(
+    model: &Gpt2,
+    lora: Option<LoraConfig>,
+    train_ln_f: bool,
+    base: &Path,
+    out_dir: &Path,
+    step: usize,
+) -> Result<()> {
+    let dir = out_dir.join(format!("checkpoint-{step}"));
+    match lora {
+        Some(lora) => save_adapter(model, lora, train_ln_f, base, &dir), // only the adapters are trained
+        None => model.save_dir(&dir),
+    }
+}
+
+/// The example order of an epoch: 0..n shuffled with the epoch's seed.
+pub(crate) fn epoch_order(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut manual_seed(seed));
+    order
 }
 
 /// Full fine-tuning (`lora` None: every weight trains) or LoRA (adapters, and `ln_f` if
