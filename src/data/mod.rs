@@ -2,6 +2,7 @@
 //! (Rotten Tomatoes, CSV, JSON Lines), the data-quality report, and the hotel-booking
 //! dialogues.
 
+#[cfg(feature = "cli")]
 pub mod download;
 pub mod hotel;
 pub mod idx;
@@ -12,4 +13,4 @@ pub mod sentiment;
 pub mod text;
 
 pub use loader::DataLoader;
-pub use mnist::{ImageDataset, MnistFiles, MNIST_MEAN_STD};
+pub use mnist::{offline_data_dir, ImageDataset, MnistFiles, MNIST_MEAN_STD};

@@ -5,10 +5,15 @@ mod config;
 mod generate;
 mod load;
 mod model;
+#[cfg(feature = "cli")]
 mod tokenizer;
 
 pub use check::{check_against_reference, CheckLine};
 pub use config::Gpt2Config;
 pub use generate::{sample, Sampling};
 pub use model::{Block, Conv1D, Gpt2, KvCache, LayerCache, Lora};
-pub use tokenizer::{copy_tokenizer, Gpt2Tokenizer, EOS_ID};
+#[cfg(feature = "cli")]
+pub use tokenizer::{copy_tokenizer, Gpt2Tokenizer};
+
+/// GPT-2's end-of-text token `<|endoftext|>`, the last of its 50,257 ids.
+pub const EOS_ID: u32 = 50256;

@@ -8,9 +8,6 @@ use tokenizers::models::bpe::BPE;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer};
 
-/// The id of `<|endoftext|>` in GPT-2's vocabulary.
-pub const EOS_ID: u32 = 50256;
-
 /// A GPT-2 tokenizer.
 pub struct Gpt2Tokenizer {
     inner: Tokenizer,

@@ -179,12 +179,13 @@ pub(crate) fn for_each_param(params: &[Tensor], mut f: impl FnMut(usize, &mut [f
 }
 
 /// The solvers a command can be told to use (`--optimizer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum OptimizerKind {
     /// SGD (with `--momentum`)
     Sgd,
     /// RMSprop
-    #[value(name = "rmsprop")]
+    #[cfg_attr(feature = "cli", value(name = "rmsprop"))]
     RmsProp,
     /// AdaGrad
     Adagrad,
@@ -193,7 +194,7 @@ pub enum OptimizerKind {
     /// Adam
     Adam,
     /// AdamW (weight decay 0.01, PyTorch's default)
-    #[value(name = "adamw")]
+    #[cfg_attr(feature = "cli", value(name = "adamw"))]
     AdamW,
     /// Rprop (sign-based; meant for full batches — try it on mini-batches to see why)
     Rprop,

