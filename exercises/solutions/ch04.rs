@@ -1,7 +1,11 @@
-//! Chapter 4 — building the autograd: local derivatives, topological order, broadcasting.
+//! Chapter 4 — building the autograd: local derivatives, topological order, a scalar engine,
+//! broadcasting, and your own rule plugged into the tensor engine.
 //! Reference solutions. Read: book/src/ch04-autograd.md
 
+use gradschool::autograd::Backward;
 use gradschool::Tensor;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Backward of c = a·b: given ∂L/∂c, return (∂L/∂a, ∂L/∂b).
 pub fn mul_backward(a: f64, b: f64, grad_c: f64) -> (f64, f64) {
@@ -41,9 +45,92 @@ pub fn topo_order(n: usize, edges: &[(usize, usize)], root: usize) -> Vec<usize>
     order
 }
 
-/// A gradient of a broadcast result, summed back to the input's `shape`: sum away the extra
-/// leading dimensions, and sum (keeping the dimension) where `shape` has 1 and `grad` does not.
-/// Use `sum_dims` and `reshape` (not `Tensor::sum_to`, which is what you are writing).
+// ----- 4.3: a scalar autograd -----------------------------------------------------------------
+
+/// What a [`Value`] remembers: its number, its gradient so far, and how it was computed — each
+/// input with the local derivative ∂self/∂input, filled in when the op runs.
+pub struct ValueNode {
+    pub data: f64,
+    pub grad: f64,
+    pub inputs: Vec<(Value, f64)>,
+}
+
+/// A scalar that records how it was computed (shared: a value used twice is one node).
+#[derive(Clone)]
+pub struct Value(pub Rc<RefCell<ValueNode>>);
+
+impl Value {
+    /// A leaf: no inputs, gradient 0.
+    pub fn new(data: f64) -> Value {
+        Value(Rc::new(RefCell::new(ValueNode { data, grad: 0.0, inputs: Vec::new() })))
+    }
+
+    /// The number.
+    pub fn data(&self) -> f64 {
+        self.0.borrow().data
+    }
+
+    /// ∂(the value `backward` was last called on)/∂self; 0 before any backward.
+    pub fn grad(&self) -> f64 {
+        self.0.borrow().grad
+    }
+
+    /// self + other, recording both inputs with their local derivatives.
+    pub fn add(&self, other: &Value) -> Value {
+        // ∂(a + b)/∂a = 1, ∂(a + b)/∂b = 1
+        Value::op(self.data() + other.data(), vec![(self.clone(), 1.0), (other.clone(), 1.0)])
+    }
+
+    /// self · other, recording both inputs with their local derivatives.
+    pub fn mul(&self, other: &Value) -> Value {
+        // ∂(ab)/∂a = b, ∂(ab)/∂b = a
+        let (a, b) = (self.data(), other.data());
+        Value::op(a * b, vec![(self.clone(), b), (other.clone(), a)])
+    }
+
+    /// tanh(self), recording the input with its local derivative.
+    pub fn tanh(&self) -> Value {
+        // ∂tanh(a)/∂a = 1 − tanh²(a)
+        let t = self.data().tanh();
+        Value::op(t, vec![(self.clone(), 1.0 - t * t)])
+    }
+
+    /// Sets `grad` of every value this one depends on to ∂self/∂value (and its own to 1). The
+    /// grader builds graphs where values are used several times, and a 100 000-op chain on a
+    /// small stack.
+    pub fn backward(&self) {
+        // inputs before outputs, by a depth-first search with an explicit stack
+        let (mut order, mut seen) = (Vec::new(), std::collections::HashSet::new());
+        let mut stack = vec![(self.clone(), false)];
+        while let Some((v, expanded)) = stack.pop() {
+            if expanded {
+                order.push(v);
+            } else if seen.insert(Rc::as_ptr(&v.0)) {
+                stack.push((v.clone(), true));
+                for (input, _) in &v.0.borrow().inputs {
+                    stack.push((input.clone(), false));
+                }
+            }
+        }
+        self.0.borrow_mut().grad = 1.0;
+        // in reverse, each node's gradient is complete before it is handed to its inputs
+        for v in order.iter().rev() {
+            let node = v.0.borrow();
+            for (input, local) in &node.inputs {
+                input.0.borrow_mut().grad += node.grad * local; // accumulated: the chain rule's sum
+            }
+        }
+    }
+
+    fn op(data: f64, inputs: Vec<(Value, f64)>) -> Value {
+        Value(Rc::new(RefCell::new(ValueNode { data, grad: 0.0, inputs })))
+    }
+}
+
+// ----- 4.4 and 4.5: tensor rules ----------------------------------------------------------------
+
+/// A gradient of a broadcast result, summed back to the input's `shape` (what
+/// `Tensor::sum_to` does — which is what you are writing, so use `sum_dims` and `reshape`).
 pub fn reduce_to_shape(grad: &Tensor, shape: &[usize]) -> Tensor {
     let lead = grad.rank() - shape.len();
     let mut dims: Vec<isize> = (0..lead as isize).collect();
@@ -59,4 +146,29 @@ pub fn reduce_to_shape(grad: &Tensor, shape: &[usize]) -> Tensor {
 /// Backward of C = A·B (A: m×k, B: k×n): given G = ∂L/∂C, return (∂L/∂A, ∂L/∂B).
 pub fn matmul_backward(a: &Tensor, b: &Tensor, g: &Tensor) -> (Tensor, Tensor) {
     (g.matmul(&b.t()), a.t().matmul(g))
+}
+
+// ----- 4.6: your rule inside the engine --------------------------------------------------------
+
+/// The derivative of C = A·B as a rule of gradschool's engine (its `Backward` trait), so that
+/// `loss.backward()` calls your code. Chapter 8's network trains through it.
+pub struct MatmulBackward;
+
+impl Backward for MatmulBackward {
+    fn name(&self) -> &'static str {
+        "matmul (yours)"
+    }
+
+    /// `inputs` are [A, B] and `grad` is ∂L/∂C: return the gradient of each input, in order.
+    fn backward(&self, inputs: &[Tensor], _output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>> {
+        let (grad_a, grad_b) = matmul_backward(&inputs[0], &inputs[1], grad);
+        vec![Some(grad_a), Some(grad_b)]
+    }
+}
+
+/// C = A·B for A (m, k) and B (k, n), recorded with [`MatmulBackward`]: compute the product
+/// without recording it (on detached inputs), then attach your rule with
+/// `Tensor::with_backward`.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
+    a.detach().matmul(&b.detach()).with_backward(&[a, b], MatmulBackward)
 }

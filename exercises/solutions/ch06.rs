@@ -19,7 +19,17 @@ pub fn sgd_momentum_step(w: &mut [f32], g: &[f32], buf: &mut Vec<f32>, lr: f32, 
 /// AdamW step `t` (from 1): w ← w·(1 − lr·λ); m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
 /// w ← w − lr/(1 − β₁ᵗ) · m / (√(v/(1 − β₂ᵗ)) + ε).
 #[allow(clippy::too_many_arguments)]
-pub fn adamw_step(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: i32, lr: f32, betas: (f32, f32), eps: f32, weight_decay: f32) {
+pub fn adamw_step(
+    w: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    t: i32,
+    lr: f32,
+    betas: (f32, f32),
+    eps: f32,
+    weight_decay: f32,
+) {
     let (b1, b2) = betas;
     let (bc1, bc2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
     for i in 0..w.len() {

@@ -3,6 +3,7 @@
 use exercises::ch02::*;
 use exercises::grader::{assert_close, grade};
 use gradschool::{manual_seed, Tensor};
+use rand::Rng;
 
 #[test]
 fn ex_2_1_neuron() {
@@ -11,6 +12,14 @@ fn ex_2_1_neuron() {
         assert_close("neuron", &[neuron(&[0.5, -1.0, 2.0], &[1.0, 2.0, 0.25], 0.1)], &[0.289_050_5], 1e-6);
         // σ(0) = ½ by definition
         assert_close("neuron at z = 0", &[neuron(&[1.0], &[0.0], 0.0)], &[0.5], 1e-7);
+        // random neurons against the library's sigmoid (checked against torch.sigmoid)
+        let mut rng = manual_seed(21);
+        for n in [1, 4, 50] {
+            let (w, x) = (Tensor::randn([n], &mut rng), Tensor::randn([n], &mut rng));
+            let b: f32 = rng.random_range(-2.0..2.0);
+            let want = ((&w * &x).sum() + b).sigmoid().item();
+            assert_close(&format!("{n} inputs, b = {b}"), &[neuron(&w.to_vec(), &x.to_vec(), b)], &[want], 1e-5);
+        }
     });
 }
 
@@ -24,6 +33,16 @@ fn ex_2_2_relu_and_gelu() {
             "gelu_tanh",
             &x.map(gelu_tanh),
             &[-0.045_402_29, -0.154_286, 0.0, 0.530_570_15, 2.996_362_7],
+            1e-5,
+        );
+        // 1,000 points in [−6, 6] against the library's ops (checked against torch)
+        let x = Tensor::linspace(-6.0, 6.0, 1000);
+        let xs = x.to_vec();
+        assert_close("relu on [−6, 6]", &xs.iter().map(|&v| relu(v)).collect::<Vec<_>>(), &x.relu().to_vec(), 0.0);
+        assert_close(
+            "gelu_tanh on [−6, 6]",
+            &xs.iter().map(|&v| gelu_tanh(v)).collect::<Vec<_>>(),
+            &x.gelu_tanh().to_vec(),
             1e-5,
         );
     });

@@ -15,6 +15,12 @@ fn ex_3_1_derivatives_by_hand() {
             &[-0.086_099_22, 0.132_630_11, 0.5, 0.976_357_2, 1.011_584_3],
             1e-5,
         );
+        // 1,000 points in [−6, 6] against the library's autograd of gelu_tanh (checked against torch)
+        let x = gradschool::Tensor::linspace(-6.0, 6.0, 1000).requires_grad_();
+        x.gelu_tanh().sum().backward();
+        let want = x.grad().unwrap().to_vec();
+        let got: Vec<f32> = x.to_vec().iter().map(|&v| gelu_tanh_grad(v)).collect();
+        assert_close("gelu_tanh' on [−6, 6]", &got, &want, 1e-5);
     });
 }
 

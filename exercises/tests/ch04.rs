@@ -2,7 +2,8 @@
 
 use exercises::ch04::*;
 use exercises::grader::{assert_close, assert_close64, grade};
-use gradschool::{manual_seed, Tensor};
+use gradschool::{gradcheck, manual_seed, Tensor};
+use rand::Rng;
 
 #[test]
 fn ex_4_1_local_derivatives() {
@@ -80,9 +81,117 @@ fn ex_4_2_topological_sort() {
     });
 }
 
+/// A random scalar program: `leaves` inputs, then ops on any earlier values (so values are
+/// reused, along several paths). Each op is (kind, lhs, rhs): 0 add, 1 mul, 2 tanh.
+fn random_program(rng: &mut impl Rng, leaves: usize, ops: usize) -> Vec<(u8, usize, usize)> {
+    (0..ops)
+        .map(|i| {
+            let n = leaves + i;
+            // the last op uses the previous value, so nothing after the leaves is dead code
+            let a = if i + 1 == ops { n - 1 } else { rng.random_range(0..n) };
+            (rng.random_range(0..3u8), a, rng.random_range(0..n))
+        })
+        .collect()
+}
+
+/// The program evaluated on plain f64s: the reference for finite differences.
+fn run_f64(program: &[(u8, usize, usize)], x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    for &(kind, a, b) in program {
+        v.push(match kind {
+            0 => v[a] + v[b],
+            1 => v[a] * v[b],
+            _ => v[a].tanh(),
+        });
+    }
+    *v.last().unwrap()
+}
+
+/// Takes a graph apart iteratively, so that dropping a 100 000-deep chain cannot overflow.
+fn dismantle(root: Value) {
+    let mut todo = vec![root];
+    while let Some(v) = todo.pop() {
+        let inputs = std::mem::take(&mut v.0.borrow_mut().inputs);
+        todo.extend(inputs.into_iter().map(|(input, _)| input));
+    }
+}
+
 #[test]
-fn ex_4_3_broadcasting_gradient() {
+fn ex_4_3_scalar_autograd() {
     grade("4.3", || {
+        // micrograd's neuron: y = tanh(w·x + b), w = −3, x = 2, b = 6.8814 → z = 0.8814, y = 1/√2,
+        // ∂y/∂z = 1 − y² = ½, so ∂y/∂w = ½x = 1, ∂y/∂x = ½w = −1.5, ∂y/∂b = ½
+        let (w, x, b) = (Value::new(-3.0), Value::new(2.0), Value::new(6.881_373_587_019_543));
+        let y = w.mul(&x).add(&b).tanh();
+        assert_close64("y", y.data(), std::f64::consts::FRAC_1_SQRT_2, 1e-12);
+        y.backward();
+        assert_close64("∂y/∂w", w.grad(), 1.0, 1e-9);
+        assert_close64("∂y/∂x", x.grad(), -1.5, 1e-9);
+        assert_close64("∂y/∂b", b.grad(), 0.5, 1e-9);
+        // a value used twice: d/da (a·a + a) = 2a + 1 = 7 at a = 3
+        let a = Value::new(3.0);
+        a.mul(&a).add(&a).backward();
+        assert_close64("d/da (a·a + a)", a.grad(), 7.0, 0.0);
+        // random graphs with values reused along many paths, against central differences
+        let mut rng = manual_seed(43);
+        for case in 0..60 {
+            let leaves = rng.random_range(1..5);
+            let ops = rng.random_range(3..30);
+            let program = random_program(&mut rng, leaves, ops);
+            let x: Vec<f64> = (0..leaves).map(|_| rng.random_range(-1.5..1.5)).collect();
+            let mut vals: Vec<Value> = x.iter().map(|&v| Value::new(v)).collect();
+            for &(kind, a, b) in &program {
+                let v = match kind {
+                    0 => vals[a].add(&vals[b]),
+                    1 => vals[a].mul(&vals[b]),
+                    _ => vals[a].tanh(),
+                };
+                vals.push(v);
+            }
+            let root = vals.last().unwrap().clone();
+            assert_close64(&format!("case {case}: value"), root.data(), run_f64(&program, &x), 1e-12);
+            root.backward();
+            for i in 0..leaves {
+                // (f(x + ε) − f(x − ε)) / 2ε, error O(ε²)
+                let eps = 1e-5;
+                let (mut hi, mut lo) = (x.clone(), x.clone());
+                hi[i] += eps;
+                lo[i] -= eps;
+                let numeric = (run_f64(&program, &hi) - run_f64(&program, &lo)) / (2.0 * eps);
+                assert_close64(
+                    &format!("case {case}: ∂root/∂leaf {i}, program {program:?}"),
+                    vals[i].grad(),
+                    numeric,
+                    1e-5,
+                );
+            }
+        }
+        // a 100 000-op chain on a 256 KiB stack: recursion would overflow. y = tanh(tanh(…x)),
+        // dy/dx = Π (1 − tᵢ²) over the chain's values
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let x = Value::new(0.9);
+                let (mut y, mut want, mut t) = (x.clone(), 1.0f64, 0.9f64);
+                for _ in 0..100_000 {
+                    y = y.tanh();
+                    t = t.tanh();
+                    want *= 1.0 - t * t;
+                }
+                y.backward();
+                let got = x.grad();
+                dismantle(y);
+                assert!((got - want).abs() <= 1e-9 * want.abs(), "100 000 tanh: ∂y/∂x {got}, expected {want}");
+            })
+            .unwrap()
+            .join()
+            .expect("backward overflowed a small stack (or was wrong): use an explicit stack, not recursion");
+    });
+}
+
+#[test]
+fn ex_4_4_broadcasting_gradient() {
+    grade("4.4", || {
         let g = Tensor::randn([2, 3, 4], &mut manual_seed(3));
         // gradschool's own sum_to is the reference (itself checked against PyTorch)
         for shape in [vec![4], vec![3, 1], vec![1, 1, 4], vec![2, 3, 4], vec![1]] {
@@ -94,8 +203,8 @@ fn ex_4_3_broadcasting_gradient() {
 }
 
 #[test]
-fn ex_4_4_matmul_backward() {
-    grade("4.4", || {
+fn ex_4_5_matmul_backward() {
+    grade("4.5", || {
         let mut rng = manual_seed(4);
         let a = Tensor::randn([3, 4], &mut rng).requires_grad_();
         let b = Tensor::randn([4, 2], &mut rng).requires_grad_();
@@ -104,5 +213,40 @@ fn ex_4_4_matmul_backward() {
         let (ga, gb) = matmul_backward(&a.detach(), &b.detach(), &g);
         assert_close("∂L/∂A", &ga.to_vec(), &a.grad().unwrap().to_vec(), 1e-5);
         assert_close("∂L/∂B", &gb.to_vec(), &b.grad().unwrap().to_vec(), 1e-5);
+    });
+}
+
+#[test]
+fn ex_4_6_matmul_in_the_engine() {
+    grade("4.6", || {
+        let mut rng = manual_seed(46);
+        for (m, k, n) in [(3, 4, 2), (5, 5, 5), (1, 7, 3), (6, 2, 6)] {
+            let a = Tensor::randn([m, k], &mut rng).requires_grad_();
+            let b = Tensor::randn([k, n], &mut rng).requires_grad_();
+            let c = matmul(&a, &b);
+            assert_eq!(c.grad_fn(), Some("matmul (yours)"), "the product must be recorded with your MatmulBackward");
+            // the library's matmul (checked against PyTorch) is the reference for values and gradients
+            assert_close("A·B", &c.to_vec(), &a.detach().matmul(&b.detach()).to_vec(), 1e-5);
+            let (a2, b2) = (a.detach().requires_grad_(), b.detach().requires_grad_());
+            // through a non-linearity, so the gradient reaching your rule is not all ones
+            c.tanh().sum().backward();
+            a2.matmul(&b2).tanh().sum().backward();
+            assert_close(
+                &format!("({m}, {k}, {n}) ∂L/∂A"),
+                &a.grad().unwrap().to_vec(),
+                &a2.grad().unwrap().to_vec(),
+                1e-5,
+            );
+            assert_close(
+                &format!("({m}, {k}, {n}) ∂L/∂B"),
+                &b.grad().unwrap().to_vec(),
+                &b2.grad().unwrap().to_vec(),
+                1e-5,
+            );
+            // and against finite differences
+            let (a0, b0) = (a.detach(), b.detach());
+            let report = gradcheck(|x| matmul(&x[0], &x[1]).tanh(), &[a0, b0]);
+            assert!(report.passed(), "gradcheck of your matmul: {report:?}");
+        }
     });
 }
