@@ -407,9 +407,11 @@ impl Tensor {
     /// y.sum().backward();
     /// assert_eq!(x.grad().unwrap().to_vec(), vec![3.0, 12.0]);
     /// ```
+    // ANCHOR: with_backward
     pub fn with_backward<B: Backward + 'static>(&self, inputs: &[&Tensor], rule: B) -> Tensor {
         self.detach().with_node(inputs, || rule)
     }
+    // ANCHOR_END: with_backward
 
     pub(crate) fn node_inputs(&self) -> Vec<Tensor> {
         let node = self.0.node.lock().unwrap_or_else(|e| e.into_inner());

@@ -127,7 +127,84 @@ impl Value {
     }
 }
 
-// ----- 4.4 and 4.5: tensor rules ----------------------------------------------------------------
+// ----- 4.4 and 4.5: tensors as numbers, a shape and strides -------------------------------------
+
+/// The strides of a contiguous row-major tensor of `dims`: how far apart in memory two elements
+/// are whose index differs by one in each dimension.
+pub fn contiguous_strides(dims: &[usize]) -> Vec<usize> {
+    // the last dimension is adjacent; each earlier one jumps over a whole block of the later ones
+    let mut strides = vec![1; dims.len()];
+    for k in (0..dims.len().saturating_sub(1)).rev() {
+        strides[k] = strides[k + 1] * dims[k + 1];
+    }
+    strides
+}
+
+/// The elements of a view, in row-major order of `dims`: the element at index (i₀, i₁, …) is
+/// `data[offset + Σₖ iₖ·strides[k]]`. Works for any rank, including 0 (one element).
+pub fn gather_view(data: &[f32], dims: &[usize], strides: &[usize], offset: usize) -> Vec<f32> {
+    let n: usize = dims.iter().product();
+    let mut index = vec![0; dims.len()]; // (i₀, i₁, …), counted like an odometer
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(data[offset + index.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for k in (0..dims.len()).rev() {
+            index[k] += 1;
+            if index[k] < dims[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    out
+}
+
+/// The view `permute(perm)` of a tensor with `dims` and `strides`, as new (dims, strides): no
+/// element moves. Dimension k of the result is dimension `perm[k]` of the input.
+pub fn permute_view(dims: &[usize], strides: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    (perm.iter().map(|&p| dims[p]).collect(), perm.iter().map(|&p| strides[p]).collect())
+}
+
+/// The view `narrow(dim, start, len)`, as new (dims, offset): the strides do not change.
+pub fn narrow_view(
+    dims: &[usize],
+    strides: &[usize],
+    offset: usize,
+    dim: usize,
+    start: usize,
+    len: usize,
+) -> (Vec<usize>, usize) {
+    let mut out = dims.to_vec();
+    out[dim] = len;
+    (out, offset + start * strides[dim]) // the window starts `start` steps along `dim`
+}
+
+/// The shape two operands of an elementwise op broadcast to, or `None` when they cannot
+/// (NumPy's and PyTorch's rule).
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    // align on the right; a missing leading dimension counts as 1; sizes agree or one is 1
+    let rank = a.len().max(b.len());
+    let at = |s: &[usize], k: usize| if k + s.len() < rank { 1 } else { s[k + s.len() - rank] };
+    (0..rank)
+        .map(|k| match (at(a, k), at(b, k)) {
+            (x, y) if x == y => Some(x),
+            (1, y) => Some(y),
+            (x, 1) => Some(x),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Strides that read a contiguous tensor of shape `src` as if it had the (broadcast) shape `out`,
+/// without copying: the view `expand(out)`.
+pub fn expand_strides(src: &[usize], out: &[usize]) -> Vec<usize> {
+    // a dimension that is new, or of size 1 stretched to more, reads the same element again: stride 0
+    let strides = contiguous_strides(src);
+    let lead = out.len() - src.len();
+    (0..out.len()).map(|k| if k < lead || src[k - lead] != out[k] { 0 } else { strides[k - lead] }).collect()
+}
+
+// ----- 4.6 and 4.7: tensor rules ----------------------------------------------------------------
 
 /// A gradient of a broadcast result, summed back to the input's `shape` (what
 /// `Tensor::sum_to` does — which is what you are writing, so use `sum_dims` and `reshape`).
@@ -148,7 +225,7 @@ pub fn matmul_backward(a: &Tensor, b: &Tensor, g: &Tensor) -> (Tensor, Tensor) {
     (g.matmul(&b.t()), a.t().matmul(g))
 }
 
-// ----- 4.6: your rule inside the engine --------------------------------------------------------
+// ----- 4.8: your rule inside the engine --------------------------------------------------------
 
 /// The derivative of C = A·B as a rule of gradschool's engine (its `Backward` trait), so that
 /// `loss.backward()` calls your code. Chapter 8's network trains through it.

@@ -6,13 +6,14 @@ pub fn relu_grad(x: f32) -> f32 {
     todo!("ex 3.1: derivatives by hand")
 }
 
-/// d/dx GELU_tanh(x): with u = √(2/π)(x + 0.044715x³) and t = tanh u,
-/// ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²).
+/// d/dx GELU_tanh(x), for GELU_tanh(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (exercise 2.2).
+/// Derive it by hand first: the product rule, then the chain rule through tanh.
 pub fn gelu_tanh_grad(x: f32) -> f32 {
     todo!("ex 3.1: derivatives by hand")
 }
 
-/// The central difference (f(x + ε) − f(x − ε)) / 2ε, whose error shrinks like ε².
+/// The derivative of f at x estimated from f's values on both sides of x, ε away: the central
+/// difference, whose error shrinks like ε².
 pub fn central_difference(f: impl Fn(f64) -> f64, x: f64, eps: f64) -> f64 {
     todo!("ex 3.2: central differences")
 }

@@ -77,20 +77,57 @@ impl Value {
     }
 }
 
-// ----- 4.4 and 4.5: tensor rules ----------------------------------------------------------------
+// ----- 4.4 and 4.5: tensors as numbers, a shape and strides -------------------------------------
+
+/// The strides of a contiguous row-major tensor of `dims`: how far apart in memory two elements
+/// are whose index differs by one in each dimension.
+pub fn contiguous_strides(dims: &[usize]) -> Vec<usize> {
+    todo!("ex 4.4: strides and views")
+}
+
+/// The elements of a view, in row-major order of `dims`: the element at index (i₀, i₁, …) is
+/// `data[offset + Σₖ iₖ·strides[k]]`. Works for any rank, including 0 (one element).
+pub fn gather_view(data: &[f32], dims: &[usize], strides: &[usize], offset: usize) -> Vec<f32> {
+    todo!("ex 4.4: strides and views")
+}
+
+/// The view `permute(perm)` of a tensor with `dims` and `strides`, as new (dims, strides): no
+/// element moves. Dimension k of the result is dimension `perm[k]` of the input.
+pub fn permute_view(dims: &[usize], strides: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    todo!("ex 4.4: strides and views")
+}
+
+/// The view `narrow(dim, start, len)`, as new (dims, offset): the strides do not change.
+pub fn narrow_view(dims: &[usize], strides: &[usize], offset: usize, dim: usize, start: usize, len: usize) -> (Vec<usize>, usize) {
+    todo!("ex 4.4: strides and views")
+}
+
+/// The shape two operands of an elementwise op broadcast to, or `None` when they cannot
+/// (NumPy's and PyTorch's rule).
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    todo!("ex 4.5: broadcasting as a view")
+}
+
+/// Strides that read a contiguous tensor of shape `src` as if it had the (broadcast) shape `out`,
+/// without copying: the view `expand(out)`.
+pub fn expand_strides(src: &[usize], out: &[usize]) -> Vec<usize> {
+    todo!("ex 4.5: broadcasting as a view")
+}
+
+// ----- 4.6 and 4.7: tensor rules ----------------------------------------------------------------
 
 /// A gradient of a broadcast result, summed back to the input's `shape` (what
 /// `Tensor::sum_to` does — which is what you are writing, so use `sum_dims` and `reshape`).
 pub fn reduce_to_shape(grad: &Tensor, shape: &[usize]) -> Tensor {
-    todo!("ex 4.4: broadcasting's gradient")
+    todo!("ex 4.6: broadcasting's gradient")
 }
 
 /// Backward of C = A·B (A: m×k, B: k×n): given G = ∂L/∂C, return (∂L/∂A, ∂L/∂B).
 pub fn matmul_backward(a: &Tensor, b: &Tensor, g: &Tensor) -> (Tensor, Tensor) {
-    todo!("ex 4.5: backward of matmul")
+    todo!("ex 4.7: backward of matmul")
 }
 
-// ----- 4.6: your rule inside the engine --------------------------------------------------------
+// ----- 4.8: your rule inside the engine --------------------------------------------------------
 
 /// The derivative of C = A·B as a rule of gradschool's engine (its `Backward` trait), so that
 /// `loss.backward()` calls your code. Chapter 8's network trains through it.
@@ -103,7 +140,7 @@ impl Backward for MatmulBackward {
 
     /// `inputs` are [A, B] and `grad` is ∂L/∂C: return the gradient of each input, in order.
     fn backward(&self, inputs: &[Tensor], output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>> {
-        todo!("ex 4.6: your matmul in the engine")
+        todo!("ex 4.8: your matmul in the engine")
     }
 }
 
@@ -111,5 +148,5 @@ impl Backward for MatmulBackward {
 /// without recording it (on detached inputs), then attach your rule with
 /// `Tensor::with_backward`.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
-    todo!("ex 4.6: your matmul in the engine")
+    todo!("ex 4.8: your matmul in the engine")
 }

@@ -36,7 +36,7 @@ impl Backward for LogSoftmaxBackward {
 }
 
 /// Your [`log_softmax`] applied to each row of `x` (B, C), recorded with [`LogSoftmaxBackward`]
-/// (`Tensor::with_backward`, as in exercise 4.6).
+/// (`Tensor::with_backward`, as in exercise 4.8).
 pub fn log_softmax_rows(x: &Tensor) -> Tensor {
     todo!("ex 7.4: log-softmax in the engine")
 }

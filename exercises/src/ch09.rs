@@ -2,8 +2,8 @@
 //! one index; reductions as trees. Simulated here on the CPU, with the CUDA arithmetic.
 //! Read: book/src/ch09-gpu.md
 
-/// Blocks needed to cover n elements with `block` threads each (the `(n + B − 1) / B` of every
-/// CUDA launch).
+/// The fewest blocks of `block` threads that cover n elements, in integer arithmetic (every CUDA
+/// launch starts with this).
 pub fn grid_size(n: usize, block: usize) -> usize {
     todo!("ex 9.1: grid size")
 }

@@ -19,7 +19,7 @@ macro_rules! chapter {
     ($name:ident, $stub:literal, $solution:literal, $wrong:literal) => {
         #[cfg(not(any(feature = "solutions", feature = "wrong")))]
         #[path = $stub]
-        #[allow(unused_variables, unused_imports, dead_code)]
+        #[allow(unused_variables, unused_imports, unused_mut, dead_code)]
         pub mod $name;
         #[cfg(all(feature = "solutions", not(feature = "wrong")))]
         #[path = $solution]

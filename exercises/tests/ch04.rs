@@ -189,9 +189,106 @@ fn ex_4_3_scalar_autograd() {
     });
 }
 
+/// A random shape of rank 0..=4 with sizes 1..=4.
+fn random_dims(rng: &mut impl Rng) -> Vec<usize> {
+    let rank = rng.random_range(0..=4);
+    (0..rank).map(|_| rng.random_range(1..=4)).collect()
+}
+
 #[test]
-fn ex_4_4_broadcasting_gradient() {
+fn ex_4_4_strides_and_views() {
     grade("4.4", || {
+        // a (2, 3, 4) tensor: one step along dim 0 skips 3·4 = 12 elements, along dim 1 skips 4
+        assert_eq!(contiguous_strides(&[2, 3, 4]), vec![12, 4, 1], "strides of (2, 3, 4)");
+        let mut rng = manual_seed(44);
+        for case in 0..40 {
+            let dims = random_dims(&mut rng);
+            let n: usize = dims.iter().product();
+            // gradschool's Shape (the library's layout, checked against PyTorch's .stride())
+            let strides = contiguous_strides(&dims);
+            assert_eq!(strides, gradschool::Shape::new(&dims).strides(), "case {case}: strides of {dims:?}");
+            let data: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let t = Tensor::from_vec(data.clone(), dims.clone());
+            assert_eq!(
+                gather_view(&data, &dims, &strides, 0),
+                data,
+                "case {case}: a contiguous view reads the data in order"
+            );
+            if dims.is_empty() {
+                continue;
+            }
+            // a random permutation, against the library's permute
+            let mut perm: Vec<usize> = (0..dims.len()).collect();
+            use rand::seq::SliceRandom;
+            perm.shuffle(&mut rng);
+            let (pd, ps) = permute_view(&dims, &strides, &perm);
+            let want = t.permute(&perm.iter().map(|&p| p as isize).collect::<Vec<_>>());
+            assert_eq!(pd, want.dims(), "case {case}: permute {perm:?} of {dims:?}: dims");
+            assert_eq!(gather_view(&data, &pd, &ps, 0), want.to_vec(), "case {case}: permute {perm:?} of {dims:?}");
+            // a window along a random dimension, then permuted: offset and strides compose
+            let dim = rng.random_range(0..dims.len());
+            let start = rng.random_range(0..dims[dim]);
+            let len = rng.random_range(1..=dims[dim] - start);
+            let (nd, off) = narrow_view(&dims, &strides, 0, dim, start, len);
+            let want = t.narrow(dim as isize, start, len);
+            assert_eq!(nd, want.dims(), "case {case}: narrow({dim}, {start}, {len}) of {dims:?}: dims");
+            assert_eq!(
+                gather_view(&data, &nd, &strides, off),
+                want.to_vec(),
+                "case {case}: narrow({dim}, {start}, {len}) of {dims:?}"
+            );
+            let (pd, ps) = permute_view(&nd, &strides, &perm);
+            let want = want.permute(&perm.iter().map(|&p| p as isize).collect::<Vec<_>>());
+            assert_eq!(gather_view(&data, &pd, &ps, off), want.to_vec(), "case {case}: narrow then permute");
+        }
+    });
+}
+
+#[test]
+fn ex_4_5_broadcasting_as_a_view() {
+    grade("4.5", || {
+        assert_eq!(broadcast_shape(&[3], &[2, 3]), Some(vec![2, 3]), "(3,) with (2, 3)");
+        assert_eq!(broadcast_shape(&[2, 1, 4], &[3, 1]), Some(vec![2, 3, 4]), "(2, 1, 4) with (3, 1)");
+        assert_eq!(broadcast_shape(&[2, 3], &[3, 2]), None, "(2, 3) with (3, 2) cannot broadcast");
+        assert_eq!(broadcast_shape(&[4], &[2, 3]), None, "(4,) with (2, 3) cannot broadcast");
+        let mut rng = manual_seed(45);
+        for case in 0..60 {
+            // an output shape, and an operand that drops leading dimensions and sets some to 1
+            let out = random_dims(&mut rng);
+            let keep = rng.random_range(0..=out.len());
+            let src: Vec<usize> =
+                out[out.len() - keep..].iter().map(|&d| if rng.random_bool(0.4) { 1 } else { d }).collect();
+            // the library's rule (checked against torch.broadcast_shapes)
+            let want = gradschool::shape::broadcast_shapes("grader", &src, &out);
+            assert_eq!(broadcast_shape(&src, &out), Some(want.clone()), "case {case}: {src:?} with {out:?}");
+            assert_eq!(
+                broadcast_shape(&out, &src),
+                Some(want),
+                "case {case}: {out:?} with {src:?} (the rule is symmetric)"
+            );
+            // a size that is neither equal nor 1 breaks it
+            if let Some(k) = (0..src.len()).find(|&k| src[k] > 1) {
+                let mut bad = src.clone();
+                bad[k] += 1;
+                assert_eq!(broadcast_shape(&bad, &out), None, "case {case}: {bad:?} with {out:?} cannot broadcast");
+            }
+            // reading src through the expanded strides is the library's broadcast_to
+            let n: usize = src.iter().product();
+            let data: Vec<f32> = (0..n).map(|i| i as f32 + 0.5).collect();
+            let strides = expand_strides(&src, &out);
+            let want = Tensor::from_vec(data.clone(), src.clone()).broadcast_to(&out).to_vec();
+            assert_eq!(
+                gather_view(&data, &out, &strides, 0),
+                want,
+                "case {case}: {src:?} expanded to {out:?}, strides {strides:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn ex_4_6_broadcasting_gradient() {
+    grade("4.6", || {
         let g = Tensor::randn([2, 3, 4], &mut manual_seed(3));
         // gradschool's own sum_to is the reference (itself checked against PyTorch)
         for shape in [vec![4], vec![3, 1], vec![1, 1, 4], vec![2, 3, 4], vec![1]] {
@@ -203,8 +300,8 @@ fn ex_4_4_broadcasting_gradient() {
 }
 
 #[test]
-fn ex_4_5_matmul_backward() {
-    grade("4.5", || {
+fn ex_4_7_matmul_backward() {
+    grade("4.7", || {
         let mut rng = manual_seed(4);
         let a = Tensor::randn([3, 4], &mut rng).requires_grad_();
         let b = Tensor::randn([4, 2], &mut rng).requires_grad_();
@@ -217,8 +314,8 @@ fn ex_4_5_matmul_backward() {
 }
 
 #[test]
-fn ex_4_6_matmul_in_the_engine() {
-    grade("4.6", || {
+fn ex_4_8_matmul_in_the_engine() {
+    grade("4.8", || {
         let mut rng = manual_seed(46);
         for (m, k, n) in [(3, 4, 2), (5, 5, 5), (1, 7, 3), (6, 2, 6)] {
             let a = Tensor::randn([m, k], &mut rng).requires_grad_();

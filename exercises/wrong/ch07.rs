@@ -48,7 +48,7 @@ impl Backward for LogSoftmaxBackward {
 }
 
 /// Your [`log_softmax`] applied to each row of `x` (B, C), recorded with [`LogSoftmaxBackward`]
-/// (`Tensor::with_backward`, as in exercise 4.6).
+/// (`Tensor::with_backward`, as in exercise 4.8).
 pub fn log_softmax_rows(x: &Tensor) -> Tensor {
     let c = x.dims()[1];
     let y: Vec<f32> = x.to_vec().chunks(c).flat_map(log_softmax).collect(); // (B, C)

@@ -1,5 +1,5 @@
 //! Chapter 8 — MNIST with your own parts: a Linear layer, dropout, accuracy, and a training loop
-//! whose matmul (4.6), log-softmax (7.4), loss (7.5) and optimizer step (6.1) are yours.
+//! whose matmul (4.8), log-softmax (7.4), loss (7.5) and optimizer step (6.1) are yours.
 //! Wrong but plausible solutions: CI proves each grader rejects its own. Read: book/src/ch08-mnist.md
 
 // correct chapters 4, 6 and 7, so that each grader here fails for this file's own mistake
@@ -20,7 +20,7 @@ pub fn linear_init(in_features: usize, out_features: usize, rng: &mut impl Rng) 
     (w, b)
 }
 
-/// y = x·Wᵀ + b for x (B, in), W (out, in), b (out), with your `matmul` (4.6), `t()` and `+`.
+/// y = x·Wᵀ + b for x (B, in), W (out, in), b (out), with your `matmul` (4.8), `t()` and `+`.
 pub fn linear_forward(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
     matmul(x, &w.t()) + b
 }

