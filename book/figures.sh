@@ -37,6 +37,9 @@ for spec in "sgd 0.01 0" "sgd-momentum 0.01 0.9" "rmsprop 0.001 0" "adagrad 0.01
 done
 $gs plot "$runs"/{sgd,sgd-momentum,rmsprop,adagrad,adadelta,adam,adamw}/metrics.csv --metric test_accuracy --x epoch \
   -o "$fig/solver-comparison.png"
+# Chapter 6: four solvers crossing a curved valley, drawn over the loss surface.
+$gs landscape -o "$fig/solver-landscape.png"
+
 # Chapter 12: the data report on Rotten Tomatoes (needs the data and GPT-2's tokenizer; the
 # project's tests find them through GRADSCHOOL_SHARED_DATA, or pass RT_DIR and TOKENIZER_DIR).
 shared=${GRADSCHOOL_SHARED_DATA:-}

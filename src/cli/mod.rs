@@ -10,6 +10,7 @@ mod generate;
 mod gpt2_train;
 mod graph;
 mod hotel;
+mod landscape;
 mod mnist;
 mod plot;
 mod tokenize;
@@ -33,6 +34,9 @@ enum Command {
     /// Train the course's MNIST network (784-256-128-64-10, ReLU, dropout 0.2, log_softmax):
     /// progress, metrics.csv, loss.png, model.safetensors, checkpoints, --resume.
     Mnist(mnist::MnistArgs),
+    /// Draw four solvers (SGD, momentum, RMSprop, Adam) crossing a curved valley, over the loss
+    /// surface, to PNG.
+    Landscape(landscape::LandscapeArgs),
     /// Draw one training step's autograd graph (op, shape and gradient shape of every tensor)
     /// to PNG or SVG, and optionally as Graphviz DOT text.
     Graph(graph::GraphArgs),
@@ -75,6 +79,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Mnist(args) => mnist::run(&args),
+        Command::Landscape(args) => landscape::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::DataReport(args) => data_report::run(&args),

@@ -5,6 +5,7 @@
 mod checkpoint;
 mod graph_plot;
 pub mod hotel;
+pub mod landscape;
 mod metrics;
 pub mod mnist;
 mod plot;
