@@ -49,4 +49,12 @@ if [ -n "$rt" ] && [ -n "$tok" ] && [ -d "$rt" ] && [ -d "$tok" ]; then
 else
   echo "chapter 12: set GRADSCHOOL_SHARED_DATA (or RT_DIR and TOKENIZER_DIR) to redraw rt-token-lengths.png"
 fi
+# Chapter 10: the attention maps of chapter 13's base (BASE_DIR: the folder `gradschool pretrain
+# --text tinyshakespeare/input.txt --tokenizer … --steps 400 --out-dir …` wrote).
+if [ -n "${BASE_DIR:-}" ] && [ -d "$BASE_DIR" ]; then
+  $gs attention --model-dir "$BASE_DIR" --text "First Citizen: Before we proceed any further, hear me speak." \
+    -o "$fig/attention-base.png"
+else
+  echo "chapter 10: set BASE_DIR to chapter 13's pretrained base to redraw attention-base.png"
+fi
 rm -rf "$runs"

@@ -144,3 +144,47 @@ fn gpt2_gives_the_same_logits_and_gradients_fused_or_not() {
         );
     }
 }
+
+#[test]
+fn attention_weights_are_each_layers_softmax_and_change_nothing() {
+    use gradschool::nn::{Forward, Module};
+    let config = Gpt2Config { n_layer: 2, ..common::tiny_config() };
+    let mut model = Gpt2::new(config, &mut manual_seed(5));
+    model.eval();
+    model.fused_attention = true; // the probe must still see the probabilities
+    let t = 7;
+    let ids = IntTensor::from_vec((0..t as i64).map(|i| i * 101 % 50257).collect(), [1, t]);
+    let before = model.forward(&ids, None).to_vec();
+    let maps = model.attention_weights(&ids);
+    assert_eq!(maps.len(), 2, "one map per layer");
+    assert_eq!(model.forward(&ids, None).to_vec(), before, "probing leaves the forward pass alone");
+    for (l, m) in maps.iter().enumerate() {
+        assert_eq!(m.dims(), &[1, 2, t, t], "layer {l}: (B, NH, T, T)");
+        let v = m.to_vec();
+        for row in 0..2 * t {
+            let (i, r) = (row % t, &v[row * t..(row + 1) * t]);
+            // a softmax row sums to 1; the causal mask leaves the future at exactly 0
+            assert!((r.iter().sum::<f32>() - 1.0).abs() < 1e-5, "layer {l}, row {row}: {r:?}");
+            assert!(r[i + 1..].iter().all(|&p| p == 0.0), "layer {l}: query {i} sees the future: {r:?}");
+        }
+    }
+    // layer 0 recomputed by hand from the weights: softmax(q·kᵀ/√HS + causal mask)
+    let _guard = gradschool::no_grad();
+    let pos = IntTensor::from_vec((0..t as i64).collect(), [t]);
+    let x = model.wte.embedding(&ids) + model.wpe.embedding(&pos); // (1, T, C)
+    let qkv = model.blocks[0].c_attn.forward(&model.blocks[0].ln_1.forward(&x)); // (1, T, 3C)
+    let (c, hs) = (8, 4);
+    for h in 0..2 {
+        let q = qkv.narrow(-1, h * hs, hs).reshape([t, hs]);
+        let k = qkv.narrow(-1, c + h * hs, hs).reshape([t, hs]);
+        let s = (q.matmul(&k.t()) * (1.0 / (hs as f32).sqrt())).to_vec();
+        let mut want = Vec::new();
+        for i in 0..t {
+            let m = s[i * t..i * t + i + 1].iter().copied().fold(f32::MIN, f32::max);
+            let z: f32 = s[i * t..i * t + i + 1].iter().map(|v| (v - m).exp()).sum();
+            want.extend((0..t).map(|j| if j <= i { (s[i * t + j] - m).exp() / z } else { 0.0 }));
+        }
+        let got = maps[0].narrow(1, h, 1).reshape([t, t]);
+        common::assert_close(&format!("head {h}"), &got, &Tensor::from_vec(want, [t, t]), 1e-5, 1e-6);
+    }
+}

@@ -2,6 +2,7 @@
 //! runs, so a user mistake is a one-line error, never a panic.
 
 mod args;
+mod attention;
 mod check_gpt2;
 mod data_report;
 mod demo;
@@ -37,6 +38,8 @@ enum Command {
     /// Draw four solvers (SGD, momentum, RMSprop, Adam) crossing a curved valley, over the loss
     /// surface, to PNG.
     Landscape(landscape::LandscapeArgs),
+    /// Draw one layer's attention maps for a text, one heat map per head, to PNG.
+    Attention(attention::AttentionArgs),
     /// Draw one training step's autograd graph (op, shape and gradient shape of every tensor)
     /// to PNG or SVG, and optionally as Graphviz DOT text.
     Graph(graph::GraphArgs),
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo::run(&args),
         Command::Mnist(args) => mnist::run(&args),
         Command::Landscape(args) => landscape::run(&args),
+        Command::Attention(args) => attention::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::DataReport(args) => data_report::run(&args),

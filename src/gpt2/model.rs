@@ -161,7 +161,12 @@ struct BlockStep {
     /// The padding mask (B, T), 1 = token, for the fused kernel (the unfused path reads the
     /// combined mask instead).
     key_mask: Option<Tensor>,
+    /// Where [`Gpt2::attention_weights`] collects each layer's attention probabilities.
+    probe: Option<AttentionProbe>,
 }
+
+/// Each layer's attention probabilities `(B, NH, T, T)`, in order, as a forward pass makes them.
+type AttentionProbe = std::sync::Arc<std::sync::Mutex<Vec<Tensor>>>;
 
 impl BlockStep {
     // ANCHOR: attention
@@ -196,6 +201,9 @@ impl BlockStep {
         let scores = q.matmul(&k.transpose(-2, -1)) * scale; // (B, NH, T, T_all)
                                                              // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
         let att = scores.masked_fill(mask, f32::MIN).softmax(-1);
+        if let Some(probe) = &self.probe {
+            probe.lock().unwrap_or_else(|e| e.into_inner()).push(att.detach());
+        }
         let att = self.attn_dropout.forward(&att);
         let y = att.matmul(&v).transpose(1, 2).reshape([b, t, c]); // (B, T, C)
         self.dropout.forward(&blk.attn_proj.forward(&y))
@@ -307,13 +315,25 @@ impl Gpt2 {
     /// Logits `(B, T, V)` for token ids `(B, T)`. `attention_mask` `(B, T)` (1 = token, 0 = pad)
     /// hides padded keys, as Hugging Face's `attention_mask` does.
     pub fn forward(&self, ids: &IntTensor, attention_mask: Option<&Tensor>) -> Tensor {
-        self.head(&self.forward_impl(ids, attention_mask, None))
+        self.head(&self.forward_impl(ids, attention_mask, None, None))
+    }
+
+    /// Every layer's attention probabilities for `ids` (B, T), in evaluation (no gradient): one
+    /// `(B, NH, T, T)` tensor per layer, row i of head h being how query position i spreads its
+    /// attention over the keys (each row sums to 1; the future is 0). For drawing
+    /// (`gradschool attention`); the unfused path computes them, whatever `fused_attention` says.
+    pub fn attention_weights(&self, ids: &IntTensor) -> Vec<Tensor> {
+        let _guard = crate::no_grad();
+        let probe = AttentionProbe::default();
+        self.forward_impl(ids, None, None, Some(&probe));
+        let maps = std::mem::take(&mut *probe.lock().unwrap_or_else(|e| e.into_inner()));
+        maps
     }
 
     /// The final hidden states `(B, T, C)` (after `ln_f`), before the LM head: what
     /// [`Gpt2::labelled_loss`] takes, and what a classifier head would read.
     pub fn hidden(&self, ids: &IntTensor, attention_mask: Option<&Tensor>) -> Tensor {
-        self.forward_impl(ids, attention_mask, None)
+        self.forward_impl(ids, attention_mask, None, None)
     }
 
     /// The LM head: logits `h·wteᵀ` for hidden states `h: (…, C)`; the head is tied to the token
@@ -325,7 +345,7 @@ impl Gpt2 {
     /// Like [`Gpt2::forward`] for the next tokens of sequences whose earlier tokens are in
     /// `cache` (empty at first): only the new positions are computed. Logits `(B, T_new, V)`.
     pub fn forward_cached(&self, ids: &IntTensor, cache: &mut KvCache) -> Tensor {
-        self.head(&self.forward_impl(ids, None, Some(cache)))
+        self.head(&self.forward_impl(ids, None, Some(cache), None))
     }
 
     fn forward_impl(
@@ -333,6 +353,7 @@ impl Gpt2 {
         ids: &IntTensor,
         attention_mask: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
+        probe: Option<&AttentionProbe>,
     ) -> Tensor {
         assert_eq!(ids.dims().len(), 2, "gpt2: token ids must be (B, T), got {:?}", ids.dims());
         let (b, t) = (ids.dims()[0], ids.dims()[1]);
@@ -365,8 +386,9 @@ impl Gpt2 {
                 block: blk.clone(),
                 dropout: self.dropout.clone(),
                 attn_dropout: self.attn_dropout.clone(),
-                fused: self.fused_attention,
+                fused: self.fused_attention && probe.is_none(),
                 key_mask: attention_mask.map(Tensor::detach),
+                probe: probe.cloned(),
             };
             x = if checkpointing {
                 step.forward_checkpointed(&x, &mask)

@@ -2,6 +2,7 @@
 //! it — MNIST, GPT-2 pretraining, sentiment fine-tuning, the hotel-booking assistant — plus the
 //! metrics CSV, loss-curve plots and progress bars they share.
 
+pub mod attention_plot;
 mod checkpoint;
 mod graph_plot;
 pub mod hotel;
