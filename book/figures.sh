@@ -37,6 +37,9 @@ for spec in "sgd 0.01 0" "sgd-momentum 0.01 0.9" "rmsprop 0.001 0" "adagrad 0.01
 done
 $gs plot "$runs"/{sgd,sgd-momentum,rmsprop,adagrad,adadelta,adam,adamw}/metrics.csv --metric test_accuracy --x epoch \
   -o "$fig/solver-comparison.png"
+# Chapters 2, 8 and 11: the neuron, the network and LoRA, drawn from their real sizes.
+for d in neuron network lora; do $gs diagram $d -o "$fig/diagram-$d.png"; done
+
 # Chapter 6: four solvers crossing a curved valley, drawn over the loss surface.
 $gs landscape -o "$fig/solver-landscape.png"
 

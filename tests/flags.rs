@@ -32,6 +32,7 @@ fn bad_numbers_are_refused_at_parse_time_naming_the_flag() {
         (vec!["generate", "--model-dir", "/x", "--prompt", "hi", "--top-p", "0"], "--top-p"),
         (vec!["generate", "--model-dir", "/x", "--prompt", "hi", "--temperature", "NaN"], "--temperature"),
         (vec!["generate", "--model-dir", "/x", "--prompt", "hi", "--max-new-tokens", "0"], "--max-new-tokens"),
+        (vec!["diagram", "lora", "--rank", "0"], "--rank"),
         (vec!["attention", "--model-dir", "/x", "--text", "hi", "--layer=-1"], "--layer"),
         (vec!["landscape", "--steps", "0"], "--steps"),
     ];

@@ -6,6 +6,7 @@ mod attention;
 mod check_gpt2;
 mod data_report;
 mod demo;
+mod diagram;
 mod download;
 mod generate;
 mod gpt2_train;
@@ -40,6 +41,8 @@ enum Command {
     Landscape(landscape::LandscapeArgs),
     /// Draw one layer's attention maps for a text, one heat map per head, to PNG.
     Attention(attention::AttentionArgs),
+    /// Draw one of the book's diagrams (neuron, network, lora) from the real sizes, to PNG.
+    Diagram(diagram::DiagramArgs),
     /// Draw one training step's autograd graph (op, shape and gradient shape of every tensor)
     /// to PNG or SVG, and optionally as Graphviz DOT text.
     Graph(graph::GraphArgs),
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mnist(args) => mnist::run(&args),
         Command::Landscape(args) => landscape::run(&args),
         Command::Attention(args) => attention::run(&args),
+        Command::Diagram(args) => diagram::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::DataReport(args) => data_report::run(&args),

@@ -4,6 +4,7 @@
 
 pub mod attention_plot;
 mod checkpoint;
+pub mod diagram;
 mod graph_plot;
 pub mod hotel;
 pub mod landscape;
