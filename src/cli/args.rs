@@ -67,6 +67,19 @@ impl SchedulerKind {
     }
 }
 
+/// `-o PATH`: its folder must exist, so a picture is not computed only to fail at the write.
+pub fn output_folder_exists(path: &std::path::Path) -> gradschool::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = parent.filter(|d| !d.is_dir()) {
+        return Err(gradschool::Error::Config(format!(
+            "-o {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,10 +47,7 @@ pub fn run(args: &AttentionArgs) -> Result<()> {
     if let Some((bad, _)) = pieces.iter().find(|(id, _)| *id as usize >= model.config.vocab_size) {
         return Err(Error::Config(format!("the tokenizer gave id {bad}, outside the model's vocabulary")));
     }
-    let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = parent.filter(|d| !d.is_dir()) {
-        return Err(Error::Config(format!("-o {}: folder {} does not exist", args.output.display(), dir.display())));
-    }
+    super::args::output_folder_exists(&args.output)?;
     let ids = IntTensor::from_vec(pieces.iter().map(|(id, _)| *id as i64).collect(), [1, t]);
     let maps = model.attention_weights(&ids);
     let att = maps[layer].reshape([model.config.n_head, t, t]); // (NH, T, T) of the one sequence

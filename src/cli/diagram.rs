@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use gradschool::train::diagram::{draw_lora, draw_network, draw_neuron};
-use gradschool::{Error, Result};
+use gradschool::Result;
 use std::path::PathBuf;
 
 /// Which diagram.
@@ -33,10 +33,7 @@ pub struct DiagramArgs {
 
 /// Draws the chosen diagram.
 pub fn run(args: &DiagramArgs) -> Result<()> {
-    let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = parent.filter(|d| !d.is_dir()) {
-        return Err(Error::Config(format!("-o {}: folder {} does not exist", args.output.display(), dir.display())));
-    }
+    super::args::output_folder_exists(&args.output)?;
     match args.which {
         Diagram::Neuron => draw_neuron(&args.output)?,
         Diagram::Network => draw_network(&args.output, &[784, 256, 128, 64, 10])?,

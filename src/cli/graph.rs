@@ -6,7 +6,7 @@ use gradschool::autograd::Graph;
 use gradschool::models::FeedForwardNet;
 use gradschool::nn::functional::{mse_loss, nll_loss};
 use gradschool::nn::{Forward, Linear, Module};
-use gradschool::{manual_seed, Error, IntTensor, Reduction, Result, Tensor};
+use gradschool::{manual_seed, IntTensor, Reduction, Result, Tensor};
 use std::path::PathBuf;
 
 /// Which model's graph to draw.
@@ -76,10 +76,7 @@ pub fn run(args: &GraphArgs) -> Result<()> {
     if let Some(path) = &args.dot {
         gradschool::io::write_atomic(path, graph.to_dot().as_bytes())?;
     }
-    let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = parent.filter(|d| !d.is_dir()) {
-        return Err(Error::Config(format!("-o {}: folder {} does not exist", args.output.display(), dir.display())));
-    }
+    super::args::output_folder_exists(&args.output)?;
     gradschool::train::draw_graph(&graph, &args.output)?;
     println!("{} tensors, loss {:.4}: wrote {}", graph.nodes.len(), loss.item(), args.output.display());
     Ok(())

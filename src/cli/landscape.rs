@@ -4,7 +4,7 @@
 use clap::Args;
 use gradschool::optim::{Adam, Optimizer, RmsProp, Sgd};
 use gradschool::train::landscape::{draw_landscape, solver_path};
-use gradschool::{Error, Result};
+use gradschool::Result;
 use std::path::PathBuf;
 
 /// Flags of `gradschool landscape`.
@@ -20,10 +20,7 @@ pub struct LandscapeArgs {
 
 /// Runs the four solvers from (−1.2, 1.0) and draws their paths.
 pub fn run(args: &LandscapeArgs) -> Result<()> {
-    let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = parent.filter(|d| !d.is_dir()) {
-        return Err(Error::Config(format!("-o {}: folder {} does not exist", args.output.display(), dir.display())));
-    }
+    super::args::output_folder_exists(&args.output)?;
     let (start, steps) = ((-1.2, 1.0), args.steps as usize);
     // each with a learning rate that is stable at the start, where the valley is steepest
     let paths = vec![
