@@ -3,8 +3,7 @@
 //! `--resume` in the Trainer.
 
 use super::{train, ScheduleUnit, Task, TrainReport, TrainerConfig};
-pub use crate::data::offline_data_dir;
-use crate::data::{DataLoader, ImageDataset, MnistFiles, MNIST_MEAN_STD};
+use crate::data::{offline_data_dir, DataLoader, ImageDataset, MnistFiles, MNIST_MEAN_STD};
 use crate::error::{Error, Result};
 use crate::models::FeedForwardNet;
 use crate::nn::functional::{nll_loss, nll_loss_with, ClassLossOptions};
