@@ -25,6 +25,9 @@ pub enum Error {
     /// A flag or configuration value is invalid.
     #[error("{0}")]
     Config(String),
+    /// Training stopped at a step boundary on Ctrl-C or SIGTERM, its checkpoint saved.
+    #[error("{0}")]
+    Interrupted(String),
     /// The requested device cannot be used.
     #[error("device: {0}")]
     Device(String),

@@ -15,6 +15,25 @@
 //! assert_eq!(w.grad().unwrap().dims(), &[3, 2]);
 //! ```
 
+/// `println!` that never stops the program: a line for the user on stdout, dropped when stdout is
+/// closed (`gradschool mnist … | head -2`), where `println!` would panic and end a training run.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never stops the program: a closed stderr drops the line instead of panicking.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod autograd;
 pub mod backend;
 pub mod data;

@@ -67,8 +67,18 @@ impl SchedulerKind {
     }
 }
 
-/// `-o PATH`: its folder must exist, so a picture is not computed only to fail at the write.
-pub fn output_folder_exists(path: &std::path::Path) -> gradschool::Result<()> {
+/// `-o PATH` of a picture: its extension one of `exts` (the format drawn is the one named, never a
+/// PNG under another name), and its folder existing, so a picture is not computed only to fail
+/// at the write.
+pub fn image_output(path: &std::path::Path, exts: &[&str]) -> gradschool::Result<()> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
+    if !ext.as_deref().is_some_and(|e| exts.contains(&e)) {
+        return Err(gradschool::Error::Config(format!(
+            "-o {}: the picture is drawn as {}",
+            path.display(),
+            exts.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(" or ")
+        )));
+    }
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(dir) = parent.filter(|d| !d.is_dir()) {
         return Err(gradschool::Error::Config(format!(
@@ -96,5 +106,9 @@ mod tests {
         assert!(at_least_one("0").unwrap_err().contains("≥ 1"));
         assert_eq!(device("cpu"), Ok(Device::Cpu));
         assert!(device("gpu").unwrap_err().contains("--device"));
+        let p = std::path::Path::new;
+        assert!(image_output(p("g.svg"), &["png", "svg"]).is_ok() && image_output(p("G.PNG"), &["png"]).is_ok());
+        assert!(image_output(p("g.pdf"), &["png", "svg"]).unwrap_err().to_string().contains(".png or .svg"));
+        assert!(image_output(p("nodir/g.png"), &["png"]).unwrap_err().to_string().contains("folder nodir"));
     }
 }

@@ -28,8 +28,8 @@ pub struct AttentionArgs {
 
 /// Loads the model, runs the text once, draws the chosen layer.
 pub fn run(args: &AttentionArgs) -> Result<()> {
-    let tok = Gpt2Tokenizer::from_dir(args.tokenizer.as_ref().unwrap_or(&args.model_dir))?;
     let mut model = Gpt2::from_dir(&args.model_dir)?;
+    let tok = Gpt2Tokenizer::from_dir(args.tokenizer.as_ref().unwrap_or(&args.model_dir))?;
     model.eval();
     let layers = model.config.n_layer;
     let layer = args.layer.unwrap_or(layers - 1);
@@ -47,7 +47,7 @@ pub fn run(args: &AttentionArgs) -> Result<()> {
     if let Some((bad, _)) = pieces.iter().find(|(id, _)| *id as usize >= model.config.vocab_size) {
         return Err(Error::Config(format!("the tokenizer gave id {bad}, outside the model's vocabulary")));
     }
-    super::args::output_folder_exists(&args.output)?;
+    super::args::image_output(&args.output, &["png"])?;
     let ids = IntTensor::from_vec(pieces.iter().map(|(id, _)| *id as i64).collect(), [1, t]);
     let maps = model.attention_weights(&ids);
     let att = maps[layer].reshape([model.config.n_head, t, t]); // (NH, T, T) of the one sequence
@@ -63,10 +63,10 @@ pub fn run(args: &AttentionArgs) -> Result<()> {
         let diag = (0..t).map(|i| at(i, i)).sum::<f64>() / t as f64;
         let first = (0..t).map(|i| at(i, 0)).sum::<f64>() / t as f64;
         let prev = (1..t).map(|i| at(i, i - 1)).sum::<f64>() / (t - 1).max(1) as f64;
-        println!(
+        gradschool::say!(
             "head {h}: mean weight on itself {diag:.3}, on the previous token {prev:.3}, on the first token {first:.3}"
         );
     }
-    println!("wrote {}", args.output.display());
+    gradschool::say!("wrote {}", args.output.display());
     Ok(())
 }

@@ -26,12 +26,17 @@ pub fn run(args: &CheckGpt2Args) -> Result<()> {
     let mut bad = 0;
     for l in &lines {
         let verdict = if l.ok() { "ok" } else { "FAIL" };
-        println!("{verdict:<4}  {:<40}  max rel err {:.2e}  (tolerance {:.0e})", l.name, l.max_rel_err, l.tolerance);
+        gradschool::say!(
+            "{verdict:<4}  {:<40}  max rel err {:.2e}  (tolerance {:.0e})",
+            l.name,
+            l.max_rel_err,
+            l.tolerance
+        );
         bad += usize::from(!l.ok());
     }
     if bad > 0 {
         return Err(Error::Config(format!("{bad} of {} tensors outside tolerance", lines.len())));
     }
-    println!("all {} tensors within tolerance", lines.len());
+    gradschool::say!("all {} tensors within tolerance", lines.len());
     Ok(())
 }

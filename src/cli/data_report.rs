@@ -95,15 +95,16 @@ fn plot(report: &DataReport, args: &DataReportArgs) -> Result<()> {
 
 /// Loads, analyses, prints the report and draws the histogram.
 pub fn run(args: &DataReportArgs) -> Result<()> {
+    super::args::image_output(&args.output, &["png"])?;
     let tok = Gpt2Tokenizer::from_dir(&args.tokenizer)?;
     let (splits, notes) = load(args)?;
     let mut count = |t: &str| tok.encode(t).map(|ids| ids.len());
     let report = analyze(&splits, &mut count, args.max_len, args.min_tokens)?;
-    print!("{report}");
+    gradschool::say!("{}", report.to_string().trim_end());
     for n in notes {
-        println!("{n}");
+        gradschool::say!("{n}");
     }
     plot(&report, args)?;
-    println!("wrote {}", args.output.display());
+    gradschool::say!("wrote {}", args.output.display());
     Ok(())
 }

@@ -62,7 +62,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         let loss = mse_loss(&h, &y, Reduction::Mean);
         loss_value = loss.item();
         if step % (args.steps / 10).max(1) == 0 {
-            println!("step {step:>6}  loss {loss_value:.6}");
+            gradschool::say!("step {step:>6}  loss {loss_value:.6}");
         }
         if step == args.steps {
             break;
@@ -78,6 +78,6 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         }
     }
     // ANCHOR_END: demo_loop
-    println!("final_loss={loss_value:.6}");
+    gradschool::say!("final_loss={loss_value:.6}");
     Ok(())
 }

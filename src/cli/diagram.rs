@@ -33,12 +33,12 @@ pub struct DiagramArgs {
 
 /// Draws the chosen diagram.
 pub fn run(args: &DiagramArgs) -> Result<()> {
-    super::args::output_folder_exists(&args.output)?;
+    super::args::image_output(&args.output, &["png"])?;
     match args.which {
         Diagram::Neuron => draw_neuron(&args.output)?,
         Diagram::Network => draw_network(&args.output, &[784, 256, 128, 64, 10])?,
         Diagram::Lora => draw_lora(&args.output, 768, 2304, args.rank as usize)?,
     }
-    println!("wrote {}", args.output.display());
+    gradschool::say!("wrote {}", args.output.display());
     Ok(())
 }

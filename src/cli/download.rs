@@ -52,7 +52,7 @@ pub fn run(args: &DownloadArgs) -> Result<()> {
             for res in resources {
                 fetch(res, &dir, progress, MNIST_HINT)?;
             }
-            println!("train with: gradschool mnist --data-dir {}", dir.display());
+            gradschool::say!("train with: gradschool mnist --data-dir {}", dir.display());
         }
         Dataset::Gpt2 => {
             let hint = format!(
@@ -64,7 +64,7 @@ pub fn run(args: &DownloadArgs) -> Result<()> {
                 fetch(res, &dir, progress, &hint)?;
             }
             validate_gpt2(&dir)?;
-            println!("fine-tune with: gradschool sentiment --model-dir {}", dir.display());
+            gradschool::say!("fine-tune with: gradschool sentiment --model-dir {}", dir.display());
         }
         Dataset::RottenTomatoes => {
             let hint = format!(
@@ -76,7 +76,7 @@ pub fn run(args: &DownloadArgs) -> Result<()> {
             let archive = dir.join(RT_POLARITY_ARCHIVE.name);
             extract_rt_polarity(&archive, &dir)?;
             std::fs::remove_file(&archive).map_err(|e| Error::io(&archive, e))?;
-            println!("rt-polarity.pos and rt-polarity.neg verified in {}", dir.display());
+            gradschool::say!("rt-polarity.pos and rt-polarity.neg verified in {}", dir.display());
         }
     }
     Ok(())

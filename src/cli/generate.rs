@@ -53,8 +53,8 @@ fn top_p(s: &str) -> std::result::Result<f32, String> {
 
 /// Loads, generates, prints the text.
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    let tok = Gpt2Tokenizer::from_dir(args.tokenizer.as_ref().unwrap_or(&args.model_dir))?;
     let mut model = Gpt2::from_dir(&args.model_dir)?;
+    let tok = Gpt2Tokenizer::from_dir(args.tokenizer.as_ref().unwrap_or(&args.model_dir))?;
     model.eval();
     let prompt = tok.encode(&args.prompt)?;
     if prompt.is_empty() {
@@ -77,6 +77,6 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     }
     let sampling = Sampling { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p };
     let out = model.generate(&prompt, args.max_new_tokens, &sampling, Some(EOS_ID), &mut manual_seed(args.seed));
-    println!("{}", tok.decode(&out)?);
+    gradschool::say!("{}", tok.decode(&out)?);
     Ok(())
 }

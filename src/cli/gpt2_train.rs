@@ -60,8 +60,12 @@ pub struct PretrainArgs {
     #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     eval_every: usize,
     /// Continue from the checkpoint in --out-dir.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Start a new run in an --out-dir that holds one, deleting its checkpoint, metrics.csv and
+    /// loss.png (without this or --resume such a folder is refused).
+    #[arg(long)]
+    overwrite: bool,
 }
 
 /// Pretrains and prints the loss curve's ends.
@@ -90,13 +94,23 @@ pub fn run_pretrain(a: &PretrainArgs) -> Result<()> {
         gradient_checkpointing: a.gradient_checkpointing,
         eval_every: a.eval_every,
         resume: a.resume,
+        overwrite: a.overwrite,
         ..PretrainConfig::new(a.texts.clone(), a.tokenizer.clone(), config)
     };
     let report = pretrain(&cfg)?;
     if let (Some(first), Some(last)) = (report.rows.first(), report.rows.last()) {
-        println!("loss {:.4} at step {} → {:.4} at step {}", first.train_loss, first.step, last.train_loss, last.step);
+        gradschool::say!(
+            "loss {:.4} at step {} → {:.4} at step {}",
+            first.train_loss,
+            first.step,
+            last.train_loss,
+            last.step
+        );
     }
-    println!("wrote {} (config.json, model.safetensors, tokenizer files, metrics.csv, loss.png)", a.out_dir.display());
+    gradschool::say!(
+        "wrote {} (config.json, model.safetensors, tokenizer files, metrics.csv, loss.png)",
+        a.out_dir.display()
+    );
     Ok(())
 }
 
@@ -183,9 +197,9 @@ pub fn run_sweep(a: &SweepArgs) -> Result<()> {
     };
     let runs = sweep(&base, &grid)?;
     for r in &runs {
-        println!("{:<50} eval_accuracy={:.4}", r.label, r.report.last("eval_accuracy").unwrap_or(f64::NAN));
+        gradschool::say!("{:<50} eval_accuracy={:.4}", r.label, r.report.last("eval_accuracy").unwrap_or(f64::NAN));
     }
-    println!("wrote {0}/sweep.csv, {0}/sweep.png, {0}/run-*/", a.out_dir.display());
+    gradschool::say!("wrote {0}/sweep.csv, {0}/sweep.png, {0}/run-*/", a.out_dir.display());
     Ok(())
 }
 
@@ -276,8 +290,12 @@ pub struct FineTuneArgs {
     #[arg(long, default_value_t = 1.0, value_parser = positive_f32)]
     max_grad_norm: f32,
     /// Continue from the checkpoint in --out-dir.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Start a new run in an --out-dir that holds one, deleting its checkpoint, metrics.csv and
+    /// loss.png (without this or --resume such a folder is refused).
+    #[arg(long)]
+    overwrite: bool,
     /// Accumulate gradients over N batches per optimizer step (effective batch N × batch size).
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     grad_accum: usize,
@@ -309,6 +327,7 @@ fn config(a: &FineTuneArgs, data: TextData, out_dir: &std::path::Path) -> Sentim
         grad_accum: a.grad_accum,
         device: a.device,
         resume: a.resume,
+        overwrite: a.overwrite,
         ..SentimentConfig::with_data(a.model_dir.clone(), data)
     }
 }
@@ -317,8 +336,8 @@ fn config(a: &FineTuneArgs, data: TextData, out_dir: &std::path::Path) -> Sentim
 fn fine_tune(cfg: &SentimentConfig) -> Result<()> {
     let report = train_sentiment(cfg)?;
     let acc = report.last("eval_accuracy").unwrap_or(f64::NAN);
-    println!("wrote {0}/metrics.csv, {0}/loss.png, {0}/checkpoint-*", cfg.out_dir.display());
-    println!("eval_accuracy={acc:.4}");
+    gradschool::say!("wrote {0}/metrics.csv, {0}/loss.png, {0}/checkpoint-*", cfg.out_dir.display());
+    gradschool::say!("eval_accuracy={acc:.4}");
     Ok(())
 }
 

@@ -68,6 +68,7 @@ fn one_step(model: GraphModel) -> (Tensor, Vec<(String, Tensor)>) {
 
 /// Runs one forward and backward pass and draws the graph.
 pub fn run(args: &GraphArgs) -> Result<()> {
+    super::args::image_output(&args.output, &["png", "svg"])?;
     let (loss, named) = one_step(args.model);
     let mut graph = Graph::capture(&loss);
     graph.name(&named);
@@ -76,8 +77,7 @@ pub fn run(args: &GraphArgs) -> Result<()> {
     if let Some(path) = &args.dot {
         gradschool::io::write_atomic(path, graph.to_dot().as_bytes())?;
     }
-    super::args::output_folder_exists(&args.output)?;
     gradschool::train::draw_graph(&graph, &args.output)?;
-    println!("{} tensors, loss {:.4}: wrote {}", graph.nodes.len(), loss.item(), args.output.display());
+    gradschool::say!("{} tensors, loss {:.4}: wrote {}", graph.nodes.len(), loss.item(), args.output.display());
     Ok(())
 }

@@ -9,7 +9,7 @@ use gradschool::io::write_atomic;
 use gradschool::nn::Module;
 use gradschool::train::hotel::{respond, train_hotel, Assistant, HotelConfig};
 use gradschool::{manual_seed, Device, Error, Result};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 /// Flags of `gradschool hotel-data`.
@@ -69,7 +69,7 @@ pub fn run_data(a: &HotelDataArgs) -> Result<()> {
     save_dialogues(&a.out_dir.join("valid.jsonl"), valid)?;
     let corpus: String = hotels.iter().map(describe).collect();
     write_atomic(&a.out_dir.join("corpus.txt"), corpus.as_bytes())?;
-    println!(
+    gradschool::say!(
         "{} hotels → {} training and {} held-out dialogues (distinct opening requests) and a {}-character corpus in {}",
         hotels.len(),
         train.len(),
@@ -99,12 +99,12 @@ fn print_token_cost(tok: &Gpt2Tokenizer, dialogues: &[Vec<Turn>]) -> Result<()> 
     }
     lengths.sort_unstable();
     let mean = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
-    println!(
+    gradschool::say!(
         "GPT-2 BPE: {han} Chinese characters of the user and assistant turns → {han_tokens} tokens ({:.2} per character; an English word is ~1.3)",
         han_tokens as f64 / han.max(1) as f64
     );
     let pct = |q: f64| lengths[((lengths.len() - 1) as f64 * q) as usize];
-    println!(
+    gradschool::say!(
         "tokens per serialised dialogue: mean {mean:.0}, median {}, 95th percentile {}, max {}",
         pct(0.5),
         pct(0.95),
@@ -161,8 +161,12 @@ pub struct HotelSftArgs {
     #[arg(long, default_value = "cpu", value_parser = device)]
     device: Device,
     /// Continue from the checkpoint in --out-dir.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Start a new run in an --out-dir that holds one, deleting its checkpoint, metrics.csv and
+    /// loss.png (without this or --resume such a folder is refused).
+    #[arg(long)]
+    overwrite: bool,
 }
 
 /// `gradschool hotel-sft`.
@@ -183,17 +187,18 @@ pub fn run_sft(a: &HotelSftArgs) -> Result<()> {
         gradient_checkpointing: a.gradient_checkpointing,
         device: a.device,
         resume: a.resume,
+        overwrite: a.overwrite,
         progress: std::io::stderr().is_terminal(),
         ..HotelConfig::new(a.model_dir.clone(), a.data_dir.clone())
     };
     let r = train_hotel(&cfg)?;
     let m = r.metrics;
     let v = m.values();
-    println!(
+    gradschool::say!(
         "held out: {} searches, {} replies: JSON valid {:.3}, search exact {:.3}, slot F1 {:.3}, reply exact {:.3}, reply grounded {:.3}",
         m.slots.searches, m.replies, v[0], v[1], v[2], v[3], v[4]
     );
-    println!("wrote {0}/metrics.csv, {0}/loss.png, {0}/eval.json, {0}/final/", a.out_dir.display());
+    gradschool::say!("wrote {0}/metrics.csv, {0}/loss.png, {0}/eval.json, {0}/final/", a.out_dir.display());
     Ok(())
 }
 
@@ -231,26 +236,44 @@ pub fn run_bot(a: &HotelBotArgs) -> Result<()> {
     let assistant = Assistant { model: &model, tok: &tok, max_turn_tokens: a.max_turn_tokens };
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        eprintln!("hotel-bot: type a request (e.g. 我要找一家舒适型酒店，需要暖气), an empty line or Ctrl-D to stop");
+        gradschool::warn!(
+            "hotel-bot: type a request (e.g. 我要找一家舒适型酒店，需要暖气), an empty line or Ctrl-D to stop"
+        );
     }
     let mut history = Vec::new();
     let stdin = std::io::stdin();
-    let mut out = std::io::stdout();
     loop {
         if interactive {
             eprint!("user> ");
         }
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line).map_err(|e| Error::io("<stdin>", e))? == 0 || line.trim().is_empty() {
+        let mut bytes = Vec::new();
+        if stdin.lock().read_until(b'\n', &mut bytes).map_err(|e| Error::io("<stdin>", e))? == 0 {
             break;
         }
+        // A line the model cannot take is refused and the conversation goes on.
+        let Ok(line) = String::from_utf8(bytes) else {
+            gradschool::warn!("hotel-bot: that line is not UTF-8 text; it was skipped, type it again");
+            continue;
+        };
+        if line.trim().is_empty() {
+            break;
+        }
+        let before = history.clone();
         history.push(Turn::User { content: line.trim().to_string() });
+        let turns = match respond(&assistant, &hotels, &mut history) {
+            Ok(turns) => turns,
+            Err(e) => {
+                history = before;
+                gradschool::warn!("hotel-bot: {e}; that line was skipped, the conversation goes on");
+                continue;
+            }
+        };
         if !interactive {
             // a transcript: the request too, as the dialogue files show it
-            writeln!(out, "user:{}", line.trim()).map_err(|e| Error::io("<stdout>", e))?;
+            gradschool::say!("user:{}", line.trim());
         }
-        for t in respond(&assistant, &hotels, &mut history)? {
-            writeln!(out, "{}:{}", t.role(), t.body()).map_err(|e| Error::io("<stdout>", e))?;
+        for t in turns {
+            gradschool::say!("{}:{}", t.role(), t.body());
         }
     }
     Ok(())

@@ -20,7 +20,7 @@ pub struct LandscapeArgs {
 
 /// Runs the four solvers from (−1.2, 1.0) and draws their paths.
 pub fn run(args: &LandscapeArgs) -> Result<()> {
-    super::args::output_folder_exists(&args.output)?;
+    super::args::image_output(&args.output, &["png"])?;
     let (start, steps) = ((-1.2, 1.0), args.steps as usize);
     // each with a learning rate that is stable at the start, where the valley is steepest
     let paths = vec![
@@ -31,9 +31,9 @@ pub fn run(args: &LandscapeArgs) -> Result<()> {
     ];
     for p in &paths {
         let (x, y) = *p.points.last().expect("a path has its start");
-        println!("{:<32} ends at ({x:.4}, {y:.4}), loss {:.3e}", p.label, p.final_loss);
+        gradschool::say!("{:<32} ends at ({x:.4}, {y:.4}), loss {:.3e}", p.label, p.final_loss);
     }
     draw_landscape(&args.output, (-2.0, 2.0), (-1.0, 3.0), &paths)?;
-    println!("wrote {}", args.output.display());
+    gradschool::say!("wrote {}", args.output.display());
     Ok(())
 }

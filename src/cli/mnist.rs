@@ -43,8 +43,12 @@ pub struct MnistArgs {
     #[arg(long, default_value = "runs/mnist")]
     out_dir: PathBuf,
     /// Continue from the checkpoint in --out-dir.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Start a new run in an --out-dir that holds one, deleting its checkpoint, metrics.csv and
+    /// loss.png (without this or --resume such a folder is refused).
+    #[arg(long)]
+    overwrite: bool,
     /// Worker threads (default: all cores).
     #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
@@ -75,6 +79,7 @@ pub fn run(args: &MnistArgs) -> Result<()> {
         data_dir: args.data_dir.clone(),
         out_dir: args.out_dir.clone(),
         resume: args.resume,
+        overwrite: args.overwrite,
         log_interval: args.log_interval,
         test_batch_size: 1000,
         limit_train: args.limit_train,
@@ -83,10 +88,10 @@ pub fn run(args: &MnistArgs) -> Result<()> {
         halt_after: None,
     };
     let summary = train_mnist(&config)?;
-    println!(
+    gradschool::say!(
         "wrote {0}/metrics.csv, {0}/loss.png, {0}/model.safetensors, {0}/checkpoint.safetensors",
         config.out_dir.display()
     );
-    println!("test_accuracy={:.4}", summary.test_accuracy);
+    gradschool::say!("test_accuracy={:.4}", summary.test_accuracy);
     Ok(())
 }

@@ -82,6 +82,21 @@ enum Command {
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> Result<()> {
+    let trains = matches!(
+        cli.command,
+        Command::Mnist(_)
+            | Command::Pretrain(_)
+            | Command::Sentiment(_)
+            | Command::Classify(_)
+            | Command::Sweep(_)
+            | Command::HotelSft(_)
+    );
+    if trains {
+        // Ctrl-C and SIGTERM stop a training run at the next step, with a checkpoint.
+        if let Err(e) = gradschool::train::stop_at_step_boundary_on_signals() {
+            gradschool::warn!("warning: {e}; Ctrl-C will end training without a checkpoint");
+        }
+    }
     match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Mnist(args) => mnist::run(&args),

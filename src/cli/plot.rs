@@ -3,7 +3,7 @@
 
 use clap::Args;
 use gradschool::train::{plot_panels, read_csv_series, Panel, Series};
-use gradschool::{Error, Result};
+use gradschool::Result;
 use std::path::PathBuf;
 
 /// Flags of `gradschool plot`.
@@ -34,9 +34,7 @@ fn label(path: &std::path::Path) -> String {
 
 /// Reads every CSV, then draws one panel with a curve per run.
 pub fn run(args: &PlotArgs) -> Result<()> {
-    if args.output.extension().is_none_or(|e| e != "png") {
-        return Err(Error::Config(format!("-o {}: the output must be a .png file", args.output.display())));
-    }
+    super::args::image_output(&args.output, &["png"])?;
     let series = args
         .csv
         .iter()
@@ -49,6 +47,6 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         series,
     };
     plot_panels(&args.output, &[panel], (1000, 600))?;
-    println!("wrote {}", args.output.display());
+    gradschool::say!("wrote {}", args.output.display());
     Ok(())
 }

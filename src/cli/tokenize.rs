@@ -47,10 +47,10 @@ pub fn run(args: &TokenizeArgs) -> Result<()> {
     let pieces = tok.encode_with_pieces(&text)?;
     if !args.ids_only {
         for (id, piece) in &pieces {
-            println!("{id:>6}  {piece}");
+            gradschool::say!("{id:>6}  {piece}");
         }
     }
     let ids: Vec<String> = pieces.iter().map(|(id, _)| id.to_string()).collect();
-    println!("{} tokens: [{}]", pieces.len(), ids.join(", "));
+    gradschool::say!("{} tokens: [{}]", pieces.len(), ids.join(", "));
     Ok(())
 }

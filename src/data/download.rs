@@ -225,7 +225,7 @@ pub fn extract_rt_polarity(archive: &Path, dir: &Path) -> Result<()> {
 pub fn fetch(res: &Resource, dir: &Path, progress: bool, offline_hint: &str) -> Result<()> {
     let target = dir.join(res.name);
     if is_verified(&target, &res.checksum) {
-        println!("{}: already present and verified", target.display());
+        crate::say!("{}: already present and verified", target.display());
         return Ok(());
     }
     let mut response = ureq::get(res.url)
@@ -274,7 +274,7 @@ pub fn fetch(res: &Resource, dir: &Path, progress: bool, offline_hint: &str) -> 
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     } else {
-        println!("{}: downloaded and verified", target.display());
+        crate::say!("{}: downloaded and verified", target.display());
     }
     result
 }

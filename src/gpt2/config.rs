@@ -34,6 +34,50 @@ pub struct Gpt2Config {
     pub attn_pdrop: f32,
 }
 
+/// The keys of a Hugging Face GPT-2 `config.json` that change the computation and that gradschool
+/// implements one way only; a file asking for another is refused rather than silently run as
+/// something else.
+#[derive(Deserialize)]
+struct Architecture {
+    model_type: Option<String>,
+    activation_function: Option<String>,
+    tie_word_embeddings: Option<bool>,
+    scale_attn_weights: Option<bool>,
+    scale_attn_by_inverse_layer_idx: Option<bool>,
+    add_cross_attention: Option<bool>,
+}
+
+impl Architecture {
+    fn supported(&self) -> std::result::Result<(), String> {
+        let refuse = |key: &str, got: &dyn std::fmt::Debug, implemented: &str| {
+            Err(format!("\"{key}\": {got:?} is not implemented by gradschool (it implements {implemented})"))
+        };
+        if let Some(t) = self.model_type.as_deref().filter(|t| *t != "gpt2") {
+            return refuse("model_type", &t, "\"gpt2\"");
+        }
+        // gelu_new and gelu_pytorch_tanh are the same function: GELU's tanh approximation
+        if let Some(a) = self.activation_function.as_deref().filter(|a| !["gelu_new", "gelu_pytorch_tanh"].contains(a))
+        {
+            return refuse("activation_function", &a, "\"gelu_new\", GELU's tanh approximation");
+        }
+        if self.tie_word_embeddings == Some(false) {
+            return refuse("tie_word_embeddings", &false, "an LM head tied to the token embedding wte");
+        }
+        if self.scale_attn_weights == Some(false) {
+            return refuse("scale_attn_weights", &false, "attention scores scaled by 1/√head_size");
+        }
+        for (key, v) in [
+            ("scale_attn_by_inverse_layer_idx", self.scale_attn_by_inverse_layer_idx),
+            ("add_cross_attention", self.add_cross_attention),
+        ] {
+            if v == Some(true) {
+                return refuse(key, &true, "false");
+            }
+        }
+        Ok(())
+    }
+}
+
 fn default_eps() -> f32 {
     1e-5
 }
@@ -65,6 +109,9 @@ impl Gpt2Config {
         let config: Gpt2Config =
             serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not a GPT-2 config: {e}")))?;
         config.validate().map_err(|msg| Error::format(path, msg))?;
+        let arch: Architecture =
+            serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not a GPT-2 config: {e}")))?;
+        arch.supported().map_err(|msg| Error::format(path, msg))?;
         Ok(config)
     }
 

@@ -13,6 +13,12 @@ impl Gpt2 {
     /// Loads `dir/config.json` and `dir/model.safetensors`. A missing tensor, a shape mismatch or
     /// a broken file is an error naming the file and the tensor.
     pub fn from_dir(dir: &Path) -> Result<Gpt2> {
+        if !dir.is_dir() {
+            return Err(Error::Config(format!(
+                "--model-dir {}: no such folder (a GPT-2 folder holds config.json and model.safetensors)",
+                dir.display()
+            )));
+        }
         let config = Gpt2Config::from_file(&dir.join("config.json"))?;
         let path = dir.join("model.safetensors");
         let (tensors, _) = load_safetensors(&path)?;
@@ -33,6 +39,7 @@ impl Gpt2 {
             }
             p.set_data(t);
         }
+        unused_tensors(&model, &by_name).map_err(|msg| Error::format(&path, msg))?;
         Ok(model)
     }
 
@@ -65,4 +72,38 @@ impl Gpt2 {
         let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
         save_safetensors(&dir.join("model.safetensors"), &named, &meta)
     }
+}
+
+/// A tensor in the file that the model config.json describes does not use means the two disagree
+/// (`"n_layer": 1` over a 2-layer file would silently drop layer h.1): refused, naming the tensor.
+/// Two kinds are not weights and are skipped: the causal-mask buffers older exports carry
+/// (`h.N.attn.bias`, `h.N.attn.masked_bias`), and an `lm_head.weight` equal to `wte.weight` (a
+/// tied head saved out); an lm_head that differs is an untied head, which gradschool does not have.
+fn unused_tensors(model: &Gpt2, by_name: &HashMap<String, crate::Tensor>) -> std::result::Result<(), String> {
+    let used: std::collections::HashSet<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+    let mut names: Vec<&String> = by_name.keys().filter(|n| !used.contains(*n)).collect();
+    names.sort();
+    for name in names {
+        if name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias") {
+            continue;
+        }
+        if name == "lm_head.weight" {
+            let (head, wte) = (&by_name[name], by_name.get("wte.weight"));
+            if wte.is_some_and(|w| w.dims() == head.dims() && w.to_vec() == head.to_vec()) {
+                continue;
+            }
+            return Err("lm_head.weight differs from wte.weight: an untied LM head, which gradschool does not \
+                        implement (its head is tied to wte)"
+                .into());
+        }
+        let c = &model.config;
+        let layer = |n: &str| n.strip_prefix("h.")?.split('.').next()?.parse::<usize>().ok();
+        let held = by_name.keys().filter_map(|n| layer(n)).max().map_or(0, |l| l + 1);
+        return Err(format!(
+            "tensor {name} is not part of the model config.json describes (\"n_layer\": {}, the file holds {held} \
+             layers; \"n_embd\": {}, \"n_head\": {}): the config and the weights disagree",
+            c.n_layer, c.n_embd, c.n_head
+        ));
+    }
+    Ok(())
 }

@@ -30,7 +30,8 @@ impl Gpt2Tokenizer {
         for f in [&vocab, &merges] {
             if !f.is_file() {
                 return Err(Error::Config(format!(
-                    "--tokenizer {}: no tokenizer.json, and {} is missing (GPT-2's vocab.json + merges.txt)",
+                    "{}: no tokenizer.json, and {} is missing (GPT-2's vocab.json + merges.txt; --tokenizer names \
+                     another folder)",
                     dir.display(),
                     f.display()
                 )));

@@ -93,7 +93,7 @@ fn draw<DB: DrawingBackend>(
 pub fn draw_graph(g: &Graph, path: &Path) -> Result<()> {
     fonts();
     let (pos, size) = layout(g);
-    let svg = path.extension().is_some_and(|e| e == "svg");
+    let svg = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     write_via_temporary(path, if svg { "svg" } else { "png" }, "draw the graph", |tmp| {
         if svg {
             draw(&SVGBackend::new(tmp, size).into_drawing_area(), g, &pos)

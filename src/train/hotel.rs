@@ -5,7 +5,7 @@
 //! of the arguments, and whether each reply is exact and quotes the facts it should.
 
 use super::sentiment::{epoch_order, export_fine_tuned, fine_tuned_state, prepare_fine_tuning, LoraConfig};
-use super::{train, Task, TrainReport, TrainerConfig};
+use super::{train_in, RunDir, Start, Task, TrainReport, TrainerConfig};
 use crate::data::hotel::{load_dialogues, parse_model_turn, query, serialise, Hotel, Record, SlotCounts, Turn};
 use crate::error::{Error, Result};
 use crate::gpt2::{copy_tokenizer, Gpt2, Gpt2Tokenizer, Sampling, EOS_ID};
@@ -53,6 +53,8 @@ pub struct HotelConfig {
     pub device: crate::Device,
     /// Continue from out_dir/checkpoint.safetensors.
     pub resume: bool,
+    /// Replace the run the output folder holds (without this or `resume`, such a folder is refused).
+    pub overwrite: bool,
     /// Show progress bars.
     pub progress: bool,
     /// Stop after this step with a checkpoint (testing resume).
@@ -80,6 +82,7 @@ impl HotelConfig {
             gradient_checkpointing: false,
             device: crate::Device::Cpu,
             resume: false,
+            overwrite: false,
             progress: false,
             halt_after: None,
         }
@@ -354,9 +357,11 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
         return Err(Error::Config("--batch-size must be ≥ 1 and --max-len ≥ 8".into()));
     }
     cfg.device.ensure_available()?;
+    // The output folder is claimed before anything is read: a refused run costs nothing.
+    let run = RunDir::claim(&cfg.out_dir, Start::from_flags(cfg.resume, cfg.overwrite)?)?;
     let tok_dir = cfg.tokenizer_dir.clone().unwrap_or_else(|| cfg.model_dir.clone());
-    let tok = Gpt2Tokenizer::from_dir(&tok_dir)?;
     let mut model = Gpt2::from_dir(&cfg.model_dir)?;
+    let tok = Gpt2Tokenizer::from_dir(&tok_dir)?;
     if cfg.max_len > model.config.n_positions {
         return Err(Error::Config(format!(
             "--max-len {} exceeds the model's context of {} positions",
@@ -367,8 +372,9 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
     let valid_d = load_dialogues(&cfg.data_dir.join("valid.jsonl"))?;
     let (train_set, truncated) = sequences(&train_d, &tok, cfg.max_len)?;
     let (valid, _) = sequences(&valid_d, &tok, cfg.max_len)?;
+    super::batch_fits(cfg.batch_size, train_set.len())?;
     if truncated > 0 {
-        println!(
+        crate::say!(
             "{truncated} of {} training dialogues are longer than --max-len {} and lose their last turns",
             train_d.len(),
             cfg.max_len
@@ -388,11 +394,12 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
         eval_each_epoch: false,
         save_every: Some(cfg.eval_every),
         resume: cfg.resume,
+        overwrite: cfg.overwrite,
         progress: cfg.progress,
         halt_after: cfg.halt_after,
         ..TrainerConfig::new(&cfg.out_dir, cfg.epochs, cfg.lr, cfg.seed)
     };
-    let report = train(&mut task, &mut opt, &trainer)?;
+    let report = train_in(&run, &mut task, &mut opt, &trainer)?;
     task.model.set_training(false);
     let metrics = evaluate_hotel(&task.assistant(), &task.valid_dialogues)?;
     if cfg.halt_after.is_none_or(|h| report.steps < h) {

@@ -2,7 +2,7 @@
 //! FeedForwardNet, optimizer and schedule here; epochs, metrics, plots, checkpoints and
 //! `--resume` in the Trainer.
 
-use super::{train, ScheduleUnit, Task, TrainReport, TrainerConfig};
+use super::{train_in, RunDir, ScheduleUnit, Start, Task, TrainReport, TrainerConfig};
 use crate::data::{offline_data_dir, DataLoader, ImageDataset, MnistFiles, MNIST_MEAN_STD};
 use crate::error::{Error, Result};
 use crate::models::FeedForwardNet;
@@ -35,6 +35,8 @@ pub struct MnistConfig {
     pub out_dir: PathBuf,
     /// Continue from out_dir/checkpoint.safetensors.
     pub resume: bool,
+    /// Replace the run the output folder holds (without this or `resume`, such a folder is refused).
+    pub overwrite: bool,
     /// Log the training loss every this many steps (the course: 100).
     pub log_interval: usize,
     /// Test batch size (1000).
@@ -62,6 +64,7 @@ impl Default for MnistConfig {
             data_dir: None,
             out_dir: PathBuf::from("runs/mnist"),
             resume: false,
+            overwrite: false,
             log_interval: 100,
             test_batch_size: 1000,
             limit_train: None,
@@ -180,14 +183,10 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         return Err(Error::Config("--batch-size and --test-batch-size must be at least 1".into()));
     }
     config.device.ensure_available()?;
+    // The output folder is claimed before anything is read: a refused run costs nothing.
+    let run = RunDir::claim(&config.out_dir, Start::from_flags(config.resume, config.overwrite)?)?;
     let (train_set, test) = load_data(config)?;
-    if train_set.len() < config.batch_size {
-        return Err(Error::Config(format!(
-            "--batch-size {} is larger than the {} training examples",
-            config.batch_size,
-            train_set.len()
-        )));
-    }
+    super::batch_fits(config.batch_size, train_set.len())?;
     let model = FeedForwardNet::new(&mut manual_seed(config.seed));
     for p in model.parameters() {
         p.to_device_(&config.device)?;
@@ -200,13 +199,14 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         schedule_unit: ScheduleUnit::Epoch,
         log_every: config.log_interval,
         resume: config.resume,
+        overwrite: config.overwrite,
         progress: config.progress,
         halt_after: config.halt_after,
         ..TrainerConfig::new(&config.out_dir, config.epochs, config.lr, config.seed)
     };
-    let report = train(&mut task, opt.as_mut(), &trainer)?;
+    let report = train_in(&run, &mut task, opt.as_mut(), &trainer)?;
     if let Some(profile) = config.device.profile_report() {
-        eprintln!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
+        crate::warn!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
     }
     let (test_loss, test_accuracy) =
         (report.last("test_loss").unwrap_or(f64::NAN), report.last("test_accuracy").unwrap_or(f64::NAN));

@@ -38,14 +38,31 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
+/// Values beyond this are drawn at it: a wider span overflows to infinity, and plotters' search
+/// for tick marks never ends on an infinite (or zero-width) range.
+const AXIS_LIMIT: f64 = 1e300;
+
+/// The axis range of the finite values, padded by 5% (and by a millionth of their magnitude, so
+/// a flat series far from 0 still gets a range wider than a rounding error).
 fn range(series: &[Series], f: impl Fn(&(f64, f64)) -> f64) -> (f64, f64) {
-    let vals: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(&f)).filter(|v| v.is_finite()).collect();
+    let vals: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(&f))
+        .filter(|v| v.is_finite())
+        .map(|v| v.clamp(-AXIS_LIMIT, AXIS_LIMIT))
+        .collect();
     let (lo, hi) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let pad = ((hi - lo) * 0.05).max(lo.abs().max(hi.abs()) * 1e-6).max(1e-9);
     (lo - pad, hi + pad)
+}
+
+/// The points of `s` that can be drawn: non-finite ones left out, the rest clamped to the axes.
+fn drawable(s: &Series) -> Vec<(f64, f64)> {
+    let clamp = |v: f64| v.clamp(-AXIS_LIMIT, AXIS_LIMIT);
+    s.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| (clamp(x), clamp(y))).collect()
 }
 
 const COLORS: [RGBColor; 6] = [
@@ -82,10 +99,11 @@ pub fn plot_panels(path: &Path, panels: &[Panel], size: (u32, u32)) -> Result<()
             for (i, s) in panel.series.iter().enumerate() {
                 let color = COLORS[i % COLORS.len()];
                 let style = ShapeStyle { color: color.to_rgba(), filled: true, stroke_width: 2 };
-                let drawn = chart.draw_series(LineSeries::new(s.points.iter().copied(), style))?;
+                let points = drawable(s);
+                let drawn = chart.draw_series(LineSeries::new(points.iter().copied(), style))?;
                 drawn.label(&s.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-                if s.points.len() <= 60 {
-                    chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+                if points.len() <= 60 {
+                    chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
                 }
             }
             chart
@@ -135,4 +153,46 @@ pub fn plot_metrics(path: &Path, title: &str, names: &[String], rows: &[MetricsR
     }
     let height = 400 * panels.len() as u32;
     plot_panels(path, &panels, (1000, height))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extreme_and_non_finite_values_draw_in_bounded_time() {
+        let dir = std::env::temp_dir().join(format!("gradschool-plot-range-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cases: [&[f64]; 7] = [
+            &[1e308, -1e308],
+            &[1.7e308, 0.0],
+            &[f64::MAX, f64::MIN, f64::MIN_POSITIVE],
+            &[1e20, 1e20],
+            &[5e-324, 0.0],
+            &[f64::NAN, f64::INFINITY, 0.5],
+            &[-3.0, -3.0],
+        ];
+        for (i, ys) in cases.into_iter().enumerate() {
+            let points: Vec<(f64, f64)> = ys.iter().enumerate().map(|(x, &y)| (x as f64, y)).collect();
+            let (lo, hi) = range(&[Series { label: "y".into(), points: points.clone() }], |p| p.1);
+            assert!(lo.is_finite() && hi.is_finite() && lo < hi, "case {i}: range ({lo}, {hi})");
+            // plotters hung for ever on such ranges: draw in a thread and give up after a minute
+            let path = dir.join(format!("case{i}.png"));
+            let (send, done) = std::sync::mpsc::channel();
+            let p = path.clone();
+            std::thread::spawn(move || {
+                let panel = Panel {
+                    title: "t".into(),
+                    x_label: "x".into(),
+                    y_label: "y".into(),
+                    series: vec![Series { label: "y".into(), points }],
+                };
+                let _ = send.send(plot_panels(&p, &[panel], (300, 200)).map_err(|e| e.to_string()));
+            });
+            let result = done.recv_timeout(std::time::Duration::from_secs(60));
+            assert!(matches!(result, Ok(Ok(()))), "case {i} ({ys:?}): {result:?}");
+            assert!(path.is_file());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -3,7 +3,7 @@
 //! recipe over the shared [`train`] loop: random windows of the token stream, the last tenth of
 //! it held out for an evaluation loss.
 
-use super::{train, Task, TrainReport, TrainerConfig};
+use super::{train_in, RunDir, Start, Task, TrainReport, TrainerConfig};
 use crate::error::{Error, Result};
 use crate::gpt2::{copy_tokenizer, Gpt2, Gpt2Config, Gpt2Tokenizer};
 use crate::int_tensor::IntTensor;
@@ -44,6 +44,8 @@ pub struct PretrainConfig {
     pub eval_every: usize,
     /// Continue from out_dir/checkpoint.safetensors.
     pub resume: bool,
+    /// Replace the run the output folder holds (without this or `resume`, such a folder is refused).
+    pub overwrite: bool,
     /// Stop after this step with a checkpoint, as an interrupted run would (testing resume).
     pub halt_after: Option<usize>,
 }
@@ -66,6 +68,7 @@ impl PretrainConfig {
             gradient_checkpointing: false,
             eval_every: 100,
             resume: false,
+            overwrite: false,
             halt_after: None,
         }
     }
@@ -151,6 +154,8 @@ pub fn pretrain(cfg: &PretrainConfig) -> Result<TrainReport> {
     }
     cfg.config.validate().map_err(Error::Config)?;
     cfg.device.ensure_available()?;
+    // The output folder is claimed before anything is read: a refused run costs nothing.
+    let run = RunDir::claim(&cfg.out_dir, Start::from_flags(cfg.resume, cfg.overwrite)?)?;
     let tok = Gpt2Tokenizer::from_dir(&cfg.tokenizer_dir)?;
     let mut tokens: Vec<i64> = Vec::new();
     for path in &cfg.texts {
@@ -179,13 +184,14 @@ pub fn pretrain(cfg: &PretrainConfig) -> Result<TrainReport> {
         eval_each_epoch: false,
         save_every: Some(cfg.eval_every),
         resume: cfg.resume,
+        overwrite: cfg.overwrite,
         progress: cfg.progress,
         halt_after: cfg.halt_after,
         ..TrainerConfig::new(&cfg.out_dir, 1, cfg.lr, cfg.seed)
     };
-    let report = train(&mut task, &mut opt, &trainer)?;
+    let report = train_in(&run, &mut task, &mut opt, &trainer)?;
     if let Some(profile) = cfg.device.profile_report() {
-        eprintln!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
+        crate::warn!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
     }
     Ok(report)
 }

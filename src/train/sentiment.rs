@@ -3,7 +3,7 @@
 //! 1 epoch, evaluate and save every 100 steps, seed 42) and AdamW with linear decay as Hugging
 //! Face's Trainer uses — a recipe over the shared [`train`] loop.
 
-use super::{train, Task, TrainReport, TrainerConfig};
+use super::{train_in, RunDir, Start, Task, TrainReport, TrainerConfig};
 use crate::data::sentiment::{collate, process_example, LabelledSequence};
 pub use crate::data::text::{load_text_data, TextData};
 use crate::error::{Error, Result};
@@ -63,6 +63,8 @@ pub struct SentimentConfig {
     pub device: crate::Device,
     /// Continue from out_dir/checkpoint.safetensors.
     pub resume: bool,
+    /// Replace the run the output folder holds (without this or `resume`, such a folder is refused).
+    pub overwrite: bool,
     /// Stop after this step with a checkpoint, as an interrupted run would (testing resume).
     pub halt_after: Option<usize>,
 }
@@ -111,6 +113,7 @@ impl SentimentConfig {
             grad_accum: 1,
             device: crate::Device::Cpu,
             resume: false,
+            overwrite: false,
             halt_after: None,
         }
     }
@@ -243,8 +246,10 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
         return Err(Error::Config("--batch-size must be ≥ 1 and --max-len ≥ 3".into()));
     }
     cfg.device.ensure_available()?;
-    let tok = Gpt2Tokenizer::from_dir(cfg.tokenizer_dir.as_ref().unwrap_or(&cfg.model_dir))?;
+    // The output folder is claimed before anything is read: a refused run costs nothing.
+    let run = RunDir::claim(&cfg.out_dir, Start::from_flags(cfg.resume, cfg.overwrite)?)?;
     let mut model = Gpt2::from_dir(&cfg.model_dir)?;
+    let tok = Gpt2Tokenizer::from_dir(cfg.tokenizer_dir.as_ref().unwrap_or(&cfg.model_dir))?;
     if tok.vocab_size() > model.config.vocab_size {
         return Err(Error::Config(format!(
             "the tokenizer has {} tokens, the model only {}",
@@ -269,6 +274,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
         train_set.shuffle(&mut manual_seed(cfg.seed)); // a balanced subset, not the first n positives
         train_set.truncate(n);
     }
+    super::batch_fits(cfg.batch_size, train_set.len())?;
     if let Some(n) = cfg.limit_eval {
         valid.shuffle(&mut manual_seed(cfg.seed + 1));
         valid.truncate(n);
@@ -285,17 +291,18 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
         eval_each_epoch: false,
         save_every: Some(cfg.save_every),
         resume: cfg.resume,
+        overwrite: cfg.overwrite,
         progress: cfg.progress,
         halt_after: cfg.halt_after,
         ..TrainerConfig::new(&cfg.out_dir, cfg.epochs, cfg.lr, cfg.seed)
     };
-    let report = train(&mut task, &mut opt, &trainer)?;
+    let report = train_in(&run, &mut task, &mut opt, &trainer)?;
     if cfg.lora.is_some() && cfg.halt_after.is_none_or(|h| report.steps < h) {
         task.model.merge_lora();
         task.model.save_dir(&cfg.out_dir.join("merged"))?;
     }
     if let Some(profile) = cfg.device.profile_report() {
-        eprintln!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
+        crate::warn!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
     }
     Ok(report)
 }
@@ -344,9 +351,9 @@ pub(crate) fn prepare_fine_tuning(model: &mut Gpt2, lora: Option<LoraConfig>, tr
         }
         let n: usize = model.trainable_parameters().iter().map(|p| p.numel()).sum();
         let adapters: usize = model.lora_parameters().iter().map(|(_, p)| p.numel()).sum();
-        println!("LoRA r={r} α={alpha}: {n} trainable parameters of {}", model.num_parameters() + adapters);
+        crate::say!("LoRA r={r} α={alpha}: {n} trainable parameters of {}", model.num_parameters() + adapters);
     } else {
-        println!("full fine-tuning: {} trainable parameters", model.num_parameters());
+        crate::say!("full fine-tuning: {} trainable parameters", model.num_parameters());
     }
 }
 

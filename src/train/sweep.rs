@@ -96,7 +96,7 @@ pub fn sweep(base: &SentimentConfig, grid: &SweepGrid) -> Result<Vec<SweepRun>> 
     std::fs::create_dir_all(&base.out_dir).map_err(|e| Error::io(&base.out_dir, e))?;
     let (mut runs, total) = (Vec::new(), configs.len());
     for (i, (label, config)) in configs.into_iter().enumerate() {
-        println!("== run {}/{total}: {label}", i + 1);
+        crate::say!("== run {}/{total}: {label}", i + 1);
         let report = train_sentiment(&config)?;
         let seconds = report.rows.iter().filter_map(|r| r.train_seconds).sum();
         runs.push(SweepRun { label, config, report, seconds });

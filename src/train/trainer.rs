@@ -10,7 +10,8 @@
 //! running loss sums, the metrics so far) is in the checkpoint.
 
 use super::checkpoint::{restore, save_checkpoint, Counters};
-use super::{epoch_progress, MetricsRow, Task};
+use super::run_dir::{RunDir, Start};
+use super::{epoch_progress, interrupted, MetricsRow, Task};
 use crate::error::{Error, Result};
 use crate::optim::{clip_grad_norm, LrSchedule, Optimizer, Schedule};
 use crate::tensor::Tensor;
@@ -56,6 +57,9 @@ pub struct TrainerConfig {
     pub seed: u64,
     /// Continue from out_dir/checkpoint.safetensors.
     pub resume: bool,
+    /// Replace the run out_dir holds (its checkpoint, metrics.csv and loss.png are deleted);
+    /// without this or `resume`, a folder holding a run is refused.
+    pub overwrite: bool,
     /// Draw a progress bar.
     pub progress: bool,
     /// Stop after this step as an interrupted run would, with a checkpoint (for testing resume).
@@ -80,6 +84,7 @@ impl TrainerConfig {
             save_every: None,
             seed,
             resume: false,
+            overwrite: false,
             progress: false,
             halt_after: None,
         }
@@ -99,7 +104,13 @@ impl TrainerConfig {
         if self.max_grad_norm.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
             return Err(Error::Config("--max-grad-norm must be a positive number".into()));
         }
+        Start::from_flags(self.resume, self.overwrite)?;
         Ok(())
+    }
+
+    /// How the run starts in its folder (`resume`, `overwrite` or neither).
+    pub fn start(&self) -> Result<Start> {
+        Start::from_flags(self.resume, self.overwrite)
     }
 
     /// What a resumed run must share with the checkpoint: everything but the number of epochs,
@@ -119,6 +130,17 @@ impl TrainerConfig {
             self.seed
         )
     }
+}
+
+/// The one rule of every training command: a batch larger than the training set is refused (it
+/// would give one short step an epoch, silently), naming both numbers.
+pub fn batch_fits(batch_size: usize, examples: usize) -> Result<()> {
+    if batch_size > examples {
+        return Err(Error::Config(format!(
+            "--batch-size {batch_size} is larger than the {examples} training examples"
+        )));
+    }
+    Ok(())
 }
 
 /// What a finished run reports.
@@ -149,24 +171,64 @@ fn mix(seed: u64, k: u64) -> u64 {
 }
 
 /// Trains `task` with `opt` as `cfg` says (see the module docs); returns every metrics row.
-// ANCHOR: train
+/// Claims `cfg.out_dir` for the run (see [`RunDir::claim`]); a recipe that writes into the folder
+/// before or after training claims it itself and calls [`train_in`].
 pub fn train(task: &mut dyn Task, opt: &mut dyn Optimizer, cfg: &TrainerConfig) -> Result<TrainReport> {
     cfg.validate()?;
+    let run = RunDir::claim(&cfg.out_dir, cfg.start()?)?;
+    train_in(&run, task, opt, cfg)
+}
+
+/// [`train`] in a folder the caller has claimed (`run` must be `cfg.out_dir`).
+// ANCHOR: train
+pub fn train_in(
+    run: &RunDir,
+    task: &mut dyn Task,
+    opt: &mut dyn Optimizer,
+    cfg: &TrainerConfig,
+) -> Result<TrainReport> {
+    cfg.validate()?;
+    if run.path() != cfg.out_dir {
+        return Err(Error::Config(format!(
+            "the trainer was given {} but claimed {}",
+            cfg.out_dir.display(),
+            run.path().display()
+        )));
+    }
     let (batches, names) = (task.batches(), task.eval_names());
     if batches == 0 {
         return Err(Error::Config("the training set gives no batch (is it empty?)".into()));
     }
-    std::fs::create_dir_all(&cfg.out_dir).map_err(|e| Error::io(&cfg.out_dir, e))?;
-    // A directory that cannot be written is found now, not at the first save an hour in.
-    let probe = cfg.out_dir.join(format!(".gradschool-write-test{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| Error::io(&cfg.out_dir, e))?;
-    let _ = std::fs::remove_file(&probe);
     let steps_per_epoch = batches.div_ceil(cfg.grad_accum);
     let total = steps_per_epoch * cfg.epochs;
     let fingerprint = format!("{} | {}", task.fingerprint(), cfg.fingerprint());
     let (mut c, mut rows) = (Counters { epoch: 1, ..Default::default() }, Vec::new());
     if cfg.resume {
         (c, rows) = restore(task, opt, &cfg.out_dir, &fingerprint, &names)?;
+        let finished = c.epoch == cfg.epochs + 1 && c.next_batch == 0;
+        if c.epoch > cfg.epochs && !finished {
+            let (done, at_least) = if c.next_batch == 0 {
+                (format!("has finished {} epochs (step {})", c.epoch - 1, c.step), c.epoch - 1)
+            } else {
+                (format!("is at step {}, in epoch {}", c.step, c.epoch), c.epoch)
+            };
+            return Err(Error::Config(format!(
+                "--resume --epochs {}: the run in {} {done}; ask for --epochs {at_least} or more",
+                cfg.epochs,
+                cfg.out_dir.display()
+            )));
+        }
+        if finished {
+            // The run ended, but a kill may have come between the checkpoint and the files written
+            // after it (metrics.csv, loss.png): write them all again from the checkpoint.
+            crate::say!(
+                "{}: the run was already complete (step {}); its final files are written again",
+                cfg.out_dir.display(),
+                c.step
+            );
+            save_checkpoint(task, opt, &cfg.out_dir, &c, &rows, &names, &fingerprint, true)?;
+            return Ok(TrainReport { eval_names: names, rows, steps: c.step });
+        }
     }
     let mut pending: Vec<(usize, Tensor)> = Vec::new(); // (step, loss) not yet read from the device
     while c.epoch <= cfg.epochs {
@@ -213,7 +275,8 @@ pub fn train(task: &mut dyn Task, opt: &mut dyn Optimizer, cfg: &TrainerConfig) 
             c.train_seconds += started.elapsed().as_secs_f64();
             let epoch_done = c.next_batch == batches;
             let last = c.step == total;
-            let halt = cfg.halt_after == Some(c.step);
+            let stop = interrupted() && !last; // Ctrl-C or SIGTERM: stop here, with a checkpoint
+            let halt = cfg.halt_after == Some(c.step) || stop;
             let eval = !names.is_empty()
                 && (cfg.eval_every.is_some_and(|n| c.step % n == 0) || (cfg.eval_each_epoch && epoch_done) || last);
             let save = eval || last || halt || cfg.save_every.is_some_and(|n| c.step % n == 0);
@@ -224,7 +287,7 @@ pub fn train(task: &mut dyn Task, opt: &mut dyn Optimizer, cfg: &TrainerConfig) 
             if eval {
                 let row = evaluate_row(task, opt, &mut c, &names)?;
                 let line = describe(&row, &names, &c);
-                bar.suspend(|| println!("{line}"));
+                bar.suspend(|| crate::say!("{line}"));
                 rows.push(row);
             } else if c.step % cfg.log_every == 0 && c.since.1 > 0 {
                 rows.push(log_row(opt, &mut c, epoch));
@@ -237,6 +300,14 @@ pub fn train(task: &mut dyn Task, opt: &mut dyn Optimizer, cfg: &TrainerConfig) 
             }
             if halt {
                 bar.finish_and_clear();
+                if stop {
+                    return Err(Error::Interrupted(format!(
+                        "interrupted at step {} of {total}; the checkpoint in {} is saved: run the same command \
+                         with --resume to continue",
+                        c.step,
+                        cfg.out_dir.display()
+                    )));
+                }
                 return Ok(TrainReport { eval_names: names, rows, steps: c.step });
             }
             if epoch_done {

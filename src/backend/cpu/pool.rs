@@ -52,7 +52,9 @@ fn pool() -> MutexGuard<'static, Pool> {
     let pool = POOL.get_or_init(|| {
         let limit = match std::env::var("GRADSCHOOL_CPU_POOL_MB") {
             Ok(v) => v.trim().parse::<usize>().unwrap_or_else(|_| {
-                eprintln!("gradschool: GRADSCHOOL_CPU_POOL_MB={v:?} is not a number of MiB; using {DEFAULT_LIMIT_MB}");
+                crate::warn!(
+                    "gradschool: GRADSCHOOL_CPU_POOL_MB={v:?} is not a number of MiB; using {DEFAULT_LIMIT_MB}"
+                );
                 DEFAULT_LIMIT_MB
             }),
             Err(_) => DEFAULT_LIMIT_MB,
