@@ -123,11 +123,18 @@ fn sft_learns_the_search_call_and_the_grounded_reply_and_the_bot_runs_the_loop()
         .args(["--max-turn-tokens", "40"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"cheap\n").unwrap();
+    // A line that is not UTF-8 and one longer than the context are refused, and the
+    // conversation goes on to the real request.
+    let overlong = format!("{}\n", "x".repeat(400));
+    let input = [&b"\xff\xfe not utf-8\n"[..], overlong.as_bytes(), b"cheap\n"].concat();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("not UTF-8") && stderr.matches("skipped").count() == 2, "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let want: String = data[0].iter().map(|t| format!("{}:{}\n", t.role(), t.body())).collect();
     assert_eq!(stdout, want);

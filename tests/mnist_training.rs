@@ -152,3 +152,82 @@ fn plot_overlays_runs_and_rejects_a_missing_column() {
     assert!(!ok && err.contains("no column `accuracy`"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An IDX file (the MNIST format: magic 0x0000_08_NDIM, big-endian u32 sizes, then u8 data).
+fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    dims.iter().for_each(|d| out.extend(d.to_be_bytes()));
+    out.extend(data);
+    out
+}
+
+/// Four MNIST-format files with `n` train and `m` test images of the given sizes; pixel values
+/// and labels from a fixed LCG.
+fn image_folder(dir: &std::path::Path, (n, train_hw): (u32, u32), (m, test_hw): (u32, u32)) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut state = 7u64;
+    let mut byte = |modulo: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) % modulo) as u8
+    };
+    for (prefix, count, hw) in [("train", n, train_hw), ("t10k", m, test_hw)] {
+        let pixels: Vec<u8> = (0..count * hw * hw).map(|_| byte(256)).collect();
+        let labels: Vec<u8> = (0..count).map(|_| byte(10)).collect();
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), idx(&[count, hw, hw], &pixels)).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), idx(&[count], &labels)).unwrap();
+    }
+}
+
+#[test]
+fn images_of_another_size_adapt_the_network_and_mismatched_sets_are_refused() {
+    let dir = tmp("sizes");
+    let (small, mixed) = (dir.join("8x8"), dir.join("mixed"));
+    image_folder(&small, (128, 8), (32, 8));
+    image_folder(&mixed, (128, 8), (32, 10));
+    let out = dir.join("out");
+    let args = |data: &std::path::Path| {
+        [
+            "mnist",
+            "--epochs",
+            "1",
+            "--overwrite",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+    };
+    let (ok, said, err) = gradschool(&args(&small).each_ref().map(String::as_str));
+    assert!(ok, "{err}");
+    assert!(said.contains("8×8") && said.contains("fc1 64 → 256"), "{said}");
+    let (weights, _) = gradschool::io::load_safetensors(&out.join("model.safetensors")).unwrap();
+    let fc1 = weights.iter().find(|(n, _)| n == "fc1.weight").unwrap();
+    assert_eq!(fc1.1.dims(), &[256, 64], "Linear(64, 256) stores its weight as (out, in)");
+    let (ok, _, err) = gradschool(&args(&mixed).each_ref().map(String::as_str));
+    assert!(!ok && err.contains("8×8") && err.contains("10×10") && err.contains("mixed"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plot_survives_extreme_values_and_names_a_missing_folder() {
+    let dir = tmp("plot-extreme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("m.csv");
+    // one column holding ±1e308 and another 1.7e308 and 0: plotters hung on such axes
+    std::fs::write(&csv, "epoch,step,train_loss,test_loss\n1,1,1e308,1.7e308\n1,2,-1e308,0\n1,3,inf,NaN\n").unwrap();
+    for metric in ["train_loss", "test_loss"] {
+        let png = dir.join(format!("{metric}.png"));
+        let (ok, _, err) =
+            gradschool(&["plot", csv.to_str().unwrap(), "--metric", metric, "-o", png.to_str().unwrap()]);
+        assert!(ok && png.is_file(), "{metric}: {err}");
+    }
+    let nowhere = dir.join("nodir/p.png");
+    let (ok, _, err) = gradschool(&["plot", csv.to_str().unwrap(), "-o", nowhere.to_str().unwrap()]);
+    assert!(!ok && err.contains("does not exist") && !err.contains("ImageError"), "{err}");
+    let pdf = dir.join("g.pdf");
+    let (ok, _, err) = gradschool(&["graph", "-o", pdf.to_str().unwrap()]);
+    assert!(!ok && err.contains(".png or .svg") && !pdf.exists(), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,10 +29,11 @@ fn main() {
                 println!("test gpt2_tokenizer::case_{i} ... ignored, {reason}");
             }
             println!("test gpt2_tokenizer::vocabulary_facts ... ignored, {reason}");
+            println!("test gpt2_tokenizer::chunked_equals_whole ... ignored, {reason}");
             println!("test rotten_tomatoes::hf_split ... ignored, {reason}");
             println!("test sentiment::pipeline_full_and_lora ... ignored, {reason}");
             println!("test download::pinned_hashes_match_the_real_files ... ignored, {reason}");
-            println!("\nshared_data: 0 passed, 0 failed, {} skipped", cases.len() + 4);
+            println!("\nshared_data: 0 passed, 0 failed, {} skipped", cases.len() + 5);
             return;
         }
     };
@@ -61,6 +62,16 @@ fn main() {
     } else {
         failed += 1;
         println!("test gpt2_tokenizer::vocabulary_facts ... FAILED");
+    }
+    match std::panic::catch_unwind(|| chunked_equals_whole(&tok)) {
+        Ok(()) => {
+            passed += 1;
+            println!("test gpt2_tokenizer::chunked_equals_whole ... ok");
+        }
+        Err(_) => {
+            failed += 1;
+            println!("test gpt2_tokenizer::chunked_equals_whole ... FAILED");
+        }
     }
     // Hugging Face's rotten_tomatoes: 8530 / 1066 / 1066, train[0] is a positive sentence about
     // "the rock", labels balanced in every split.
@@ -111,6 +122,32 @@ fn main() {
     println!("\nshared_data: {passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);
+    }
+}
+
+/// Encoding a corpus piece by piece (`encode_long`, what `pretrain --text` and `tokenize --file`
+/// do to bound memory) gives exactly the ids of encoding it whole, on real text and on text made
+/// of the places a cut could go wrong: spaces before newlines, blank lines, Unicode spaces,
+/// special tokens, contractions and digits at line starts. Pieces of 1 to 64 bytes put a cut at
+/// every allowed place.
+fn chunked_equals_whole(tok: &Gpt2Tokenizer) {
+    use gradschool::gpt2::chunks;
+    let shakespeare =
+        PathBuf::from(std::env::var_os("GRADSCHOOL_SHARED_DATA").unwrap()).join("tinyshakespeare/input.txt");
+    let real: String = std::fs::read_to_string(shakespeare).unwrap().chars().take(60_000).collect();
+    let tricky =
+        "a \nb\n\nc\n d\n\u{3000}\ne\u{a0}\nf\n'sg\n12h<|endoftext|>\ni\r\nj\t\nk\n\u{85}l\nx\u{b}\ny\n\u{4e2d}\n"
+            .repeat(40);
+    for text in [real.as_str(), tricky.as_str()] {
+        let whole = tok.encode(text).unwrap();
+        assert_eq!(tok.encode_long(text).unwrap(), whole);
+        for target in [1, 2, 3, 7, 64] {
+            let pieces: Vec<&str> = chunks(text, target).collect();
+            assert_eq!(pieces.concat(), text);
+            assert!(pieces.len() > 1, "the text has places to cut");
+            let ids: Vec<u32> = pieces.iter().flat_map(|p| tok.encode(p).unwrap()).collect();
+            assert_eq!(ids, whole, "pieces of {target} bytes");
+        }
     }
 }
 

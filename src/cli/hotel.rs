@@ -227,6 +227,7 @@ pub fn run_bot(a: &HotelBotArgs) -> Result<()> {
     let mut model = Gpt2::from_dir(&a.model_dir)?;
     model.set_training(false);
     let tok = Gpt2Tokenizer::from_dir(a.tokenizer.as_deref().unwrap_or(Path::new(&a.model_dir)))?;
+    tok.fits(model.config.vocab_size)?;
     if a.max_turn_tokens >= model.config.n_positions {
         return Err(Error::Config(format!(
             "--max-turn-tokens {} leaves no room for the dialogue in the model's {} positions",

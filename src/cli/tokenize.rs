@@ -3,7 +3,7 @@
 use clap::Args;
 use gradschool::gpt2::Gpt2Tokenizer;
 use gradschool::{Error, Result};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 /// Flags of `gradschool tokenize`.
@@ -44,13 +44,24 @@ pub fn run(args: &TokenizeArgs) -> Result<()> {
         (Some(t), None) => t.clone(),
         (None, None) => unreachable!("clap requires the text or --file"),
     };
-    let pieces = tok.encode_with_pieces(&text)?;
-    if !args.ids_only {
-        for (id, piece) in &pieces {
-            gradschool::say!("{id:>6}  {piece}");
+    // Piece by piece (see gpt2::chunks): the ids are those of the whole text, and memory holds
+    // one piece's token records at a time, not the whole file's.
+    let mut ids: Vec<u32> = Vec::new();
+    for chunk in gradschool::gpt2::chunks(&text, gradschool::gpt2::CHUNK_BYTES) {
+        let pieces = tok.encode_with_pieces(chunk)?;
+        if !args.ids_only {
+            for (id, piece) in &pieces {
+                gradschool::say!("{id:>6}  {piece}");
+            }
         }
+        ids.extend(pieces.iter().map(|(id, _)| *id));
     }
-    let ids: Vec<String> = pieces.iter().map(|(id, _)| id.to_string()).collect();
-    gradschool::say!("{} tokens: [{}]", pieces.len(), ids.join(", "));
+    // written as it goes: a million ids joined into one string would double the memory
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = write!(out, "{} tokens: [", ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let _ = write!(out, "{}{id}", if i == 0 { "" } else { ", " });
+    }
+    let _ = writeln!(out, "]"); // a closed stdout (| head) ends the listing, never in a panic
     Ok(())
 }

@@ -13,7 +13,7 @@ pub use config::Gpt2Config;
 pub use generate::{sample, Sampling};
 pub use model::{Block, Conv1D, Gpt2, KvCache, LayerCache, Lora};
 #[cfg(feature = "cli")]
-pub use tokenizer::{copy_tokenizer, Gpt2Tokenizer};
+pub use tokenizer::{chunks, copy_tokenizer, Gpt2Tokenizer, CHUNK_BYTES};
 
 /// GPT-2's end-of-text token `<|endoftext|>`, the last of its 50,257 ids.
 pub const EOS_ID: u32 = 50256;

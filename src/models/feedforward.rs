@@ -24,8 +24,14 @@ pub struct FeedForwardNet {
 impl FeedForwardNet {
     /// The network with PyTorch's default initialisation, drawn from `rng`.
     pub fn new(rng: &mut impl Rng) -> FeedForwardNet {
+        FeedForwardNet::with_inputs(784, rng)
+    }
+
+    /// The same network for images of `n_in` pixels (fc1 n_in → 256): the course's recipe on
+    /// another image size (Fashion-MNIST is 28 × 28 too; a 32 × 32 set gives 1024).
+    pub fn with_inputs(n_in: usize, rng: &mut impl Rng) -> FeedForwardNet {
         FeedForwardNet {
-            fc1: Linear::new(784, 256, rng),
+            fc1: Linear::new(n_in, 256, rng),
             fc2: Linear::new(256, 128, rng),
             fc3: Linear::new(128, 64, rng),
             fc4: Linear::new(64, 10, rng),

@@ -362,6 +362,7 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
     let tok_dir = cfg.tokenizer_dir.clone().unwrap_or_else(|| cfg.model_dir.clone());
     let mut model = Gpt2::from_dir(&cfg.model_dir)?;
     let tok = Gpt2Tokenizer::from_dir(&tok_dir)?;
+    tok.fits(model.config.vocab_size)?;
     if cfg.max_len > model.config.n_positions {
         return Err(Error::Config(format!(
             "--max-len {} exceeds the model's context of {} positions",

@@ -176,6 +176,34 @@ impl Task for MnistTask<'_> {
     }
 }
 
+/// The network's input width: the images' pixel count. The course's 784 for 28 × 28 digits; other
+/// sizes adapt fc1 and say so; a test set of another size than the training set, or images of no
+/// pixels, are refused naming the folder and both shapes.
+fn input_width(config: &MnistConfig, train: &ImageDataset, test: &ImageDataset) -> Result<usize> {
+    let dir = config.data_dir.as_deref().unwrap_or(Path::new("the offline digits")).display();
+    if (train.rows, train.cols) != (test.rows, test.cols) {
+        return Err(Error::Config(format!(
+            "--data-dir {dir}: the training images are {}×{} but the test images {}×{}",
+            train.rows, train.cols, test.rows, test.cols
+        )));
+    }
+    let pixels = train.image_size();
+    if pixels == 0 {
+        return Err(Error::Config(format!(
+            "--data-dir {dir}: the images are {}×{}, no pixels",
+            train.rows, train.cols
+        )));
+    }
+    if pixels != 784 {
+        crate::say!(
+            "{dir}: images are {}×{}, not 28×28: the network's input layer is fc1 {pixels} → 256 instead of 784 → 256",
+            train.rows,
+            train.cols
+        );
+    }
+    Ok(pixels)
+}
+
 /// Trains the course's network as `config` says, writing metrics.csv, loss.png,
 /// model.safetensors and checkpoint.safetensors into `config.out_dir` after every epoch.
 pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
@@ -187,7 +215,8 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
     let run = RunDir::claim(&config.out_dir, Start::from_flags(config.resume, config.overwrite)?)?;
     let (train_set, test) = load_data(config)?;
     super::batch_fits(config.batch_size, train_set.len())?;
-    let model = FeedForwardNet::new(&mut manual_seed(config.seed));
+    let pixels = input_width(config, &train_set, &test)?;
+    let model = FeedForwardNet::with_inputs(pixels, &mut manual_seed(config.seed));
     for p in model.parameters() {
         p.to_device_(&config.device)?;
     }

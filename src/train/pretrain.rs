@@ -157,10 +157,11 @@ pub fn pretrain(cfg: &PretrainConfig) -> Result<TrainReport> {
     // The output folder is claimed before anything is read: a refused run costs nothing.
     let run = RunDir::claim(&cfg.out_dir, Start::from_flags(cfg.resume, cfg.overwrite)?)?;
     let tok = Gpt2Tokenizer::from_dir(&cfg.tokenizer_dir)?;
+    tok.fits(cfg.config.vocab_size)?;
     let mut tokens: Vec<i64> = Vec::new();
     for path in &cfg.texts {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        tokens.extend(tok.encode(&text)?.iter().map(|&t| t as i64));
+        tokens.extend(tok.encode_long(&text)?.iter().map(|&t| t as i64));
     }
     let split = tokens.len() - tokens.len() / 10;
     let valid = tokens.split_off(split);

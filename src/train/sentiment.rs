@@ -250,13 +250,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     let run = RunDir::claim(&cfg.out_dir, Start::from_flags(cfg.resume, cfg.overwrite)?)?;
     let mut model = Gpt2::from_dir(&cfg.model_dir)?;
     let tok = Gpt2Tokenizer::from_dir(cfg.tokenizer_dir.as_ref().unwrap_or(&cfg.model_dir))?;
-    if tok.vocab_size() > model.config.vocab_size {
-        return Err(Error::Config(format!(
-            "the tokenizer has {} tokens, the model only {}",
-            tok.vocab_size(),
-            model.config.vocab_size
-        )));
-    }
+    tok.fits(model.config.vocab_size)?;
     if cfg.max_len > model.config.n_positions {
         return Err(Error::Config(format!(
             "--max-len {} exceeds the model's context of {} positions",
