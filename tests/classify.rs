@@ -120,3 +120,47 @@ fn a_sweep_runs_every_combination_and_tables_them() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A GPT-2 whose logits are known by construction: ln_f's γ = 0 and β = e₀ make every
+/// position's final hidden state e₀, so with the tied head logit_j = wte[j]·e₀ = wte[j][0]. Column
+/// 0 of wte is set to 0 except `scores` (token, logit); every other weight is random and does
+/// not matter.
+fn model_with_logits(scores: &[(usize, f32)]) -> gradschool::gpt2::Gpt2 {
+    let model = gradschool::gpt2::Gpt2::new(common::tiny_config(), &mut gradschool::manual_seed(1));
+    let c = model.config.n_embd;
+    let mut wte = model.wte.to_vec();
+    (0..model.config.vocab_size).for_each(|j| wte[j * c] = 0.0);
+    scores.iter().for_each(|&(j, s)| wte[j * c] = s);
+    model.wte.set_data(&gradschool::Tensor::from_vec(wte, model.wte.dims().to_vec()));
+    model.ln_f.weight.set_data(&gradschool::Tensor::zeros([c]));
+    let mut beta = vec![0.0; c];
+    beta[0] = 1.0;
+    model.ln_f.bias.set_data(&gradschool::Tensor::from_vec(beta, [c]));
+    model
+}
+
+#[test]
+fn evaluate_sentiment_scores_only_the_label_tokens() {
+    use gradschool::data::sentiment::process_example;
+    use gradschool::gpt2::EOS_ID;
+    use gradschool::train::sentiment::evaluate_sentiment;
+    let (neg, pos, other) = (12480u32, 1930u32, 7u32); // GPT-2's "neg" and "pos", and a non-label
+                                                       // three positive reviews and one negative, of different lengths (padding in a batch of 3)
+    let data: Vec<_> = [(&[5u32, 6, 9][..], pos), (&[11, 12][..], pos), (&[13][..], pos), (&[14, 15, 16, 17][..], neg)]
+        .iter()
+        .map(|&(text, label)| process_example(text, label, EOS_ID, 8))
+        .collect();
+    let v = common::tiny_config().vocab_size as f64;
+    for (pos_logit, neg_logit, want_accuracy) in [(2.0f32, 1.0f32, 0.75), (1.0, 2.0, 0.25)] {
+        // `other` has the highest logit of the vocabulary: scoring every token instead of the
+        // two label tokens predicts it everywhere, and accuracy would be 0
+        let model = model_with_logits(&[(pos as usize, pos_logit), (neg as usize, neg_logit), (other as usize, 5.0)]);
+        let (loss, accuracy) = evaluate_sentiment(&model, &data, 3, &[neg, pos]);
+        assert_eq!(accuracy, want_accuracy, "logits pos {pos_logit}, neg {neg_logit}");
+        // cross-entropy over the whole vocabulary: log Σ_j e^{logit_j} − logit_label, with
+        // V − 3 logits of 0 (formula, in f64)
+        let lse = ((v - 3.0) + (pos_logit as f64).exp() + (neg_logit as f64).exp() + 5f64.exp()).ln();
+        let want_loss = (3.0 * (lse - pos_logit as f64) + (lse - neg_logit as f64)) / 4.0;
+        assert!((loss - want_loss).abs() < 1e-4, "loss {loss} vs {want_loss} by the formula");
+    }
+}

@@ -58,23 +58,48 @@ fn large_reductions_match_the_definition() {
 }
 
 #[test]
-fn large_softmax_rows_sum_to_one_and_permute_round_trips() {
-    let x = Tensor::randn([300, 257], &mut manual_seed(2)).mul_scalar(10.0);
-    let s = x.softmax(-1).sum_dims(&[-1], false).to_vec();
-    assert!(s.iter().all(|&v| (v - 1.0).abs() < 1e-5));
-    // exp(log_softmax) = softmax
-    let d = (x.log_softmax(-1).exp() - x.softmax(-1)).abs().max().item();
-    assert!(d < 1e-6, "max difference {d}");
+fn large_softmax_matches_the_definition_in_f64_and_permute_round_trips() {
+    // 300 × 257 and 301 × 1000 take the threaded path in chunks of whole rows (the second does
+    // not divide evenly into them); 3 × 5 the serial one. Each row against softmax's definition
+    // computed in f64: a row written to the wrong place, or a chunk's rows shifted, fails.
+    for (rows, cols, scale) in [(300usize, 257usize, 10.0f32), (301, 1000, 3.0), (3, 5, 1.0)] {
+        assert_eq!(rows * cols >= PAR_THRESHOLD, rows > 3);
+        let x = Tensor::randn([rows, cols], &mut manual_seed(rows as u64)).mul_scalar(scale);
+        let (xv, soft, logsoft) = (x.to_vec(), x.softmax(-1).to_vec(), x.log_softmax(-1).to_vec());
+        for r in 0..rows {
+            let row: Vec<f64> = xv[r * cols..(r + 1) * cols].iter().map(|&v| v as f64).collect();
+            let max = row.iter().copied().fold(f64::MIN, f64::max);
+            let lse = max + row.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            for (c, &v) in row.iter().enumerate() {
+                let (want_log, got_log) = (v - lse, logsoft[r * cols + c] as f64);
+                // f32 rounding of x − max − log Σ: a few units of 2⁻²⁴ of the largest term
+                let tol = 8.0 * f32::EPSILON as f64 * (1.0 + max.abs() + lse.abs() + want_log.abs());
+                assert!((got_log - want_log).abs() <= tol, "log_softmax ({r}, {c}): {got_log} vs {want_log}");
+                let (want, got) = (want_log.exp(), soft[r * cols + c] as f64);
+                assert!((got - want).abs() <= tol * want + 1e-12, "softmax ({r}, {c}): {got} vs {want}");
+            }
+        }
+    }
     let y = Tensor::randn([20, 30, 70], &mut manual_seed(3));
     let back = y.permute(&[2, 0, 1]).permute(&[1, 2, 0]);
     assert_eq!(back.to_vec(), y.to_vec());
 }
 
-/// C = op(A)·op(B) by the definition, in f64.
-fn naive_matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<f64> {
+/// C = op(A)·op(B) by the definition in f64, with each element's rounding bound for an f32 dot
+/// product of length k in any summation order (Higham, Accuracy and Stability of Numerical
+/// Algorithms, §3.1): |ĉ − c| ≤ γₖ Σₚ |aₚ||bₚ|, γₖ = k·u / (1 − k·u), u = 2⁻²⁴.
+fn naive_matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<(f64, f64)> {
     let at = |i: usize, p: usize| if ta { a[p * m + i] } else { a[i * k + p] } as f64;
     let bt = |p: usize, j: usize| if tb { b[j * k + p] } else { b[p * n + j] } as f64;
-    (0..m * n).map(|e| (0..k).map(|p| at(e / n, p) * bt(p, e % n)).sum()).collect()
+    let u = f32::EPSILON as f64 / 2.0;
+    let gamma = k as f64 * u / (1.0 - k as f64 * u);
+    (0..m * n)
+        .map(|e| {
+            let terms = (0..k).map(|p| at(e / n, p) * bt(p, e % n));
+            let bound = gamma * (0..k).map(|p| (at(e / n, p) * bt(p, e % n)).abs()).sum::<f64>();
+            (terms.sum(), bound)
+        })
+        .collect()
 }
 
 #[test]
@@ -89,8 +114,8 @@ fn products_split_over_threads_match_the_definition() {
         let (ao, bo) = (if ta { a.t() } else { a.clone() }, if tb { b.t() } else { b.clone() });
         let got = ao.matmul(&bo).to_vec();
         let want = naive_matmul(&a.to_vec(), &b.to_vec(), m, k, n, ta, tb);
-        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
-            assert!((g as f64 - w).abs() < 1e-3 * (1.0 + w.abs()), "({ta}, {tb}) element {i}: {g} vs {w}");
+        for (i, (&g, &(w, bound))) in got.iter().zip(&want).enumerate() {
+            assert!((g as f64 - w).abs() <= bound, "({ta}, {tb}) element {i}: {g} vs {w} (bound {bound:.1e})");
         }
     }
     // Batched products above the rayon threshold, one per task.
@@ -100,8 +125,8 @@ fn products_split_over_threads_match_the_definition() {
     let (av, bv) = (a.to_vec(), b.to_vec());
     for i in 0..6 {
         let want = naive_matmul(&av[i * 64 * 96..], &bv[i * 96 * 80..], 64, 96, 80, false, false);
-        for (j, w) in want.iter().enumerate() {
-            assert!((got[i * 64 * 80 + j] as f64 - w).abs() < 1e-3 * (1.0 + w.abs()));
+        for (j, &(w, bound)) in want.iter().enumerate() {
+            assert!((got[i * 64 * 80 + j] as f64 - w).abs() <= bound, "batch {i} element {j}");
         }
     }
 }
