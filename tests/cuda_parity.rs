@@ -22,7 +22,10 @@ fn gpu_vs_cpu(name: &str, inputs: &[Tensor], tol: f32, f: impl Fn(&[Tensor]) -> 
     let run = |device: &Device| {
         let xs: Vec<Tensor> = inputs.iter().map(|t| t.to(device).unwrap().detach().requires_grad_()).collect();
         let y = f(&xs);
-        (y.sum() * 1.0).backward();
+        // a random upstream gradient, the same on both devices: an all-ones one hides
+        // index-order bugs (any permutation of the output gets the same gradient)
+        let upstream = Tensor::randn(y.dims().to_vec(), &mut gradschool::manual_seed(99)).to(device).unwrap();
+        (&y * &upstream).sum().backward();
         (y.to_vec(), xs.iter().map(|x| x.grad().unwrap().to_vec()).collect::<Vec<_>>())
     };
     let ((yc, gc), (yg, gg)) = (run(&Device::Cpu), run(&GPU));
@@ -188,16 +191,21 @@ fn gpu_batches_match_cpu() {
 
 /// The tiny transformers-checked GPT-2 trains on the GPU as on the CPU: two AdamW steps (fused
 /// on the GPU), with gradient checkpointing on the GPU side, same losses and gradients. Then the
-/// course's sentiment labels (−100 but one per sequence): the GPU through `labelled_loss` (the head
+/// course's sentiment labels (−100 but one, two or no labels per sequence): the GPU through `labelled_loss` (the head
 /// only at the labelled positions, in-place sparse gradients declined on the GPU), the CPU through
 /// `lm_loss` on the full logits.
 fn gpt2_steps_match_cpu() {
     use gradschool::gpt2::Gpt2;
     use gradschool::optim::AdamW;
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2-tiny");
-    let ids = IntTensor::from_vec((0..2 * 12).map(|i| (i * 31 + 7) % 97).collect(), [2, 12]);
-    let sentiment =
-        IntTensor::from_vec((0..2 * 12).map(|i| if i % 12 == 10 - i / 12 { 42 + i } else { -100 }).collect(), [2, 12]);
+    let ids = IntTensor::from_vec((0..4 * 12).map(|i| (i * 31 + 7) % 97).collect(), [4, 12]);
+    // one label in row 0, two in row 1, none in row 2, and row 3's only label at position 0,
+    // which no position predicts (as tests/gpt2_parity.rs's transformers fixture)
+    let labelled = [(0, 10), (1, 3), (1, 9), (3, 0)];
+    let sentiment = IntTensor::from_vec(
+        (0..4 * 12i64).map(|i| if labelled.contains(&(i / 12, i % 12)) { 42 + i } else { -100 }).collect(),
+        [4, 12],
+    );
     let run = |device: &Device, checkpointing: bool, labels: Option<&IntTensor>| {
         let mut model = Gpt2::from_dir(&dir).unwrap();
         model.gradient_checkpointing = checkpointing;

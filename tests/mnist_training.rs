@@ -56,6 +56,8 @@ fn training_learns_is_deterministic_and_resumes_bit_identically() {
     assert_eq!(resumed.test_accuracy, full.test_accuracy);
     let weights = |d: &PathBuf| gradschool::io::load_safetensors(&d.join("model.safetensors")).unwrap().0;
     let (wa, wb) = (weights(&a), weights(&b));
+    assert_eq!(wa.len(), 8, "fc1–fc4, weight and bias each");
+    assert_eq!(wa.len(), wb.len(), "both runs saved every tensor");
     for ((na, ta), (nb, tb)) in wa.iter().zip(&wb) {
         assert_eq!((na, ta.to_vec()), (nb, tb.to_vec()), "weights differ after resume");
     }

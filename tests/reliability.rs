@@ -109,7 +109,7 @@ struct Tally {
 }
 
 /// (Call with [`serial`] held.) Runs `read` on `cases` mutations of `seed` written to `path`: no panic, every error names
-/// the file, no allocation above `factor` × the file's size + 1 MiB.
+/// the file, no allocation above `factor` × the file's size + 64 KiB (a reader's fixed buffers).
 fn fuzz<T>(
     name: &str,
     path: &Path,
@@ -130,7 +130,11 @@ fn fuzz<T>(
         if case == 0 {
             assert!(matches!(outcome, Ok(Ok(_))), "{name}: the unmutated seed file must read");
         }
-        let limit = factor * bytes.len() + (1 << 20);
+        // factor × the file, plus 64 KiB for a reader's fixed buffers: the largest seen over
+        // every case here is 48 KiB (tokenizers' tables for a near-empty merges.txt), then 42 KiB
+        // (gzip's inflate state) and 8 KiB (a BufReader); a reader that sizes a buffer from a
+        // length field instead of the file fails it even for the smallest files.
+        let limit = factor * bytes.len() + (64 << 10);
         match outcome {
             Err(_) => panic!("{name}: case {case} panicked on {} bytes (written to {})", bytes.len(), path.display()),
             Ok(Ok(_)) => tally.ok += 1,

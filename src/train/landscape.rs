@@ -146,7 +146,9 @@ mod tests {
         let (nx, ny) = p.points[1];
         assert!((nx - (x - 0.01 * g[0])).abs() < 1e-5 && (ny - (y - 0.01 * g[1])).abs() < 1e-5, "{:?}", p.points);
         assert_eq!(p.points.len(), 2);
-        assert!((p.final_loss - valley_f64(nx, ny)).abs() < 1e-12);
+        // the final loss by the valley's formula f = (1 − x)² + 10(y − x²)², written out here
+        let want = (1.0 - nx).powi(2) + 10.0 * (ny - nx * nx).powi(2);
+        assert!((p.final_loss - want).abs() < 1e-9 * (1.0 + want), "{} vs {want}", p.final_loss);
     }
 
     #[test]
