@@ -125,6 +125,9 @@ fn a_full_disk_mid_run_keeps_the_last_checkpoint_good() -> Outcome {
     Outcome::Ran
 }
 
+/// A case: its name and the function that runs it.
+type Case = (&'static str, fn() -> Outcome);
+
 /// How a case ended when it did not panic.
 enum Outcome {
     Ran,
@@ -132,33 +135,26 @@ enum Outcome {
 }
 
 fn main() {
-    let ran = |f: fn()| {
-        move || {
-            f();
-            Outcome::Ran
-        }
-    };
-    let cases: [(&str, Box<dyn Fn() -> Outcome + std::panic::RefUnwindSafe>); 3] = [
-        (
-            "an_output_path_that_is_a_file_is_refused_and_left_alone",
-            Box::new(ran(an_output_path_that_is_a_file_is_refused_and_left_alone)),
-        ),
-        (
-            "an_unwritable_directory_is_refused_before_training",
-            Box::new(ran(an_unwritable_directory_is_refused_before_training)),
-        ),
-        (
-            "a_full_disk_mid_run_keeps_the_last_checkpoint_good",
-            Box::new(a_full_disk_mid_run_keeps_the_last_checkpoint_good),
-        ),
+    fn file() -> Outcome {
+        an_output_path_that_is_a_file_is_refused_and_left_alone();
+        Outcome::Ran
+    }
+    fn unwritable() -> Outcome {
+        an_unwritable_directory_is_refused_before_training();
+        Outcome::Ran
+    }
+    let cases: [Case; 3] = [
+        ("an_output_path_that_is_a_file_is_refused_and_left_alone", file),
+        ("an_unwritable_directory_is_refused_before_training", unwritable),
+        ("a_full_disk_mid_run_keeps_the_last_checkpoint_good", a_full_disk_mid_run_keeps_the_last_checkpoint_good),
     ];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let (mut passed, mut failed, mut ignored) = (0, 0, 0);
-    for (name, case) in &cases {
+    for (name, case) in cases {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
-        match std::panic::catch_unwind(|| case()) {
+        match std::panic::catch_unwind(case) {
             Ok(Outcome::Ran) => {
                 passed += 1;
                 println!("test {name} ... ok");
