@@ -17,18 +17,22 @@ fn against_library(
     mut yours: impl FnMut(&mut [f32], &[f32], i32),
 ) {
     let mut rng = manual_seed(seed);
-    for n in [1usize, 5, 300] {
+    // Gradients of three magnitudes: ordinary ones, tiny ones (1e-7, where ε = 1e-8 is a tenth of
+    // √v and where it sits in the formula shows: inside the square root or with the wrong sign,
+    // the step is 10–1000× off) and large ones (1e3, where a formula that squares before it
+    // scales loses precision).
+    for (n, scale) in [(1usize, 1.0f32), (5, 1.0), (300, 1.0), (5, 1e-7), (300, 1e-7), (5, 1e3)] {
         let w0: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
         let p = Tensor::from_slice(&w0, [n]).requires_grad_();
         let mut opt = make(vec![p.clone()]);
         let mut w = w0.clone();
         for t in 1..=6 {
-            let g: Vec<f32> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
+            let g: Vec<f32> = (0..n).map(|_| scale * rng.random_range(-3.0f32..3.0)).collect();
             opt.zero_grad();
             (&p * &Tensor::from_slice(&g, [n])).sum().backward(); // ∂/∂p Σ pᵢgᵢ = g
             opt.step();
             yours(&mut w, &g, t);
-            assert_close(&format!("{what}, {n} parameters, step {t}"), &w, &p.to_vec(), 1e-5);
+            assert_close(&format!("{what}, {n} parameters, gradients ~{scale:e}, step {t}"), &w, &p.to_vec(), 1e-5);
         }
     }
 }

@@ -47,5 +47,20 @@ fn ex_9_3_tree_reduction() {
         // Gauss: 1 + … + 1000 = 500500 (exact in f32)
         assert_close("sum 1..=1000", &[block_reduce_sum(&v)], &[500_500.0], 0.0);
         assert_close("one value", &[block_reduce_sum(&[4.5])], &[4.5], 0.0);
+        // odd, prime and just-past-a-power-of-two lengths, with fractional values in [0.5, 1.5):
+        // any order of f32 additions is within γₙ·Σ|v| (n·2⁻²⁴ of the total) of the f64 sum, while
+        // a dropped or doubled element moves it by at least 0.5
+        let mut rng = gradschool::manual_seed(93);
+        for n in [2usize, 3, 7, 13, 127, 1001, 1023, 1025] {
+            let v: Vec<f32> = (0..n).map(|_| rand::Rng::random_range(&mut rng, 0.5f32..1.5)).collect();
+            let want: f64 = v.iter().map(|&x| x as f64).sum();
+            let got = block_reduce_sum(&v) as f64;
+            let bound = n as f64 * f32::EPSILON as f64 / 2.0 * want;
+            assert!(
+                (got - want).abs() <= bound,
+                "{n} values: got {got}, expected {want} (±{bound:.1e}); input starts {:?}",
+                &v[..n.min(6)]
+            );
+        }
     });
 }

@@ -17,7 +17,9 @@ fn hotels(n: usize, rng: &mut impl Rng) -> Vec<Hotel> {
             subway: format!("站{id}"),
             phone: format!("010-{id}"),
             facilities: REQUESTABLE.iter().filter(|_| rng.random_bool(0.4)).map(|f| f.to_string()).collect(),
-            price: rng.random_bool(0.9).then(|| rng.random_range(100..1500) as f64),
+            // prices on a 50元 grid, as the bounds below: a price equal to a bound is common, and
+            // "不超过300元" (at most 300) must keep a 300元 hotel
+            price: rng.random_bool(0.9).then(|| rng.random_range(2..30) as f64 * 50.0),
             rating: rng.random_range(30..=50) as f64 / 10.0,
             hotel_id: id as u64,
         })
@@ -28,8 +30,8 @@ fn args(rng: &mut impl Rng) -> SearchArgs {
     SearchArgs {
         kind: rng.random_bool(0.5).then(|| ["经济型", "舒适型", "高档型"].choose(rng).unwrap().to_string()),
         facilities: REQUESTABLE.iter().filter(|_| rng.random_bool(0.08)).map(|f| f.to_string()).collect(),
-        price_range_lower: rng.random_bool(0.3).then(|| rng.random_range(100..800)),
-        price_range_upper: rng.random_bool(0.5).then(|| rng.random_range(300..1500)),
+        price_range_lower: rng.random_bool(0.3).then(|| rng.random_range(2..16) * 50),
+        price_range_upper: rng.random_bool(0.5).then(|| rng.random_range(6..30) * 50),
         rating_range_lower: rng.random_bool(0.3).then(|| rng.random_range(35..=48) as f64 / 10.0),
     }
 }
@@ -92,5 +94,20 @@ fn ex_15_3_hotel_matches() {
             }
         }
         assert!(yes > 100 && no > 100, "the grader's cases cover both answers ({yes} / {no})");
+        // every bound exactly at a hotel's value: the bounds are inclusive
+        for h in hs.iter().filter(|h| h.price.is_some()) {
+            let p = h.price.unwrap() as u32;
+            let at = |lower: Option<u32>, upper: Option<u32>, rating: Option<f64>| SearchArgs {
+                kind: None,
+                facilities: Vec::new(),
+                price_range_lower: lower,
+                price_range_upper: upper,
+                rating_range_lower: rating,
+            };
+            for a in [at(Some(p), None, None), at(None, Some(p), None), at(None, None, Some(h.rating))] {
+                assert!(a.matches(h), "the reference keeps a hotel at its bound: {a:?}");
+                assert!(hotel_matches(h, &a), "a bound equal to the hotel's value keeps it\nhotel {h:?}\nargs {a:?}");
+            }
+        }
     });
 }
