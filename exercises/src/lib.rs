@@ -15,22 +15,6 @@
 
 pub mod grader;
 
-macro_rules! chapter {
-    ($name:ident, $stub:literal, $solution:literal, $wrong:literal) => {
-        #[cfg(not(any(feature = "solutions", feature = "wrong")))]
-        #[path = $stub]
-        #[allow(unused_variables, unused_imports, unused_mut, dead_code)]
-        pub mod $name;
-        #[cfg(all(feature = "solutions", not(feature = "wrong")))]
-        #[path = $solution]
-        pub mod $name;
-        // A plausible mistake for every exercise of the chapter: each grader must reject it.
-        #[cfg(feature = "wrong")]
-        #[path = $wrong]
-        pub mod $name;
-    };
-}
-
 /// Under `wrong`, the reference solutions of the chapters whose functions later chapters build on,
 /// so that a wrong chapter 8 trains through correct chapters 4, 6 and 7 and fails for its own
 /// mistake alone.
@@ -44,15 +28,127 @@ pub mod reference_ch06;
 #[path = "../solutions/ch07.rs"]
 pub mod reference_ch07;
 
-chapter!(ch02, "ch02.rs", "../solutions/ch02.rs", "../wrong/ch02.rs");
-chapter!(ch03, "ch03.rs", "../solutions/ch03.rs", "../wrong/ch03.rs");
-chapter!(ch04, "ch04.rs", "../solutions/ch04.rs", "../wrong/ch04.rs");
-chapter!(ch05, "ch05.rs", "../solutions/ch05.rs", "../wrong/ch05.rs");
-chapter!(ch06, "ch06.rs", "../solutions/ch06.rs", "../wrong/ch06.rs");
-chapter!(ch07, "ch07.rs", "../solutions/ch07.rs", "../wrong/ch07.rs");
-chapter!(ch08, "ch08.rs", "../solutions/ch08.rs", "../wrong/ch08.rs");
-chapter!(ch09, "ch09.rs", "../solutions/ch09.rs", "../wrong/ch09.rs");
-chapter!(ch10, "ch10.rs", "../solutions/ch10.rs", "../wrong/ch10.rs");
-chapter!(ch11, "ch11.rs", "../solutions/ch11.rs", "../wrong/ch11.rs");
-chapter!(ch12, "ch12.rs", "../solutions/ch12.rs", "../wrong/ch12.rs");
-chapter!(ch15, "ch15.rs", "../solutions/ch15.rs", "../wrong/ch15.rs");
+// Each chapter three ways: your stub (the default), the reference solution (`solutions`), or a
+// plausible mistake for every exercise (`wrong`: each grader must reject it). Written out plainly
+// rather than by a macro so that tools that read module declarations (cargo-mutants, for the
+// mutation report in MUTANTS.md) find the solutions.
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch02;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch02.rs"]
+pub mod ch02;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch02.rs"]
+pub mod ch02;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch03;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch03.rs"]
+pub mod ch03;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch03.rs"]
+pub mod ch03;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch04;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch04.rs"]
+pub mod ch04;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch04.rs"]
+pub mod ch04;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch05;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch05.rs"]
+pub mod ch05;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch05.rs"]
+pub mod ch05;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch06;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch06.rs"]
+pub mod ch06;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch06.rs"]
+pub mod ch06;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch07;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch07.rs"]
+pub mod ch07;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch07.rs"]
+pub mod ch07;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch08;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch08.rs"]
+pub mod ch08;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch08.rs"]
+pub mod ch08;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch09;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch09.rs"]
+pub mod ch09;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch09.rs"]
+pub mod ch09;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch10;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch10.rs"]
+pub mod ch10;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch10.rs"]
+pub mod ch10;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch11;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch11.rs"]
+pub mod ch11;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch11.rs"]
+pub mod ch11;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch12;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch12.rs"]
+pub mod ch12;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch12.rs"]
+pub mod ch12;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+pub mod ch15;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch15.rs"]
+pub mod ch15;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch15.rs"]
+pub mod ch15;
