@@ -30,12 +30,12 @@ $gs plot "$runs"/batch16/metrics.csv "$runs"/batch64/metrics.csv "$runs"/batch25
   --metric test_accuracy --x epoch -o "$fig/batch-comparison.png"
 
 # Chapter 6: the solvers on the same problem, each with its usual learning rate.
-for spec in "sgd 0.01 0" "sgd-momentum 0.01 0.9" "rmsprop 0.001 0" "adagrad 0.01 0" "adadelta 1.0 0" "adam 0.001 0" "adamw 0.001 0"; do
+for spec in "sgd 0.01 0" "sgd-momentum 0.01 0.9" "rmsprop 0.001 0" "adagrad 0.01 0" "adadelta 1.0 0" "adam 0.001 0" "adamw 0.001 0" "rprop 0.001 0"; do
   set -- $spec
   opt=${1%-momentum}
   $gs mnist --epochs 5 --optimizer "$opt" --lr "$2" --momentum "$3" --log-interval 10 --out-dir "$runs/$1" | tail -1 | sed "s/^/$1 (lr $2): /"
 done
-$gs plot "$runs"/{sgd,sgd-momentum,rmsprop,adagrad,adadelta,adam,adamw}/metrics.csv --metric test_accuracy --x epoch \
+$gs plot "$runs"/{sgd,sgd-momentum,rmsprop,adagrad,adadelta,adam,adamw,rprop}/metrics.csv --metric test_accuracy --x epoch \
   -o "$fig/solver-comparison.png"
 # Chapters 2, 8 and 11: the neuron, the network and LoRA, drawn from their real sizes.
 for d in neuron network lora; do $gs diagram $d -o "$fig/diagram-$d.png"; done

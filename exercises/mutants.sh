@@ -20,10 +20,13 @@ fi
 out=${TMPDIR:-/tmp}/gradschool-mutants
 for ch in "${chapters[@]}"; do
   echo "== chapter $ch"
-  rm -rf "$out/ch$ch"
+  rm -rf "$out/ch$ch" && mkdir -p "$out/ch$ch"
   # exit code 2 = some mutants missed, 3 = some timed out: both are results, not failures
   cargo mutants --in-place --no-shuffle -p exercises --features solutions \
-    -f "exercises/src/../solutions/ch$ch.rs" -o "$out/ch$ch" -- --test "ch$ch" || [ $? -le 3 ]
+    -f "exercises/src/../solutions/ch$ch.rs" -o "$out/ch$ch" -- --test "ch$ch" || {
+    rc=$?
+    [ $rc -eq 2 ] || [ $rc -eq 3 ] || exit $rc
+  }
   python3 exercises/mutants_report.py --import "$ch" "$out/ch$ch/mutants.out/outcomes.json"
 done
 python3 exercises/mutants_report.py

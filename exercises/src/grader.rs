@@ -53,10 +53,12 @@ pub fn grade(id: &str, body: impl FnOnce()) {
 #[track_caller]
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "{what}: got {} values, expected {}", got.len(), want.len());
-    let bad = got.iter().zip(want).position(|(g, w)| !((g - w).abs() <= tol * (1.0 + w.abs())));
+    // written so that NaN is never close
+    let close = |g: f32, w: f32| (g - w).abs() <= tol * (1.0 + w.abs());
+    let bad = got.iter().zip(want).position(|(&g, &w)| !close(g, w));
     if let Some(i) = bad {
         let around = i.saturating_sub(3)..(i + 4).min(got.len());
-        let differing = got.iter().zip(want).filter(|(g, w)| !((*g - *w).abs() <= tol * (1.0 + w.abs()))).count();
+        let differing = got.iter().zip(want).filter(|(&g, &w)| !close(g, w)).count();
         panic!(
             "{what}: element {i} of {}: got {}, expected {} (tolerance {tol} × (1 + |expected|)); {differing} \
              element(s) differ\n  got      [{}..{}] {:?}\n  expected [{}..{}] {:?}",

@@ -65,13 +65,19 @@ fn drawable(s: &Series) -> Vec<(f64, f64)> {
     s.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| (clamp(x), clamp(y))).collect()
 }
 
-const COLORS: [RGBColor; 6] = [
+/// Ten distinct colours (matplotlib's tab10): curves share a colour only past ten series, so the
+/// course's seven- and eight-solver comparisons read without guessing.
+const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 /// Draws `panels` stacked vertically into a PNG at `path`.

@@ -26,8 +26,7 @@ fn run_graders(extra: &[String]) -> Result<Report, String> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("error[E") || stderr.contains("error: could not compile") {
-        let errors: Vec<&str> = stderr.lines().filter(|l| !l.trim_start().starts_with("Compiling")).take(40).collect();
-        return Err(format!("the exercises do not compile yet:\n{}", errors.join("\n")));
+        return Err(first_compile_error(&stderr));
     }
     let mut report = Report { passed: BTreeMap::new(), failures: BTreeMap::new() };
     for line in stdout.lines() {
@@ -68,9 +67,12 @@ fn print_report(all: &[Exercise], report: &Report) {
         }
     }
     println!("\ngradschool exercises");
+    let widest = by_chapter.values().map(|v| v.1).max().unwrap_or(0);
     for (ch, (done, total)) in &by_chapter {
         let bar: String = (0..*total).map(|i| if i < *done { '█' } else { '·' }).collect();
-        println!("  chapter {ch}  {bar:<6} {done}/{total}");
+        // padded by characters, so chapters of 3 and of 12 exercises line up
+        let pad = " ".repeat(widest - total);
+        println!("  chapter {ch:>2}  {bar}{pad} {done}/{total}");
     }
     let done: usize = by_chapter.values().map(|v| v.0).sum();
     println!("  total       {done}/{}", all.len());
@@ -81,12 +83,33 @@ fn print_report(all: &[Exercise], report: &Report) {
             println!("hint: {}", e.hint);
             println!("read: book/src/{}", e.book);
             if let Some(f) = report.failures.get(&e.id) {
-                let msg: Vec<&str> =
-                    f.lines().filter(|l| !l.trim().is_empty() && !l.contains("note: run with")).take(12).collect();
+                // the grader's own banner (✗ ex …, hint, read) is already printed above: once is enough
+                let banner = |l: &str| l.starts_with("✗ ex") || l.starts_with("  hint: ") || l.starts_with("  read: ");
+                let msg: Vec<&str> = f
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.contains("note: run with") && !banner(l))
+                    .take(12)
+                    .collect();
                 println!("\n{}", msg.join("\n"));
             }
         }
     }
+}
+
+/// "Chapter file does not compile", with rustc's first error and where it is: the error line, its
+/// `--> file:line:col` and the source lines rustc shows, not the whole compiler output.
+fn first_compile_error(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with("error[E") || l.starts_with("error:")) else {
+        return "the exercises do not compile yet (no rustc error found in cargo's output)".into();
+    };
+    let block: Vec<&str> = lines[start..].iter().take_while(|l| !l.trim().is_empty()).take(14).copied().collect();
+    let place = block.iter().find_map(|l| l.trim_start().strip_prefix("--> ")).unwrap_or("an unknown place");
+    let errors = lines.iter().filter(|l| l.starts_with("error[E") || l.starts_with("error:")).count();
+    format!(
+        "does not compile: {place} (the first of {errors} error(s); fix it and grade again)\n\n{}",
+        block.join("\n")
+    )
 }
 
 /// Latest modification time under `dir`.
