@@ -164,3 +164,23 @@ fn evaluate_sentiment_scores_only_the_label_tokens() {
         assert!((loss - want_loss).abs() < 1e-4, "loss {loss} vs {want_loss} by the formula");
     }
 }
+
+#[test]
+fn a_batch_larger_than_the_training_set_is_refused_as_mnist_refuses_it() {
+    // One rule for every training command (mnist refused this already; sentiment and classify
+    // ran one short step an epoch instead).
+    let dir = tmp("batch");
+    common::tiny_gpt2(&dir.join("model"));
+    let csv: String = (0..20).map(|i| format!("word {i},{}\n", ["alpha", "beta"][i % 2])).collect();
+    std::fs::write(dir.join("two.csv"), format!("text,label\n{csv}")).unwrap();
+    let cfg = SentimentConfig {
+        out_dir: dir.join("out"),
+        batch_size: 64,
+        progress: false,
+        ..SentimentConfig::with_data(dir.join("model"), TextData::Files { train: dir.join("two.csv"), valid: None })
+    };
+    let err = train_sentiment(&cfg).unwrap_err().to_string();
+    // 20 examples, a tenth (2) held out: 18 to train on
+    assert!(err.contains("--batch-size 64") && err.contains("18 training examples"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
