@@ -40,6 +40,9 @@ $gs plot "$runs"/{sgd,sgd-momentum,rmsprop,adagrad,adadelta,adam,adamw,rprop}/me
 # Chapters 2, 8 and 11: the neuron, the network and LoRA, drawn from their real sizes.
 for d in neuron network lora; do $gs diagram $d -o "$fig/diagram-$d.png"; done
 
+# Chapter 4: one neuron's autograd graph, drawn top to bottom.
+$gs graph --model neuron -o "$fig/graph-neuron.svg" | tail -1
+
 # Chapter 6: four solvers crossing a curved valley, drawn over the loss surface.
 $gs landscape -o "$fig/solver-landscape.png"
 
