@@ -87,8 +87,8 @@ impl MomentumSgd {
 }
 
 /// Train `Mlp::new(&[784, 256, 128, 64, 10], 0.2, …)` seeded with `manual_seed(seed)` on `train`
-/// for `epochs`: batches of 64 from `gradschool::data::DataLoader` (shuffled; epoch e draws its
-/// order with `loader.epoch(seed + e)`), your forward with dropout, your `nll_loss`,
+/// for `epochs`: batches of 64 from `gradschool::data::DataLoader` (shuffled, a fresh order each
+/// epoch: e.g. epoch e draws it with `loader.epoch(seed + e)`), your forward with dropout, your `nll_loss`,
 /// `backward()`, and `MomentumSgd` with lr 0.05 and momentum 0.9. The grader tests the trained
 /// network on held-out digits.
 pub fn train_small(train: &ImageDataset, epochs: usize, seed: u64) -> Mlp {
