@@ -139,7 +139,6 @@ mod tests {
             assert!(pos[i].0 >= MARGIN && pos[i].1 >= MARGIN);
             assert!(pos[i].0 + BOX_W <= width as i32 && pos[i].1 + BOX_H <= height as i32);
         }
-    
     }
 
     #[test]
