@@ -36,7 +36,7 @@ enum Command {
     /// Train the course's MNIST network (784-256-128-64-10, ReLU, dropout 0.2, log_softmax):
     /// progress, metrics.csv, loss.png, model.safetensors, checkpoints, --resume.
     Mnist(mnist::MnistArgs),
-    /// Draw four solvers (SGD, momentum, RMSprop, Adam) crossing a curved valley, over the loss
+    /// Draw six solvers (SGD, momentum, RMSprop, Adam, Rprop, L-BFGS) crossing a curved valley, over the loss
     /// surface, to PNG.
     Landscape(landscape::LandscapeArgs),
     /// Draw one layer's attention maps for a text, one heat map per head, to PNG.

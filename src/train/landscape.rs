@@ -5,7 +5,7 @@
 use super::plot::fonts;
 use crate::error::Result;
 use crate::io::write_via_temporary;
-use crate::optim::Optimizer;
+use crate::optim::{Lbfgs, Optimizer};
 use crate::Tensor;
 use plotters::prelude::*;
 use std::path::Path;
@@ -59,8 +59,37 @@ pub fn solver_path(
     SolverPath { label: label.to_string(), points, final_loss: valley_f64(x, y) }
 }
 
-const PATH_COLORS: [RGBColor; 4] =
-    [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
+/// L-BFGS's trajectory on [`valley`] from `start`: `steps` iterations of [`Lbfgs`] with step
+/// length `lr`, one gradient evaluation each (`max_iter` 1 per `step`, the history kept across
+/// steps), so it spends exactly the gradients the other solvers spend.
+pub fn lbfgs_path(label: &str, start: (f32, f32), steps: usize, lr: f32) -> SolverPath {
+    let w = Tensor::from_vec(vec![start.0, start.1], [2]).requires_grad_();
+    let mut opt = Lbfgs::new(vec![w.clone()], lr).max_iter(1);
+    let point = |w: &Tensor| {
+        let v = w.to_vec();
+        (v[0] as f64, v[1] as f64)
+    };
+    let mut points = vec![point(&w)];
+    for _ in 0..steps {
+        opt.step(|| {
+            let f = valley(&w);
+            f.backward();
+            f.item()
+        });
+        points.push(point(&w));
+    }
+    let (x, y) = *points.last().expect("the start is a point");
+    SolverPath { label: label.to_string(), points, final_loss: valley_f64(x, y) }
+}
+
+const PATH_COLORS: [RGBColor; 6] = [
+    RGBColor(214, 39, 40),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(23, 190, 207),
+    RGBColor(227, 119, 194),
+];
 
 /// Draws log(1 + f) of [`valley_f64`] over `xs` × `ys` as a shaded map (dark = low), with every
 /// path on top and the minimum marked, into a PNG at `path`.
@@ -70,7 +99,7 @@ pub fn draw_landscape(path: &Path, xs: (f64, f64), ys: (f64, f64), paths: &[Solv
         let root = BitMapBackend::new(tmp, (900, 620)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("f(x, y) = (1 − x)² + 10(y − x²)² and the paths of four solvers", ("sans-serif", 20))
+            .caption("f(x, y) = (1 − x)² + 10(y − x²)² and the paths of six solvers", ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(50)
@@ -149,6 +178,19 @@ mod tests {
         // the final loss by the valley's formula f = (1 − x)² + 10(y − x²)², written out here
         let want = (1.0 - nx).powi(2) + 10.0 * (ny - nx * nx).powi(2);
         assert!((p.final_loss - want).abs() < 1e-9 * (1.0 + want), "{} vs {want}", p.final_loss);
+    }
+
+    #[test]
+    fn an_lbfgs_path_takes_one_gradient_per_step() {
+        // L-BFGS's first iteration is a gradient step of length t = min(1, 1/‖g‖₁)·lr
+        // (torch.optim.LBFGS's rule, the gradient's scale being unknown then)
+        let p = lbfgs_path("l-bfgs", (-1.2, 1.0), 1, 1.0);
+        let (x, y) = (-1.2f64, 1.0f64);
+        let g = [-2.0 * (1.0 - x) - 40.0 * x * (y - x * x), 20.0 * (y - x * x)];
+        let t = (1.0f64).min(1.0 / (g[0].abs() + g[1].abs()));
+        let (nx, ny) = p.points[1];
+        assert!((nx - (x - t * g[0])).abs() < 1e-5 && (ny - (y - t * g[1])).abs() < 1e-5, "{:?}", p.points);
+        assert_eq!(lbfgs_path("l-bfgs", (-1.2, 1.0), 7, 1.0).points.len(), 8, "a point per step");
     }
 
     #[test]
