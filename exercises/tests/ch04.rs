@@ -289,12 +289,19 @@ fn ex_4_5_broadcasting_as_a_view() {
 #[test]
 fn ex_4_6_broadcasting_gradient() {
     grade("4.6", || {
-        let g = Tensor::randn([2, 3, 4], &mut manual_seed(3));
+        let mut rng = manual_seed(3);
+        let g = Tensor::randn([2, 3, 4], &mut rng);
+        // a gradient with a size-1 dimension of its own, read at the right position: for shape
+        // [1, 1] the dimension to sum is grad's 1 (size 3), not its 0 (size 1)
+        let g1 = Tensor::randn([1, 3, 4], &mut rng);
+        let cases = [vec![4], vec![3, 1], vec![1, 1, 4], vec![2, 3, 4], vec![1]].map(|s| (&g, s));
+        let cases1 = [vec![1, 1], vec![3, 1], vec![1, 4], vec![1, 1, 1]].map(|s| (&g1, s));
         // gradschool's own sum_to is the reference (itself checked against PyTorch)
-        for shape in [vec![4], vec![3, 1], vec![1, 1, 4], vec![2, 3, 4], vec![1]] {
-            let got = reduce_to_shape(&g, &shape);
-            assert_eq!(got.dims(), &shape[..], "shape");
-            assert_close(&format!("sum to {shape:?}"), &got.to_vec(), &g.sum_to(&shape).to_vec(), 1e-6);
+        for (g, shape) in cases.into_iter().chain(cases1) {
+            let got = reduce_to_shape(g, &shape);
+            assert_eq!(got.dims(), &shape[..], "{:?} summed to {shape:?}: shape", g.dims());
+            let what = format!("{:?} summed to {shape:?}", g.dims());
+            assert_close(&what, &got.to_vec(), &g.sum_to(&shape).to_vec(), 1e-6);
         }
     });
 }

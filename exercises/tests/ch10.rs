@@ -80,8 +80,17 @@ fn ex_10_4_causal_attention() {
 }
 
 fn ln_inputs(r: usize, c: usize, seed: u64) -> (Tensor, Tensor, Tensor) {
-    // rows with a mean and a spread far from 0 and 1, so the normalisation matters
-    let x: Vec<f32> = randn(r * c, seed).iter().map(|v| 3.0 * v + 2.0).collect();
+    // rows with a mean and a spread far from 0 and 1, so the normalisation matters; then two
+    // rows from other regimes (r grows by 2): a mean of 100 with spread 1, where the one-pass
+    // variance E[x²] − mean² cancels in f32 (x² ≈ 1e4 has an ulp of 0.001, so x̂ is off by
+    // ~1e-3, ten times the tolerance) while the two-pass (x − mean)² stays within ~1e-5, and a
+    // nearly constant row (mean 0.5, spread 1e-3: variance 1e-6 < eps = 1e-5), where eps decides
+    // 1/σ (a mean near 0.5 keeps x − mean exact enough in f32 for the 1e-4 tolerance)
+    let z = randn(r * c + 2 * c, seed);
+    let mut x: Vec<f32> = z[..r * c].iter().map(|v| 3.0 * v + 2.0).collect();
+    x.extend(z[r * c..r * c + c].iter().map(|v| 100.0 + v));
+    x.extend(z[r * c + c..].iter().map(|v| 0.5 + 1e-3 * v));
+    let r = r + 2;
     let g: Vec<f32> = randn(c, seed + 1).iter().map(|v| 1.0 + 0.5 * v).collect();
     (t2(&x, r, c), Tensor::from_vec(g, [c]), Tensor::from_vec(randn(c, seed + 2), [c]))
 }
@@ -91,6 +100,7 @@ fn ex_10_5_layer_norm() {
     grade("10.5", || {
         for (seed, (r, c)) in [(3, 5), (2, 16), (4, 2)].into_iter().enumerate() {
             let (x, g, b) = ln_inputs(r, c, 40 + 3 * seed as u64);
+            let r = r + 2; // ln_inputs added its two regime rows
             let want = x.layer_norm(&g, &b, 1e-5).to_vec();
             let got = layer_norm(&x.to_vec(), &g.to_vec(), &b.to_vec(), c, 1e-5);
             assert_close(&format!("LayerNorm ({r}, {c})"), &got, &want, 1e-4);
@@ -103,6 +113,7 @@ fn ex_10_6_layer_norm_backward() {
     grade("10.6", || {
         for (seed, (r, c)) in [(3, 5), (2, 16), (5, 3)].into_iter().enumerate() {
             let (x, g, b) = ln_inputs(r, c, 50 + 3 * seed as u64);
+            let r = r + 2; // ln_inputs added its two regime rows
             let (x, g, b) = (x.requires_grad_(), g.requires_grad_(), b.requires_grad_());
             let dy = t2(&randn(r * c, 60 + seed as u64), r, c);
             (&x.layer_norm(&g, &b, 1e-5) * &dy).sum().backward();
