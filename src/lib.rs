@@ -17,11 +17,14 @@
 
 /// `println!` that never stops the program: a line for the user on stdout, dropped when stdout is
 /// closed (`gradschool mnist … | head -2`), where `println!` would panic and end a training run.
+/// In a data-parallel job only rank 0 says anything ([`distributed::is_leader`]).
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        if $crate::distributed::is_leader() {
+            let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        }
     }};
 }
 
@@ -38,6 +41,7 @@ pub mod autograd;
 pub mod backend;
 pub mod data;
 pub mod device;
+pub mod distributed;
 pub mod error;
 pub mod gpt2;
 pub mod grad_mode;

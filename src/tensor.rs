@@ -369,6 +369,21 @@ impl Tensor {
         *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
+    /// Replaces the accumulated gradient (data parallelism puts the all-reduced sum here).
+    /// Panics if `grad`'s shape is not this tensor's.
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        if let Some(g) = &grad {
+            assert_eq!(
+                g.dims(),
+                self.dims(),
+                "set_grad: gradient of shape {} for a tensor of shape {}",
+                g.shape(),
+                self.shape()
+            );
+        }
+        *self.0.grad.lock().unwrap_or_else(|e| e.into_inner()) = grad.map(|g| g.detach());
+    }
+
     pub(crate) fn accumulate_grad(&self, g: &Tensor) {
         let mut slot = self.0.grad.lock().unwrap_or_else(|e| e.into_inner());
         *slot = Some(match slot.take() {

@@ -17,6 +17,10 @@ pub struct MnistArgs {
     /// Examples per training batch.
     #[arg(long, default_value_t = 64, value_parser = at_least_one)]
     batch_size: usize,
+    /// Batches per optimizer step: their gradients are summed, as one batch of N × --batch-size
+    /// (under mpirun, each rank takes N of them).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    grad_accum: usize,
     /// Learning rate.
     #[arg(long, default_value_t = 0.01, value_parser = positive_f64)]
     lr: f64,
@@ -71,6 +75,7 @@ pub fn run(args: &MnistArgs) -> Result<()> {
     let config = MnistConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
+        grad_accum: args.grad_accum,
         lr: args.lr,
         optimizer: args.optimizer,
         momentum: args.momentum,

@@ -13,6 +13,7 @@ mod gpt2_train;
 mod graph;
 mod hotel;
 mod landscape;
+mod launch;
 mod mnist;
 mod plot;
 mod tokenize;
@@ -78,6 +79,9 @@ enum Command {
     /// Talk to the fine-tuned assistant: it writes a search, the program queries the database,
     /// it writes the reply from the records.
     HotelBot(hotel::HotelBotArgs),
+    /// Run a training command data-parallel on N ranks (mpirun with this machine's flags; needs
+    /// the `distributed` feature): `gradschool launch -n 2 mnist --batch-size 32`.
+    Launch(launch::LaunchArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -117,5 +121,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::HotelData(args) => hotel::run_data(&args),
         Command::HotelSft(args) => hotel::run_sft(&args),
         Command::HotelBot(args) => hotel::run_bot(&args),
+        Command::Launch(args) => launch::run(&args),
     }
 }

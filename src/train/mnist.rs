@@ -19,6 +19,9 @@ pub struct MnistConfig {
     pub epochs: usize,
     /// Batch size (64).
     pub batch_size: usize,
+    /// Batches per optimizer step (1): their gradients are summed, as one batch of
+    /// `grad_accum × batch_size`; under `mpirun` each of N ranks takes this many.
+    pub grad_accum: usize,
     /// Learning rate (0.01).
     pub lr: f64,
     /// Solver (SGD).
@@ -56,6 +59,7 @@ impl Default for MnistConfig {
         MnistConfig {
             epochs: 15,
             batch_size: 64,
+            grad_accum: 1,
             lr: 0.01,
             optimizer: OptimizerKind::Sgd,
             momentum: 0.0,
@@ -227,6 +231,7 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         schedule: config.schedule,
         schedule_unit: ScheduleUnit::Epoch,
         log_every: config.log_interval,
+        grad_accum: config.grad_accum,
         resume: config.resume,
         overwrite: config.overwrite,
         progress: config.progress,

@@ -49,7 +49,8 @@ impl Start {
 #[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
-    _lock: File,
+    /// None on the ranks of a data-parallel job other than 0, which never write to the folder.
+    _lock: Option<File>,
 }
 
 impl RunDir {
@@ -57,7 +58,13 @@ impl RunDir {
     /// holds. Refused: a folder another live run holds (naming its pid), a fresh run over a
     /// finished or interrupted one (naming `--resume` and `--overwrite`), `--resume` where there
     /// is no checkpoint, a folder that cannot be written.
+    ///
+    /// In a data-parallel job only rank 0 claims the folder; the other ranks never write to it
+    /// and get a `RunDir` that holds no lock (if rank 0 is refused, it ends the whole job).
     pub fn claim(dir: &Path, start: Start) -> Result<RunDir> {
+        if !crate::distributed::is_leader() {
+            return Ok(RunDir { path: dir.to_path_buf(), _lock: None });
+        }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let path = dir.join(LOCK);
         let mut lock = OpenOptions::new()
@@ -118,7 +125,7 @@ impl RunDir {
         let probe = dir.join(format!(".gradschool-write-test{}", std::process::id()));
         std::fs::write(&probe, b"").map_err(|e| Error::io(dir, e))?;
         let _ = std::fs::remove_file(&probe);
-        Ok(RunDir { path: dir.to_path_buf(), _lock: lock })
+        Ok(RunDir { path: dir.to_path_buf(), _lock: Some(lock) })
     }
 
     /// The folder.

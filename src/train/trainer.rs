@@ -8,10 +8,17 @@
 //! position — the example order of epoch e, the dropout masks and samples of micro-batch i of
 //! epoch e — and everything else that changes (parameters, optimizer state, step counts, the
 //! running loss sums, the metrics so far) is in the checkpoint.
+//!
+//! Data parallelism (several ranks under `mpirun`, [`crate::distributed`]) is the same loop: a
+//! step takes `ranks × grad_accum` micro-batches, rank r computes the r-th block of them with the
+//! same seeds a single process would use, and the gradients are summed across ranks before the
+//! step — so N ranks are one process with `--grad-accum N`, and at N = 2 bit for bit (a sum of
+//! two numbers does not depend on the order). Only rank 0 evaluates and writes files.
 
 use super::checkpoint::{restore, save_checkpoint, Counters};
 use super::run_dir::{RunDir, Start};
 use super::{epoch_progress, interrupted, MetricsRow, Task};
+use crate::distributed::{self, Collectives};
 use crate::error::{Error, Result};
 use crate::optim::{clip_grad_norm, LrSchedule, Optimizer, Schedule};
 use crate::tensor::Tensor;
@@ -114,14 +121,15 @@ impl TrainerConfig {
     }
 
     /// What a resumed run must share with the checkpoint: everything but the number of epochs,
-    /// the output, and how it is displayed.
-    fn fingerprint(&self) -> String {
+    /// the output, and how it is displayed. `per_step` is the micro-batches of one optimizer step
+    /// over all ranks: a run may resume on another number of ranks if that stays the same.
+    fn fingerprint(&self, per_step: usize) -> String {
         format!(
             "lr={} schedule={:?}/{:?} grad_accum={} max_grad_norm={:?} log_every={} eval_every={:?} eval_each_epoch={} save_every={:?} seed={}",
             self.lr,
             self.schedule,
             self.schedule_unit,
-            self.grad_accum,
+            per_step,
             self.max_grad_norm,
             self.log_every,
             self.eval_every,
@@ -199,9 +207,13 @@ pub fn train_in(
     if batches == 0 {
         return Err(Error::Config("the training set gives no batch (is it empty?)".into()));
     }
-    let steps_per_epoch = batches.div_ceil(cfg.grad_accum);
+    let world = distributed::world();
+    let leader = distributed::is_leader();
+    // micro-batches per optimizer step, over all ranks (rank r computes its block of them)
+    let per_step = cfg.grad_accum * world.size();
+    let steps_per_epoch = batches.div_ceil(per_step);
     let total = steps_per_epoch * cfg.epochs;
-    let fingerprint = format!("{} | {}", task.fingerprint(), cfg.fingerprint());
+    let fingerprint = format!("{} | {}", task.fingerprint(), cfg.fingerprint(per_step));
     let (mut c, mut rows) = (Counters { epoch: 1, ..Default::default() }, Vec::new());
     if cfg.resume {
         (c, rows) = restore(task, opt, &cfg.out_dir, &fingerprint, &names)?;
@@ -226,10 +238,16 @@ pub fn train_in(
                 cfg.out_dir.display(),
                 c.step
             );
-            save_checkpoint(task, opt, &cfg.out_dir, &c, &rows, &names, &fingerprint, true)?;
+            if leader {
+                save_checkpoint(task, opt, &cfg.out_dir, &c, &rows, &names, &fingerprint, true)?;
+            }
             return Ok(TrainReport { eval_names: names, rows, steps: c.step });
         }
     }
+    if world.size() > 1 {
+        start_replicas(world, task, opt)?;
+    }
+    let check_every_step = std::env::var_os("GRADSCHOOL_CHECK_REPLICAS").is_some_and(|v| v == "1");
     let mut pending: Vec<(usize, Tensor)> = Vec::new(); // (step, loss) not yet read from the device
     while c.epoch <= cfg.epochs {
         let epoch = c.epoch;
@@ -239,20 +257,20 @@ pub fn train_in(
             opt.set_lr(cfg.schedule.lr(cfg.lr, epoch - 1));
         }
         let bar = epoch_progress(epoch, cfg.epochs, steps_per_epoch);
-        if !cfg.progress {
+        if !(cfg.progress && leader) {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
-        bar.set_position((c.next_batch / cfg.grad_accum) as u64);
+        bar.set_position((c.next_batch / per_step) as u64);
         while c.next_batch < batches {
             let started = Instant::now();
-            let group = c.next_batch..(c.next_batch + cfg.grad_accum).min(batches);
+            let group = c.next_batch..(c.next_batch + per_step).min(batches);
             if cfg.schedule_unit == ScheduleUnit::Step {
                 opt.set_lr(cfg.schedule.lr(cfg.lr, c.step));
             }
             // ANCHOR: step
             opt.zero_grad();
             let mut step_loss: Option<Tensor> = None;
-            for i in group.clone() {
+            for i in distributed::shard(group.clone(), world.rank(), cfg.grad_accum) {
                 let seed = mix(mix(cfg.seed, epoch as u64), i as u64 + 1);
                 // Each micro-batch's loss is scaled by 1/N: the summed gradients are those of the
                 // mean loss over the N micro-batches.
@@ -260,6 +278,10 @@ pub fn train_in(
                 loss.backward();
                 let l = loss.detach();
                 step_loss = Some(step_loss.map_or(l.clone(), |s| s + l));
+            }
+            let mut stop_asked = false; // by any rank (Ctrl-C reaches them at different moments)
+            if world.size() > 1 {
+                (step_loss, stop_asked) = all_reduce_gradients(world, opt.params(), step_loss, interrupted());
             }
             if let Some(max) = cfg.max_grad_norm {
                 clip_grad_norm(opt.params(), max);
@@ -275,7 +297,8 @@ pub fn train_in(
             c.train_seconds += started.elapsed().as_secs_f64();
             let epoch_done = c.next_batch == batches;
             let last = c.step == total;
-            let stop = interrupted() && !last; // Ctrl-C or SIGTERM: stop here, with a checkpoint
+            // Ctrl-C or SIGTERM: stop here, with a checkpoint (every rank at the same step)
+            let stop = (if world.size() > 1 { stop_asked } else { interrupted() }) && !last;
             let halt = cfg.halt_after == Some(c.step) || stop;
             let eval = !names.is_empty()
                 && (cfg.eval_every.is_some_and(|n| c.step % n == 0) || (cfg.eval_each_epoch && epoch_done) || last);
@@ -284,7 +307,10 @@ pub fn train_in(
                 flush(&mut pending, &mut c, cfg)?;
                 bar.set_message(format!("loss {:.4}", c.since.0 / c.since.1.max(1) as f64));
             }
-            if eval {
+            if world.size() > 1 && (save || check_every_step) {
+                distributed::check_same(world, replica_hash(opt), &format!("after step {}, the parameters", c.step))?;
+            }
+            if eval && leader {
                 let row = evaluate_row(task, opt, &mut c, &names)?;
                 let line = describe(&row, &names, &c);
                 bar.suspend(|| crate::say!("{line}"));
@@ -295,7 +321,7 @@ pub fn train_in(
             if epoch_done {
                 (c.epoch, c.next_batch, c.epoch_loss) = (epoch + 1, 0, (0.0, 0));
             }
-            if save {
+            if save && leader {
                 save_checkpoint(task, opt, &cfg.out_dir, &c, &rows, &names, &fingerprint, last)?;
             }
             if halt {
@@ -319,6 +345,61 @@ pub fn train_in(
     Ok(TrainReport { eval_names: names, rows, steps: c.step })
 }
 // ANCHOR_END: train
+
+/// Makes every rank start from rank 0's tensors (the task's state: the parameters, and anything
+/// else training changes), then checks that parameters and optimizer state are the same on every
+/// rank: a rank that built another model, or resumed from another checkpoint, is found before
+/// the first step rather than as a silent divergence.
+fn start_replicas(world: &dyn Collectives, task: &dyn Task, opt: &dyn Optimizer) -> Result<()> {
+    for (_, t) in task.state() {
+        let mut data = t.to_vec();
+        world.broadcast(&mut data, 0);
+        t.set_host_data(data);
+    }
+    distributed::check_same(world, replica_hash(opt), "at the start, the parameters or optimizer state")
+}
+
+/// A fingerprint of what must be equal on every rank: the parameters and the optimizer state.
+fn replica_hash(opt: &dyn Optimizer) -> u64 {
+    let params: Vec<Vec<f32>> = opt.params().iter().map(Tensor::to_vec).collect();
+    let state: Vec<Vec<f32>> = opt.state().to_tensors().iter().map(|(_, t)| t.to_vec()).collect();
+    distributed::fingerprint(params.iter().chain(&state).map(Vec::as_slice))
+}
+
+/// Sums the gradients of every rank into every rank's `.grad()`, DDP's all-reduce: flattened in
+/// reverse parameter order (the order backward finishes them, in which DDP's buckets fill), with
+/// a presence flag per parameter (a parameter no rank reached keeps no gradient, as alone), the
+/// ranks' summed step loss and whether any rank was asked to stop — one message per step.
+fn all_reduce_gradients(
+    world: &dyn Collectives,
+    params: &[Tensor],
+    loss: Option<Tensor>,
+    stop: bool,
+) -> (Option<Tensor>, bool) {
+    let grads: Vec<Option<Tensor>> = params.iter().rev().map(Tensor::grad).collect();
+    let numel: usize = params.iter().map(Tensor::numel).sum();
+    let mut buf = Vec::with_capacity(numel + params.len() + 3);
+    for (p, g) in params.iter().rev().zip(&grads) {
+        match g {
+            Some(g) => buf.extend(g.to_vec()),
+            None => buf.resize(buf.len() + p.numel(), 0.0),
+        }
+    }
+    buf.extend(grads.iter().map(|g| f32::from(u8::from(g.is_some()))));
+    let local = loss.map(|l| l.item());
+    buf.extend([f32::from(u8::from(local.is_some())), local.unwrap_or(0.0), f32::from(u8::from(stop))]);
+    world.all_reduce_sum(&mut buf);
+    let (sums, flags) = buf.split_at(numel);
+    let mut offset = 0;
+    for (k, p) in params.iter().rev().enumerate() {
+        let n = p.numel();
+        let reached = flags[k] > 0.0;
+        p.set_grad(reached.then(|| p.new_from_vec(sums[offset..offset + n].to_vec(), p.shape().clone())));
+        offset += n;
+    }
+    let tail = &flags[params.len()..];
+    ((tail[0] > 0.0).then(|| Tensor::scalar(tail[1])), tail[2] > 0.0)
+}
 
 /// Reads the pending step losses into the running sums, in step order; a loss that is not a
 /// finite number stops training before anything is saved, so the last checkpoint stays good.

@@ -1,0 +1,199 @@
+//! Data parallelism's communication: the collectives a training step needs (all-reduce,
+//! broadcast), behind one trait, with two engines — this process alone ([`Single`]), and MPI
+//! ranks started by `mpirun` (Open MPI through the `mpi` crate, under the `distributed`
+//! feature). No transport is written here: the bytes move through MPI.
+//!
+//! A process learns its place once, at start-up ([`init`], called by the `gradschool` binary):
+//! under `mpirun` it joins the MPI job; otherwise it is rank 0 of 1 and every collective is the
+//! identity. The trainer asks [`world`] and never needs to know which.
+
+#[cfg(feature = "distributed")]
+mod mpi_world;
+
+use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+/// The collective operations of a group of ranks. Every rank must call the same collectives in
+/// the same order with buffers of the same length: a collective is a meeting, and a rank that
+/// skips one leaves the others waiting forever.
+pub trait Collectives: Send + Sync {
+    /// This process's rank, 0 ≤ rank < size.
+    fn rank(&self) -> usize;
+    /// The number of ranks.
+    fn size(&self) -> usize;
+    /// Every rank's `buf` becomes the element-wise sum of all ranks' `buf`s.
+    fn all_reduce_sum(&self, buf: &mut [f32]);
+    /// Every rank's `buf` becomes rank `root`'s.
+    fn broadcast(&self, buf: &mut [f32], root: usize);
+    /// Every rank's `buf` becomes rank `root`'s (bytes: hashes, flags, text).
+    fn broadcast_bytes(&self, buf: &mut [u8], root: usize);
+    /// Ends every rank of the job at once with `code` (after an error on one of them).
+    fn abort(&self, code: i32) -> !;
+    /// The engine, for messages: "single process" or "MPI".
+    fn engine(&self) -> &'static str;
+}
+
+/// One process alone: rank 0 of 1, every collective the identity.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Single;
+
+impl Collectives for Single {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn all_reduce_sum(&self, _buf: &mut [f32]) {}
+    fn broadcast(&self, _buf: &mut [f32], _root: usize) {}
+    fn broadcast_bytes(&self, _buf: &mut [u8], _root: usize) {}
+    fn abort(&self, code: i32) -> ! {
+        std::process::exit(code)
+    }
+    fn engine(&self) -> &'static str {
+        "single process"
+    }
+}
+
+static WORLD: OnceLock<Box<dyn Collectives>> = OnceLock::new();
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// The group this process trains in: the MPI job after [`init`] under `mpirun`, else [`Single`].
+pub fn world() -> &'static dyn Collectives {
+    WORLD.get_or_init(|| Box::new(Single)).as_ref()
+}
+
+/// Whether this process speaks for the job (rank 0): only it prints progress and writes files.
+pub fn is_leader() -> bool {
+    !QUIET.load(Ordering::Relaxed)
+}
+
+/// The size of the MPI job this process was started in, read from the launcher's environment
+/// (Open MPI's `OMPI_COMM_WORLD_SIZE`, or PMI's `PMI_SIZE` for MPICH and Slurm); `None` when it
+/// was not started by a launcher.
+pub fn launched_size() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"].iter().find_map(|k| std::env::var(k).ok()?.parse().ok())
+}
+
+/// Holds MPI open while it lives (dropping it finalizes MPI); `None` inside when the process runs
+/// alone.
+pub struct WorldGuard {
+    #[cfg(feature = "distributed")]
+    _universe: Option<mpi::environment::Universe>,
+}
+
+impl WorldGuard {
+    /// Leaves the job (MPI_Finalize): call it after this rank's last collective.
+    pub fn finish(self) {}
+}
+
+/// Joins the MPI job when the process was started by `mpirun` (see [`launched_size`]), making
+/// [`world`] the job's ranks and quieting every rank but 0; otherwise does nothing. Call it once,
+/// first thing in `main`, and keep the guard until the end. A binary built without the
+/// `distributed` feature refuses to run as one of several ranks: each would train alone and
+/// overwrite the others' files.
+pub fn init() -> Result<WorldGuard> {
+    let Some(size) = launched_size().filter(|&n| n > 1) else {
+        #[cfg(feature = "distributed")]
+        return Ok(WorldGuard { _universe: None });
+        #[cfg(not(feature = "distributed"))]
+        return Ok(WorldGuard {});
+    };
+    #[cfg(feature = "distributed")]
+    {
+        let (world, universe) = mpi_world::MpiWorld::init()?;
+        if world.size() != size {
+            return Err(Error::Config(format!(
+                "the launcher says {size} ranks but MPI counts {}; is this binary linked against the MPI that \
+                 launched it?",
+                world.size()
+            )));
+        }
+        QUIET.store(world.rank() != 0, Ordering::Relaxed);
+        WORLD
+            .set(Box::new(world))
+            .map_err(|_| Error::Config("distributed::init called after the world was first used".into()))?;
+        Ok(WorldGuard { _universe: Some(universe) })
+    }
+    #[cfg(not(feature = "distributed"))]
+    Err(Error::Config(format!(
+        "started as one of {size} ranks (mpirun), but this gradschool was built without the `distributed` \
+         feature: build it with `cargo build --release --features distributed`"
+    )))
+}
+
+/// FNV-1a over the bits of `values`: a cheap fingerprint to check that every rank holds the same
+/// numbers (not a defence against anyone).
+pub fn fingerprint<'a>(values: impl IntoIterator<Item = &'a [f32]>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in values {
+        for x in v {
+            for b in x.to_bits().to_le_bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+    }
+    h
+}
+
+/// Checks that every rank's `hash` equals rank 0's; an error names the ranks that differ and
+/// `what` was compared.
+pub fn check_same(world: &dyn Collectives, hash: u64, what: &str) -> Result<()> {
+    let mut root = hash.to_le_bytes();
+    world.broadcast_bytes(&mut root, 0);
+    let mut differs = vec![0.0f32; world.size()];
+    differs[world.rank()] = f32::from(u64::from_le_bytes(root) != hash);
+    world.all_reduce_sum(&mut differs);
+    let ranks: Vec<String> =
+        differs.iter().enumerate().filter(|(_, &d)| d != 0.0).map(|(r, _)| r.to_string()).collect();
+    if ranks.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Config(format!("{what} of rank(s) {} differ from rank 0's", ranks.join(", "))))
+    }
+}
+
+/// The micro-batches of one optimizer step that rank `rank` of `size` computes: the step takes
+/// `group` (global micro-batch indices, `size × accum` of them except at an epoch's end) and rank r
+/// the r-th block of `accum` — so with `accum` = 1, rank r takes the step's r-th micro-batch, the
+/// one a single process with `--grad-accum size` computes r-th.
+pub fn shard(group: std::ops::Range<usize>, rank: usize, accum: usize) -> std::ops::Range<usize> {
+    let start = (group.start + rank * accum).min(group.end);
+    start..(start + accum).min(group.end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_group_once_in_rank_order() {
+        // 2 ranks × 3 micro-batches; a full group and an epoch's short last group (7 of 10)
+        for (group, want) in [(0..6, vec![0..3, 3..6]), (6..10, vec![6..9, 9..10]), (9..10, vec![9..10, 10..10])] {
+            let got: Vec<_> = (0..2).map(|r| shard(group.clone(), r, 3)).collect();
+            assert_eq!(got, want, "group {group:?}");
+        }
+        // accum 1: rank r takes the group's r-th micro-batch
+        assert_eq!((0..4).map(|r| shard(8..12, r, 1)).collect::<Vec<_>>(), vec![8..9, 9..10, 10..11, 11..12]);
+    }
+
+    #[test]
+    fn alone_every_collective_is_the_identity_and_the_check_passes() {
+        let mut v = vec![1.5f32, -2.0];
+        Single.all_reduce_sum(&mut v);
+        Single.broadcast(&mut v, 0);
+        assert_eq!(v, [1.5, -2.0]);
+        check_same(&Single, 7, "parameters").unwrap();
+    }
+
+    #[test]
+    fn the_fingerprint_sees_every_bit() {
+        let a = [1.0f32, 2.0];
+        let h = fingerprint([&a[..]]);
+        assert_ne!(h, fingerprint([&[1.0f32, f32::from_bits(2.0f32.to_bits() ^ 1)][..]]), "one bit flipped");
+        assert_ne!(h, fingerprint([&[2.0f32, 1.0][..]]), "order");
+        assert_ne!(fingerprint([&[0.0f32][..]]), fingerprint([&[-0.0f32][..]]), "signed zero");
+        assert_eq!(h, fingerprint([&a[..1], &a[1..]]), "the same numbers split differently");
+    }
+}

@@ -1,0 +1,194 @@
+//! Data-parallel training on real MPI ranks (Open MPI's mpirun, through `gradschool launch`):
+//! two ranks train exactly what one process with `--grad-accum 2` trains, byte for byte, with
+//! every rank's parameters checked equal after every step; a run resumes on another number of
+//! ranks; a killed rank or a refused start ends the whole job with a message naming the rank.
+//! Needs the `distributed` feature and Open MPI (`cargo test --features distributed --test
+//! distributed`; .ci/run installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_gradschool");
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradschool-dp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// MNIST on the shipped digits, small enough for a test: 512 examples, batches of 32.
+fn mnist(optimizer: &[&str], epochs: usize, out: &Path) -> Vec<String> {
+    let mut a: Vec<String> =
+        ["mnist", "--batch-size", "32", "--limit-train", "512", "--log-interval", "4"].map(String::from).to_vec();
+    a.extend(optimizer.iter().map(|s| s.to_string()));
+    a.extend(["--epochs".into(), epochs.to_string(), "--out-dir".into(), out.display().to_string()]);
+    a
+}
+
+fn run(args: &[String]) -> Output {
+    // one compute thread, as each rank has: the same kernels, so the same numbers
+    let out = Command::new(EXE).args(args).env("RAYON_NUM_THREADS", "1").output().unwrap();
+    assert!(out.status.success(), "gradschool {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn launch(ranks: usize, args: &[String]) -> Command {
+    let mut c = Command::new(EXE);
+    c.args(["launch", "-n", &ranks.to_string()]).args(args).env("GRADSCHOOL_CHECK_REPLICAS", "1");
+    c
+}
+
+fn launched(ranks: usize, args: &[String]) -> Output {
+    let out = launch(ranks, args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "launch -n {ranks} {}: {text}", args.join(" "));
+    out
+}
+
+fn bytes(p: PathBuf) -> Vec<u8> {
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn two_ranks_train_what_one_process_with_grad_accum_2_trains_byte_for_byte() {
+    for (name, optimizer) in [
+        ("sgd", &["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.02"][..]),
+        ("adamw", &["--optimizer", "adamw", "--lr", "0.001"]),
+    ] {
+        let (one, two) = (tmp(&format!("{name}-one")), tmp(&format!("{name}-two")));
+        let mut alone = mnist(optimizer, 2, &one);
+        alone.extend(["--grad-accum".into(), "2".into()]);
+        run(&alone);
+        let out = launched(2, &mnist(optimizer, 2, &two));
+        assert_eq!(
+            bytes(one.join("model.safetensors")),
+            bytes(two.join("model.safetensors")),
+            "{name}: 2 ranks vs --grad-accum 2, model.safetensors"
+        );
+        // the same losses and test metrics row by row (the last column is the wall clock)
+        let rows = |d: &Path| -> Vec<String> {
+            let text = std::fs::read_to_string(d.join("metrics.csv")).unwrap();
+            text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
+        };
+        assert_eq!(rows(&one), rows(&two), "{name}: metrics.csv");
+        assert!(rows(&two).len() > 4, "{name}: metrics.csv has its rows");
+        // only rank 0 speaks: each evaluation line once
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.matches("test accuracy").count(), 2, "{name}: one line per epoch, not per rank:\n{stdout}");
+        for d in [one, two] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+#[test]
+fn a_run_resumes_on_another_number_of_ranks() {
+    let sgd = ["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.02"];
+    let (whole, split) = (tmp("whole"), tmp("split"));
+    let mut alone = mnist(&sgd, 3, &whole);
+    alone.extend(["--grad-accum".into(), "2".into()]);
+    run(&alone);
+    // epoch 1 on 2 ranks, then epochs 2-3 in one process with --grad-accum 2: the same 64 examples a step
+    launched(2, &mnist(&sgd, 1, &split));
+    let mut rest = mnist(&sgd, 3, &split);
+    rest.extend(["--grad-accum".into(), "2".into(), "--resume".into()]);
+    run(&rest);
+    assert_eq!(bytes(whole.join("model.safetensors")), bytes(split.join("model.safetensors")));
+    // and back: resuming that run on 2 ranks with --grad-accum 2 would take 128 examples a step
+    let mut other = mnist(&sgd, 4, &split);
+    other.extend(["--grad-accum".into(), "2".into(), "--resume".into()]);
+    let out = launch(2, &other).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("grad_accum=2") && err.contains("grad_accum=4"), "{err}");
+    for d in [whole, split] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// Waits for `child` (a launch) to end, failing the test rather than hanging if it does not.
+fn wait_ended(mut child: std::process::Child, what: &str) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return (status, err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what}: the job did not end within 120 s (a hang)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The pids of gradschool processes whose command line names `marker`.
+fn ranks_of(marker: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> = cmd.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let mnist = args.first().is_some_and(|a| a == EXE) && args.get(1).is_some_and(|a| a == "mnist");
+        if mnist && args.iter().any(|a| a.contains(marker)) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_naming_it_and_the_run_resumes() {
+    let (dir, whole) = (tmp("killed"), tmp("unkilled"));
+    let marker = dir.display().to_string();
+    let sgd = ["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.02"];
+    // 16 steps an epoch, 400 epochs: the job is still running when a rank is killed
+    let child = launch(2, &mnist(&sgd, 400, &dir)).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // wait for a checkpoint, then kill the rank that is not rank 0 (whose pid the run folder's
+    // lock names)
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !dir.join("checkpoint.safetensors").exists() {
+        assert!(Instant::now() < deadline, "no checkpoint after 120 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let leader: u32 = std::fs::read_to_string(dir.join(".gradschool.lock")).unwrap().trim().parse().unwrap();
+    let others: Vec<u32> = ranks_of(&marker).into_iter().filter(|&p| p != leader).collect();
+    assert_eq!(others.len(), 1, "one rank besides rank 0 ({leader}): {others:?}");
+    assert!(Command::new("kill").args(["-9", &others[0].to_string()]).status().unwrap().success());
+    let (status, err) = wait_ended(child, "a killed rank");
+    assert!(!status.success(), "the job must fail");
+    assert!(err.contains("rank 1") && err.contains("signal 9"), "the message names the rank and its end:\n{err}");
+    assert!(ranks_of(&marker).is_empty(), "no rank left running");
+    // the last checkpoint resumes on 2 ranks, to what an unbroken run trains
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let done: usize = metrics.lines().last().unwrap().split(',').next().unwrap().parse().unwrap();
+    let mut resumed = mnist(&sgd, done + 2, &dir);
+    resumed.push("--resume".into());
+    launched(2, &resumed);
+    let mut alone = mnist(&sgd, done + 2, &whole);
+    alone.extend(["--grad-accum".into(), "2".into()]);
+    run(&alone);
+    assert_eq!(
+        bytes(whole.join("model.safetensors")),
+        bytes(dir.join("model.safetensors")),
+        "resumed after epoch {done}"
+    );
+    for d in [dir, whole] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn a_rank_that_is_refused_ends_every_rank_with_its_reason() {
+    let dir = tmp("refused");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("metrics.csv"), "epoch,step\n").unwrap(); // a folder holding a run
+    let args = mnist(&["--lr", "0.01"], 1, &dir);
+    let child = launch(2, &args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let (status, err) = wait_ended(child, "a refused start");
+    assert!(!status.success());
+    assert!(err.contains("error on rank 0 of 2") && err.contains("--resume"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("metrics.csv")).unwrap(), "epoch,step\n", "nothing overwritten");
+    let _ = std::fs::remove_dir_all(&dir);
+}
