@@ -5,6 +5,8 @@
 //! Needs the `distributed` feature and Open MPI (`cargo test --features distributed --test
 //! distributed`; .ci/run installs it).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -80,6 +82,61 @@ fn two_ranks_train_what_one_process_with_grad_accum_2_trains_byte_for_byte() {
             let _ = std::fs::remove_dir_all(d);
         }
     }
+}
+
+/// Every .safetensors file under `dir` but the checkpoint (relative path, bytes), sorted.
+fn safetensors_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "safetensors") && !p.ends_with("checkpoint.safetensors") {
+                // (the checkpoint also records the wall-clock training time)
+                found.push((p.strip_prefix(dir).unwrap().to_path_buf(), bytes(p)));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn lora_fine_tuning_on_two_ranks_equals_grad_accum_2_byte_for_byte() {
+    let dir = tmp("lora");
+    std::fs::create_dir_all(&dir).unwrap();
+    common::tiny_gpt2(&dir.join("model"));
+    let mut csv = String::from("text,label\n");
+    for i in 0..40 {
+        let (word, label) = [("red apple", "alpha"), ("blue sky", "beta")][i % 2];
+        csv += &format!("{word} {i},{label}\n");
+    }
+    std::fs::write(dir.join("d.csv"), csv).unwrap();
+    // LoRA with dropout (each micro-batch's masks from its own seed), clipping at the global
+    // norm after the all-reduce, warmup, evaluation and saves mid-run
+    let args = |out: &str| -> Vec<String> {
+        let d = |f: &str| dir.join(f).display().to_string();
+        let flags = ["--batch-size", "4", "--epochs", "2", "--eval-every", "3", "--save-every", "4", "--lr", "1e-2"];
+        let lora = ["--lora-r", "4", "--lora-dropout", "0.1", "--max-grad-norm", "0.5", "--warmup", "2"];
+        let mut a = vec!["classify".into(), "--model-dir".into(), d("model"), "--train".into(), d("d.csv")];
+        a.extend(flags.iter().chain(&lora).map(|s| s.to_string()));
+        a.extend(["--out-dir".into(), d(out)]);
+        a
+    };
+    let mut alone = args("one");
+    alone.extend(["--grad-accum".into(), "2".into()]);
+    run(&alone);
+    launched(2, &args("two"));
+    let (one, two) = (safetensors_under(&dir.join("one")), safetensors_under(&dir.join("two")));
+    let names: Vec<_> = one.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert!(names.iter().any(|n| n.contains("adapter")) && names.iter().any(|n| n.starts_with("merged")), "{names:?}");
+    assert_eq!(one.len(), two.len(), "{names:?}");
+    for ((p, a), (_, b)) in one.iter().zip(&two) {
+        assert!(a == b, "{}: 2 ranks vs --grad-accum 2 differ", p.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -190,5 +247,9 @@ fn a_rank_that_is_refused_ends_every_rank_with_its_reason() {
     assert!(!status.success());
     assert!(err.contains("error on rank 0 of 2") && err.contains("--resume"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join("metrics.csv")).unwrap(), "epoch,step\n", "nothing overwritten");
+    // a command that does not train data-parallel is refused, not run twice
+    let child = launch(2, &["demo".to_string()]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let (status, err) = wait_ended(child, "a one-process command");
+    assert!(!status.success() && err.contains("runs in one process only"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -275,7 +275,9 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     }
     let mut opt = AdamW::new(model.trainable_parameters(), cfg.lr).weight_decay(0.0); // Trainer's default
     let mut task = SentimentTask { cfg, model, labels, train: train_set, valid, order: Vec::new() };
-    let total = task.batches().div_ceil(cfg.grad_accum.max(1)) * cfg.epochs;
+    // optimizer steps: each takes grad_accum micro-batches on each rank
+    let per_step = cfg.grad_accum.max(1) * crate::distributed::world().size();
+    let total = task.batches().div_ceil(per_step) * cfg.epochs;
     let trainer = TrainerConfig {
         schedule: Schedule::WarmupLinear { warmup: cfg.warmup, total },
         grad_accum: cfg.grad_accum,
@@ -291,7 +293,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
         ..TrainerConfig::new(&cfg.out_dir, cfg.epochs, cfg.lr, cfg.seed)
     };
     let report = train_in(&run, &mut task, &mut opt, &trainer)?;
-    if cfg.lora.is_some() && cfg.halt_after.is_none_or(|h| report.steps < h) {
+    if cfg.lora.is_some() && cfg.halt_after.is_none_or(|h| report.steps < h) && crate::distributed::is_leader() {
         task.model.merge_lora();
         task.model.save_dir(&cfg.out_dir.join("merged"))?;
     }
