@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+// ANCHOR: collectives
 /// The collective operations of a group of ranks. Every rank must call the same collectives in
 /// the same order with buffers of the same length: a collective is a meeting, and a rank that
 /// skips one leaves the others waiting forever.
@@ -33,6 +34,7 @@ pub trait Collectives: Send + Sync {
     /// The engine, for messages: "single process" or "MPI".
     fn engine(&self) -> &'static str;
 }
+// ANCHOR_END: collectives
 
 /// One process alone: rank 0 of 1, every collective the identity.
 #[derive(Clone, Copy, Debug, Default)]
@@ -154,6 +156,7 @@ pub fn check_same(world: &dyn Collectives, hash: u64, what: &str) -> Result<()> 
     }
 }
 
+// ANCHOR: shard
 /// The micro-batches of one optimizer step that rank `rank` of `size` computes: the step takes
 /// `group` (global micro-batch indices, `size × accum` of them except at an epoch's end) and rank r
 /// the r-th block of `accum` — so with `accum` = 1, rank r takes the step's r-th micro-batch, the
@@ -162,6 +165,7 @@ pub fn shard(group: std::ops::Range<usize>, rank: usize, accum: usize) -> std::o
     let start = (group.start + rank * accum).min(group.end);
     start..(start + accum).min(group.end)
 }
+// ANCHOR_END: shard
 
 #[cfg(test)]
 mod tests {

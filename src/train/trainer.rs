@@ -366,6 +366,7 @@ fn replica_hash(opt: &dyn Optimizer) -> u64 {
     distributed::fingerprint(params.iter().chain(&state).map(Vec::as_slice))
 }
 
+// ANCHOR: all_reduce
 /// Sums the gradients of every rank into every rank's `.grad()`, DDP's all-reduce: flattened in
 /// reverse parameter order (the order backward finishes them, in which DDP's buckets fill), with
 /// a presence flag per parameter (a parameter no rank reached keeps no gradient, as alone), the
@@ -400,6 +401,7 @@ fn all_reduce_gradients(
     let tail = &flags[params.len()..];
     ((tail[0] > 0.0).then(|| Tensor::scalar(tail[1])), tail[2] > 0.0)
 }
+// ANCHOR_END: all_reduce
 
 /// Reads the pending step losses into the running sums, in step order; a loss that is not a
 /// finite number stops training before anything is saved, so the last checkpoint stays good.
