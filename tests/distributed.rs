@@ -104,7 +104,7 @@ fn safetensors_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 #[test]
-fn lora_fine_tuning_on_two_ranks_equals_grad_accum_2_byte_for_byte() {
+fn lora_fine_tuning_on_two_ranks_equals_grad_accum_2_and_zero_1_byte_for_byte() {
     let dir = tmp("lora");
     std::fs::create_dir_all(&dir).unwrap();
     common::tiny_gpt2(&dir.join("model"));
@@ -129,7 +129,12 @@ fn lora_fine_tuning_on_two_ranks_equals_grad_accum_2_byte_for_byte() {
     alone.extend(["--grad-accum".into(), "2".into()]);
     run(&alone);
     launched(2, &args("two"));
+    let mut zero = args("three");
+    zero.extend(["--zero".into(), "1".into()]);
+    launched(2, &zero);
     let (one, two) = (safetensors_under(&dir.join("one")), safetensors_under(&dir.join("two")));
+    let three = safetensors_under(&dir.join("three"));
+    assert!(two == three, "--zero 1 changed the adapters or the merged model");
     let names: Vec<_> = one.iter().map(|(p, _)| p.display().to_string()).collect();
     assert!(names.iter().any(|n| n.contains("adapter")) && names.iter().any(|n| n.starts_with("merged")), "{names:?}");
     assert_eq!(one.len(), two.len(), "{names:?}");
@@ -159,6 +164,39 @@ fn a_run_resumes_on_another_number_of_ranks() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("grad_accum=2") && err.contains("grad_accum=4"), "{err}");
     for d in [whole, split] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn zero_1_shards_the_optimizer_state_and_changes_no_number() {
+    let adamw = ["--optimizer", "adamw", "--lr", "0.001"];
+    let (plain, zero, whole) = (tmp("zero-plain"), tmp("zero-1"), tmp("zero-whole"));
+    launched(2, &mnist(&adamw, 2, &plain));
+    let mut sharded = mnist(&adamw, 2, &zero);
+    sharded.extend(["--zero".into(), "1".into()]);
+    let out = launched(2, &sharded);
+    assert_eq!(bytes(plain.join("model.safetensors")), bytes(zero.join("model.safetensors")), "--zero 1 vs without");
+    // AdamW keeps 2 floats per parameter; whole parameters go to ranks largest first: rank 0
+    // owns fc1.weight (200,704), rank 1 the other 42,058
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let want = format!(
+        "ZeRO-1: optimizer state per rank {:.1}, {:.1} KiB ({:.1} KiB unsharded)",
+        8.0 * 200_704.0 / 1024.0,
+        8.0 * 42_058.0 / 1024.0,
+        8.0 * 242_762.0 / 1024.0
+    );
+    assert!(stdout.contains(&want), "want `{want}` in:\n{stdout}");
+    // the checkpoint is whole: one process resumes it (--grad-accum 2) to the weights of an
+    // unsharded run
+    let mut rest = mnist(&adamw, 3, &zero);
+    rest.extend(["--grad-accum".into(), "2".into(), "--resume".into()]);
+    run(&rest);
+    let mut alone = mnist(&adamw, 3, &whole);
+    alone.extend(["--grad-accum".into(), "2".into()]);
+    run(&alone);
+    assert_eq!(bytes(whole.join("model.safetensors")), bytes(zero.join("model.safetensors")), "resumed from ZeRO-1");
+    for d in [plain, zero, whole] {
         let _ = std::fs::remove_dir_all(d);
     }
 }

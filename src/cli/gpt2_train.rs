@@ -299,6 +299,10 @@ pub struct FineTuneArgs {
     /// Accumulate gradients over N batches per optimizer step (effective batch N × batch size).
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     grad_accum: usize,
+    /// ZeRO stage 1 under mpirun (`--zero 1`): optimizer state sharded across ranks, the
+    /// same result with less memory per rank.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    zero: u8,
     /// Device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu", value_parser = device)]
     device: Device,
@@ -325,6 +329,7 @@ fn config(a: &FineTuneArgs, data: TextData, out_dir: &std::path::Path) -> Sentim
         lora_train_ln_f: a.lora.train_ln_f(),
         gradient_checkpointing: a.gradient_checkpointing,
         grad_accum: a.grad_accum,
+        zero: a.zero == 1,
         device: a.device,
         resume: a.resume,
         overwrite: a.overwrite,

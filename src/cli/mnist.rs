@@ -21,6 +21,10 @@ pub struct MnistArgs {
     /// (under mpirun, each rank takes N of them).
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     grad_accum: usize,
+    /// ZeRO stage 1 under mpirun (`--zero 1`): optimizer state sharded across ranks, the
+    /// same result with less memory per rank.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    zero: u8,
     /// Learning rate.
     #[arg(long, default_value_t = 0.01, value_parser = positive_f64)]
     lr: f64,
@@ -76,6 +80,7 @@ pub fn run(args: &MnistArgs) -> Result<()> {
         epochs: args.epochs,
         batch_size: args.batch_size,
         grad_accum: args.grad_accum,
+        zero: args.zero == 1,
         lr: args.lr,
         optimizer: args.optimizer,
         momentum: args.momentum,

@@ -167,6 +167,55 @@ pub fn shard(group: std::ops::Range<usize>, rank: usize, accum: usize) -> std::o
 }
 // ANCHOR_END: shard
 
+// ANCHOR: zero_owners
+/// ZeRO-1's owners: which rank keeps the optimizer state of, and updates, each parameter, given
+/// the parameters' sizes. As PyTorch's `ZeroRedundancyOptimizer`: whole parameters, the largest
+/// first, each to the rank holding the fewest elements so far (ties to the lower rank), so every
+/// rank computes the same assignment from the sizes alone.
+pub fn zero_owners(numels: &[usize], ranks: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..numels.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(numels[i])); // stable: equal sizes keep their order
+    let (mut load, mut owner) = (vec![0usize; ranks.max(1)], vec![0; numels.len()]);
+    for i in order {
+        let r = (0..load.len()).min_by_key(|&r| load[r]).unwrap_or(0);
+        owner[i] = r;
+        load[r] += numels[i];
+    }
+    owner
+}
+// ANCHOR_END: zero_owners
+
+/// Named tensors as bytes (name length, name, element count, little-endian f32s), to move a
+/// rank's optimizer state through a broadcast.
+pub fn encode_named(tensors: &[(String, Vec<f32>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in tensors {
+        out.extend((name.len() as u32).to_le_bytes());
+        out.extend(name.as_bytes());
+        out.extend((data.len() as u64).to_le_bytes());
+        data.iter().for_each(|v| out.extend(v.to_le_bytes()));
+    }
+    out
+}
+
+/// The inverse of [`encode_named`]; `None` if the bytes are not such a list.
+pub fn decode_named(mut bytes: &[u8]) -> Option<Vec<(String, Vec<f32>)>> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = bytes.split_at_checked(n)?;
+        *bytes = rest;
+        Some(head)
+    }
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let len = u32::from_le_bytes(take(&mut bytes, 4)?.try_into().ok()?) as usize;
+        let name = String::from_utf8(take(&mut bytes, len)?.to_vec()).ok()?;
+        let n = u64::from_le_bytes(take(&mut bytes, 8)?.try_into().ok()?) as usize;
+        let data = take(&mut bytes, n.checked_mul(4)?)?;
+        out.push((name, data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +238,36 @@ mod tests {
         Single.broadcast(&mut v, 0);
         assert_eq!(v, [1.5, -2.0]);
         check_same(&Single, 7, "parameters").unwrap();
+    }
+
+    #[test]
+    fn zero_owners_balance_whole_parameters_largest_first() {
+        // MNIST's network: fc1.weight alone is 83% of the elements, so 2 ranks cannot balance
+        let mnist = [200_704, 256, 32_768, 128, 8_192, 64, 640, 10];
+        assert_eq!(zero_owners(&mnist, 2), vec![0, 1, 1, 1, 1, 1, 1, 1]);
+        // sizes 5, 4, 3, 3, 1 on 2 ranks: 5→0, 4→1, 3→1 (4 < 5), 3→0 (5 < 7), 1→1 (7 < 8)
+        let owners = zero_owners(&[3, 5, 1, 4, 3], 2);
+        assert_eq!(owners, vec![1, 0, 1, 1, 0]);
+        let load = |r| owners.iter().zip([3, 5, 1, 4, 3]).filter(|(&o, _)| o == r).map(|(_, n)| n).sum::<usize>();
+        assert_eq!((load(0), load(1)), (8, 8));
+        assert_eq!(zero_owners(&[7, 7], 1), vec![0, 0], "one rank owns everything");
+    }
+
+    #[test]
+    fn named_tensors_survive_the_byte_round_trip_and_bad_bytes_are_refused() {
+        let t = vec![("3.exp_avg".to_string(), vec![1.5, -0.0, f32::MIN_POSITIVE]), ("3.step".into(), vec![7.0])];
+        let bytes = encode_named(&t);
+        let back = decode_named(&bytes).unwrap();
+        assert_eq!(back.len(), 2);
+        for ((n, a), (m, b)) in t.iter().zip(&back) {
+            assert_eq!(n, m);
+            assert_eq!(
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        assert!(decode_named(&bytes[..bytes.len() - 1]).is_none(), "a truncated list");
+        assert_eq!(decode_named(&[]).unwrap().len(), 0);
     }
 
     #[test]

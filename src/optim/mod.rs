@@ -124,6 +124,20 @@ impl OptimizerState {
         (t, existed)
     }
 
+    /// Keeps only the state of the parameters `keep` accepts (ZeRO-1: a rank drops the state of
+    /// the parameters other ranks own).
+    pub fn retain_params(&mut self, keep: impl Fn(usize) -> bool) {
+        self.buffers.retain(|(i, _), _| keep(*i));
+        self.tensors.retain(|(i, _), _| keep(*i));
+        self.steps.retain(|i, _| keep(*i));
+    }
+
+    /// The bytes the state's buffers hold (step counts aside).
+    pub fn bytes(&self) -> usize {
+        4 * (self.buffers.values().map(Vec::len).sum::<usize>()
+            + self.tensors.values().map(Tensor::numel).sum::<usize>())
+    }
+
     /// Increments and returns parameter `i`'s step count.
     pub(crate) fn next_step(&mut self, i: usize) -> u64 {
         let s = self.steps.entry(i).or_insert(0);

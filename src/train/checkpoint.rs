@@ -25,11 +25,13 @@ pub(super) struct Counters {
     pub(super) train_seconds: f64,
 }
 
-/// Writes the task's exports, then the checkpoint (atomically), then metrics.csv and loss.png.
+/// Writes the task's exports, then the checkpoint (atomically), then metrics.csv and loss.png;
+/// `optim` is the whole optimizer state (`OptimizerState::to_tensors`, gathered from every rank
+/// under ZeRO-1).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn save_checkpoint(
     task: &dyn Task,
-    opt: &dyn Optimizer,
+    optim: Vec<(String, Tensor)>,
     out_dir: &Path,
     c: &Counters,
     rows: &[MetricsRow],
@@ -39,7 +41,7 @@ pub(super) fn save_checkpoint(
 ) -> Result<()> {
     task.export(out_dir, c.step, last)?;
     let mut tensors: Vec<(String, Tensor)> = task.state().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
-    tensors.extend(opt.state().to_tensors().into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
+    tensors.extend(optim.into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
     let csv = metrics_csv(names, rows);
     let meta = HashMap::from([
         ("config".to_string(), fingerprint.to_string()),

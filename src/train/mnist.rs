@@ -22,6 +22,8 @@ pub struct MnistConfig {
     /// Batches per optimizer step (1): their gradients are summed, as one batch of
     /// `grad_accum × batch_size`; under `mpirun` each of N ranks takes this many.
     pub grad_accum: usize,
+    /// ZeRO-1 across ranks (optimizer state sharded; the same numbers).
+    pub zero: bool,
     /// Learning rate (0.01).
     pub lr: f64,
     /// Solver (SGD).
@@ -60,6 +62,7 @@ impl Default for MnistConfig {
             epochs: 15,
             batch_size: 64,
             grad_accum: 1,
+            zero: false,
             lr: 0.01,
             optimizer: OptimizerKind::Sgd,
             momentum: 0.0,
@@ -232,6 +235,7 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         schedule_unit: ScheduleUnit::Epoch,
         log_every: config.log_interval,
         grad_accum: config.grad_accum,
+        zero: config.zero,
         resume: config.resume,
         overwrite: config.overwrite,
         progress: config.progress,

@@ -59,6 +59,8 @@ pub struct SentimentConfig {
     pub gradient_checkpointing: bool,
     /// Accumulate gradients over this many batches per optimizer step (1).
     pub grad_accum: usize,
+    /// ZeRO-1 across ranks (optimizer state sharded; the same numbers).
+    pub zero: bool,
     /// Where to train.
     pub device: crate::Device,
     /// Continue from out_dir/checkpoint.safetensors.
@@ -111,6 +113,7 @@ impl SentimentConfig {
             lora_train_ln_f: false,
             gradient_checkpointing: false,
             grad_accum: 1,
+            zero: false,
             device: crate::Device::Cpu,
             resume: false,
             overwrite: false,
@@ -281,6 +284,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     let trainer = TrainerConfig {
         schedule: Schedule::WarmupLinear { warmup: cfg.warmup, total },
         grad_accum: cfg.grad_accum,
+        zero: cfg.zero,
         max_grad_norm: Some(cfg.max_grad_norm),
         log_every: cfg.eval_every,
         eval_every: Some(cfg.eval_every),

@@ -71,6 +71,10 @@ pub struct TrainerConfig {
     pub progress: bool,
     /// Stop after this step as an interrupted run would, with a checkpoint (for testing resume).
     pub halt_after: Option<usize>,
+    /// ZeRO stage 1 on several ranks: each rank keeps the optimizer state of, and updates, only
+    /// the parameters it owns ([`distributed::zero_owners`]), then every parameter is broadcast
+    /// from its owner. The same numbers as without; less optimizer memory per rank.
+    pub zero: bool,
 }
 
 impl TrainerConfig {
@@ -94,6 +98,7 @@ impl TrainerConfig {
             overwrite: false,
             progress: false,
             halt_after: None,
+            zero: false,
         }
     }
 
@@ -239,14 +244,23 @@ pub fn train_in(
                 c.step
             );
             if leader {
-                save_checkpoint(task, opt, &cfg.out_dir, &c, &rows, &names, &fingerprint, true)?;
+                save_checkpoint(task, opt.state().to_tensors(), &cfg.out_dir, &c, &rows, &names, &fingerprint, true)?;
             }
             return Ok(TrainReport { eval_names: names, rows, steps: c.step });
         }
     }
+    // ZeRO-1: rank r keeps the optimizer state of the parameters it owns only
+    let owners = (cfg.zero && world.size() > 1).then(|| {
+        let numels: Vec<usize> = opt.params().iter().map(Tensor::numel).collect();
+        distributed::zero_owners(&numels, world.size())
+    });
     if world.size() > 1 {
-        start_replicas(world, task, opt)?;
+        start_replicas(world, task, opt, owners.is_none())?;
     }
+    if let Some(own) = &owners {
+        opt.state_mut().retain_params(|i| own[i] == world.rank());
+    }
+    let mut zero_reported = false;
     let check_every_step = std::env::var_os("GRADSCHOOL_CHECK_REPLICAS").is_some_and(|v| v == "1");
     let mut pending: Vec<(usize, Tensor)> = Vec::new(); // (step, loss) not yet read from the device
     while c.epoch <= cfg.epochs {
@@ -286,7 +300,18 @@ pub fn train_in(
             if let Some(max) = cfg.max_grad_norm {
                 clip_grad_norm(opt.params(), max);
             }
+            if let Some(own) = &owners {
+                // clipped with the global norm above; now each rank updates only its own
+                opt.params().iter().zip(own).filter(|(_, &o)| o != world.rank()).for_each(|(p, _)| p.zero_grad());
+            }
             opt.step();
+            if let Some(own) = &owners {
+                gather_parameters(world, opt.params(), own);
+                if !zero_reported {
+                    report_zero_memory(world, opt);
+                    zero_reported = true;
+                }
+            }
             // ANCHOR_END: step
             c.step += 1;
             c.next_batch = group.end;
@@ -308,7 +333,8 @@ pub fn train_in(
                 bar.set_message(format!("loss {:.4}", c.since.0 / c.since.1.max(1) as f64));
             }
             if world.size() > 1 && (save || check_every_step) {
-                distributed::check_same(world, replica_hash(opt), &format!("after step {}, the parameters", c.step))?;
+                let hash = replica_hash(opt, owners.is_none());
+                distributed::check_same(world, hash, &format!("after step {}, the parameters", c.step))?;
             }
             if eval && leader {
                 let row = evaluate_row(task, opt, &mut c, &names)?;
@@ -321,8 +347,12 @@ pub fn train_in(
             if epoch_done {
                 (c.epoch, c.next_batch, c.epoch_loss) = (epoch + 1, 0, (0.0, 0));
             }
-            if save && leader {
-                save_checkpoint(task, opt, &cfg.out_dir, &c, &rows, &names, &fingerprint, last)?;
+            if save {
+                // under ZeRO-1 every rank sends its shard of the state: the checkpoint is whole
+                let state = if owners.is_some() { gather_state(world, opt)? } else { opt.state().to_tensors() };
+                if leader {
+                    save_checkpoint(task, state, &cfg.out_dir, &c, &rows, &names, &fingerprint, last)?;
+                }
             }
             if halt {
                 bar.finish_and_clear();
@@ -350,20 +380,78 @@ pub fn train_in(
 /// else training changes), then checks that parameters and optimizer state are the same on every
 /// rank: a rank that built another model, or resumed from another checkpoint, is found before
 /// the first step rather than as a silent divergence.
-fn start_replicas(world: &dyn Collectives, task: &dyn Task, opt: &dyn Optimizer) -> Result<()> {
+fn start_replicas(world: &dyn Collectives, task: &dyn Task, opt: &dyn Optimizer, with_state: bool) -> Result<()> {
     for (_, t) in task.state() {
         let mut data = t.to_vec();
         world.broadcast(&mut data, 0);
         t.set_host_data(data);
     }
-    distributed::check_same(world, replica_hash(opt), "at the start, the parameters or optimizer state")
+    distributed::check_same(world, replica_hash(opt, with_state), "at the start, the parameters or optimizer state")
 }
 
-/// A fingerprint of what must be equal on every rank: the parameters and the optimizer state.
-fn replica_hash(opt: &dyn Optimizer) -> u64 {
+/// A fingerprint of what must be equal on every rank: the parameters, and the optimizer state
+/// unless ZeRO-1 shards it.
+fn replica_hash(opt: &dyn Optimizer, with_state: bool) -> u64 {
     let params: Vec<Vec<f32>> = opt.params().iter().map(Tensor::to_vec).collect();
-    let state: Vec<Vec<f32>> = opt.state().to_tensors().iter().map(|(_, t)| t.to_vec()).collect();
+    let state: Vec<Vec<f32>> =
+        if with_state { opt.state().to_tensors().iter().map(|(_, t)| t.to_vec()).collect() } else { Vec::new() };
     distributed::fingerprint(params.iter().chain(&state).map(Vec::as_slice))
+}
+
+/// ZeRO-1's all-gather: every parameter, as its owner updated it, broadcast to every rank.
+fn gather_parameters(world: &dyn Collectives, params: &[Tensor], owners: &[usize]) {
+    for (p, &owner) in params.iter().zip(owners) {
+        let mut data = if owner == world.rank() { p.to_vec() } else { vec![0.0; p.numel()] };
+        world.broadcast(&mut data, owner);
+        if owner != world.rank() {
+            p.set_host_data(data);
+        }
+    }
+}
+
+/// The whole optimizer state under ZeRO-1, for rank 0's checkpoint: each rank's shard in turn
+/// (every rank takes part; the others drop what they receive).
+fn gather_state(world: &dyn Collectives, opt: &dyn Optimizer) -> Result<Vec<(String, Tensor)>> {
+    let mut all = Vec::new();
+    for r in 0..world.size() {
+        let mut bytes = if r == world.rank() {
+            let mine: Vec<(String, Vec<f32>)> =
+                opt.state().to_tensors().into_iter().map(|(n, t)| (n, t.to_vec())).collect();
+            distributed::encode_named(&mine)
+        } else {
+            Vec::new()
+        };
+        let mut len = (bytes.len() as u64).to_le_bytes();
+        world.broadcast_bytes(&mut len, r);
+        bytes.resize(u64::from_le_bytes(len) as usize, 0);
+        world.broadcast_bytes(&mut bytes, r);
+        let shard = distributed::decode_named(&bytes)
+            .ok_or_else(|| Error::Config(format!("ZeRO-1: rank {r}'s optimizer state arrived garbled")))?;
+        all.extend(shard.into_iter().map(|(n, v)| {
+            let len = v.len();
+            (n, Tensor::from_vec(v, [len]))
+        }));
+    }
+    // the order OptimizerState::to_tensors gives: buffers by name, then the step counts
+    let (mut steps, mut buffers): (Vec<_>, Vec<_>) = all.into_iter().partition(|(n, _)| n.ends_with(".step"));
+    buffers.sort_by(|a, b| a.0.cmp(&b.0));
+    steps.sort_by_key(|(n, _)| n.split('.').next().and_then(|i| i.parse::<usize>().ok()));
+    buffers.extend(steps);
+    Ok(buffers)
+}
+
+/// Says, once, how many bytes of optimizer state each rank holds under ZeRO-1, against the
+/// unsharded total.
+fn report_zero_memory(world: &dyn Collectives, opt: &dyn Optimizer) {
+    let mut kib = vec![0.0f32; world.size()];
+    kib[world.rank()] = opt.state().bytes() as f32 / 1024.0;
+    world.all_reduce_sum(&mut kib);
+    let each: Vec<String> = kib.iter().map(|k| format!("{k:.1}")).collect();
+    crate::say!(
+        "ZeRO-1: optimizer state per rank {} KiB ({:.1} KiB unsharded)",
+        each.join(", "),
+        kib.iter().sum::<f32>()
+    );
 }
 
 // ANCHOR: all_reduce
