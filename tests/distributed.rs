@@ -145,6 +145,71 @@ fn lora_fine_tuning_on_two_ranks_equals_grad_accum_2_and_zero_1_byte_for_byte() 
 }
 
 #[test]
+fn pretraining_on_two_ranks_equals_grad_accum_2_byte_for_byte() {
+    let dir = tmp("pretrain");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("tok")).unwrap();
+    common::byte_tokenizer(&dir.join("tok"));
+    let text: String =
+        (0..400).map(|i| format!("the {} hotel is near exit {}. ", ["red", "blue", "old"][i % 3], i % 7)).collect();
+    std::fs::write(dir.join("corpus.txt"), text).unwrap();
+    let args = |out: &str| -> Vec<String> {
+        let d = |f: &str| dir.join(f).display().to_string();
+        let mut a = vec!["pretrain".into(), "--text".into(), d("corpus.txt"), "--tokenizer".into(), d("tok")];
+        let model = ["--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--block-size", "16"];
+        let run = ["--batch-size", "2", "--steps", "6", "--eval-every", "3", "--out-dir"];
+        a.extend(model.iter().chain(&run).map(|s| s.to_string()));
+        a.push(d(out));
+        a
+    };
+    let mut alone = args("one");
+    alone.extend(["--grad-accum".into(), "2".into()]);
+    run(&alone);
+    launched(2, &args("two"));
+    let (one, two) = (safetensors_under(&dir.join("one")), safetensors_under(&dir.join("two")));
+    assert!(!one.is_empty() && one == two, "pretrain: 2 ranks vs --grad-accum 2");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn hotel_sft_on_two_ranks_equals_grad_accum_2_byte_for_byte() {
+    use gradschool::data::hotel::{load_hotels, save_dialogues};
+    let dir = tmp("hotel");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    common::write_hotels(&dir.join("hotels.json"));
+    let hotels = load_hotels(&dir.join("hotels.json")).unwrap();
+    let data: Vec<_> = ["cheap", "lux", "budget", "best"]
+        .iter()
+        .zip(["E", "L", "E", "L"])
+        .map(|(r, k)| common::dialogue(&hotels, r, k))
+        .collect();
+    save_dialogues(&dir.join("data/train.jsonl"), &data).unwrap();
+    save_dialogues(&dir.join("data/valid.jsonl"), &data[..2]).unwrap();
+    common::tiny_hotel_model(&dir.join("model"));
+    let args = |out: &str| -> Vec<String> {
+        let d = |f: &str| dir.join(f).display().to_string();
+        let mut a = vec!["hotel-sft".into(), "--model-dir".into(), d("model"), "--data-dir".into(), d("data")];
+        let flags = ["--max-len", "160", "--batch-size", "1", "--epochs", "2", "--eval-every", "2", "--warmup", "1"];
+        a.extend(
+            flags.iter().chain(&["--eval-dialogues", "1", "--lr", "1e-2", "--lora-r", "2"]).map(|s| s.to_string()),
+        );
+        a.extend(["--out-dir".into(), d(out)]);
+        a
+    };
+    let mut alone = args("one");
+    alone.extend(["--grad-accum".into(), "2".into()]);
+    run(&alone);
+    launched(2, &args("two"));
+    let (one, two) = (safetensors_under(&dir.join("one")), safetensors_under(&dir.join("two")));
+    let names: Vec<_> = one.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert!(names.iter().any(|n| n.starts_with("final")), "{names:?}");
+    assert!(one == two, "hotel-sft: 2 ranks vs --grad-accum 2 ({names:?})");
+    let eval = |d: &str| std::fs::read_to_string(dir.join(d).join("eval.json")).unwrap();
+    assert_eq!(eval("one"), eval("two"), "the final evaluation, written by rank 0");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_run_resumes_on_another_number_of_ranks() {
     let sgd = ["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.02"];
     let (whole, split) = (tmp("whole"), tmp("split"));

@@ -8,12 +8,12 @@
 
 mod common;
 
-use gradschool::data::hotel::{load_hotels, query, save_dialogues, Record, SearchArgs, Turn};
-use gradschool::gpt2::{Gpt2, Gpt2Config, Gpt2Tokenizer};
+use gradschool::data::hotel::{load_hotels, save_dialogues, Turn};
+use gradschool::gpt2::{Gpt2, Gpt2Tokenizer};
 use gradschool::nn::Module;
 use gradschool::train::hotel::{evaluate_hotel, respond, train_hotel, Assistant, HotelConfig};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 fn tmp(name: &str) -> PathBuf {
@@ -23,55 +23,17 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
-/// Two hotels in hotel.json's format.
-fn write_hotels(path: &Path) {
-    let h = |id: u32, name: &str, kind: &str, price: f64, rating: f64| {
-        format!(
-            r#"{{"name":"{name}","type":"{kind}","address":"a{id}","subway":"s{id}","phone":"{id}{id}","facilities":"酒店提供的设施:wifi","price":{price},"rating":{rating},"hotel_id":{id}}}"#
-        )
-    };
-    std::fs::write(path, format!("[{},{}]", h(1, "Inn", "E", 99.0, 4.1), h(2, "Ritz", "L", 999.0, 4.9))).unwrap();
-}
-
-/// A dialogue in the capstone's shape, short enough for a byte-level tiny model.
-fn dialogue(hotels: &[gradschool::data::hotel::Hotel], request: &str, kind: &str) -> Vec<Turn> {
-    let arguments = SearchArgs { kind: Some(kind.into()), ..Default::default() };
-    let best = Record::of(query(hotels, &arguments)[0]);
-    let reply = format!("try {}", best.name);
-    vec![
-        Turn::User { content: request.into() },
-        Turn::Search { arguments },
-        Turn::Return { records: vec![best] },
-        Turn::Assistant { content: reply },
-    ]
-}
-
-fn tiny_model(dir: &Path) {
-    let config = Gpt2Config {
-        n_embd: 32,
-        n_layer: 1,
-        n_head: 2,
-        n_positions: 160,
-        resid_pdrop: 0.0,
-        embd_pdrop: 0.0,
-        attn_pdrop: 0.0,
-        ..Gpt2Config::gpt2()
-    };
-    Gpt2::new(config, &mut gradschool::manual_seed(5)).save_dir(dir).unwrap();
-    common::byte_tokenizer(dir);
-}
-
 #[test]
 fn sft_learns_the_search_call_and_the_grounded_reply_and_the_bot_runs_the_loop() {
     let dir = tmp("sft");
-    write_hotels(&dir.join("hotels.json"));
+    common::write_hotels(&dir.join("hotels.json"));
     let hotels = load_hotels(&dir.join("hotels.json")).unwrap();
-    let data = vec![dialogue(&hotels, "cheap", "E"), dialogue(&hotels, "lux", "L")];
+    let data = vec![common::dialogue(&hotels, "cheap", "E"), common::dialogue(&hotels, "lux", "L")];
     std::fs::create_dir_all(dir.join("data")).unwrap();
     save_dialogues(&dir.join("data/train.jsonl"), &data).unwrap();
     // the same two dialogues: the metrics score memorisation here (see the header)
     save_dialogues(&dir.join("data/valid.jsonl"), &data).unwrap();
-    tiny_model(&dir.join("model"));
+    common::tiny_hotel_model(&dir.join("model"));
 
     // Before training: an untrained model writes neither valid arguments nor the reply.
     let base = Gpt2::from_dir(&dir.join("model")).unwrap();
@@ -149,7 +111,7 @@ fn sft_learns_the_search_call_and_the_grounded_reply_and_the_bot_runs_the_loop()
 #[test]
 fn bad_dialogue_files_and_flags_are_one_line_errors() {
     let dir = tmp("errors");
-    tiny_model(&dir.join("model"));
+    common::tiny_hotel_model(&dir.join("model"));
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::write(dir.join("data/train.jsonl"), "[{\"role\":\"user\",\"content\":\"hi\"}]\n[{\"role\":\"waiter\"}]\n")
         .unwrap();

@@ -59,6 +59,14 @@ pub struct PretrainArgs {
     /// Evaluate on the held-out tenth of the text, and save a checkpoint, every N steps.
     #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     eval_every: usize,
+    /// Batches per optimizer step: their gradients are summed, as one batch of N × --batch-size
+    /// (under mpirun, each rank takes N of them).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    grad_accum: usize,
+    /// ZeRO stage 1 under mpirun (`--zero 1`): optimizer state sharded across ranks, the
+    /// same result with less memory per rank.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    zero: u8,
     /// Continue from the checkpoint in --out-dir.
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
@@ -95,6 +103,8 @@ pub fn run_pretrain(a: &PretrainArgs) -> Result<()> {
         eval_every: a.eval_every,
         resume: a.resume,
         overwrite: a.overwrite,
+        grad_accum: a.grad_accum,
+        zero: a.zero == 1,
         ..PretrainConfig::new(a.texts.clone(), a.tokenizer.clone(), config)
     };
     let report = pretrain(&cfg)?;

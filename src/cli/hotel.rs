@@ -161,6 +161,14 @@ pub struct HotelSftArgs {
     #[arg(long, default_value = "cpu", value_parser = device)]
     device: Device,
     /// Continue from the checkpoint in --out-dir.
+    /// Batches per optimizer step: their gradients are summed, as one batch of N × --batch-size
+    /// (under mpirun, each rank takes N of them).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    grad_accum: usize,
+    /// ZeRO stage 1 under mpirun (`--zero 1`): optimizer state sharded across ranks, the
+    /// same result with less memory per rank.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    zero: u8,
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
     /// Start a new run in an --out-dir that holds one, deleting its checkpoint, metrics.csv and
@@ -186,6 +194,8 @@ pub fn run_sft(a: &HotelSftArgs) -> Result<()> {
         lora_train_ln_f: a.lora.train_ln_f(),
         gradient_checkpointing: a.gradient_checkpointing,
         device: a.device,
+        grad_accum: a.grad_accum,
+        zero: a.zero == 1,
         resume: a.resume,
         overwrite: a.overwrite,
         progress: std::io::stderr().is_terminal(),

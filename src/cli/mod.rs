@@ -101,12 +101,15 @@ pub fn run(cli: Cli) -> Result<()> {
             gradschool::warn!("warning: {e}; Ctrl-C will end training without a checkpoint");
         }
     }
-    let data_parallel = matches!(cli.command, Command::Mnist(_) | Command::Sentiment(_) | Command::Classify(_));
+    let data_parallel = matches!(
+        cli.command,
+        Command::Mnist(_) | Command::Sentiment(_) | Command::Classify(_) | Command::Pretrain(_) | Command::HotelSft(_)
+    );
     let world = gradschool::distributed::world();
     if world.size() > 1 && !data_parallel {
         return Err(gradschool::Error::Config(format!(
-            "this command runs in one process only; under mpirun ({} ranks) only mnist, sentiment and classify \
-             train data-parallel",
+            "this command runs in one process only; under mpirun ({} ranks) only mnist, pretrain, sentiment, \
+             classify and hotel-sft train data-parallel",
             world.size()
         )));
     }

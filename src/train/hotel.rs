@@ -59,6 +59,10 @@ pub struct HotelConfig {
     pub progress: bool,
     /// Stop after this step with a checkpoint (testing resume).
     pub halt_after: Option<usize>,
+    /// Micro-batches per optimizer step on each rank (gradient accumulation).
+    pub grad_accum: usize,
+    /// ZeRO-1 across ranks (optimizer state sharded; the same numbers).
+    pub zero: bool,
 }
 
 impl HotelConfig {
@@ -85,6 +89,8 @@ impl HotelConfig {
             overwrite: false,
             progress: false,
             halt_after: None,
+            grad_accum: 1,
+            zero: false,
         }
     }
 }
@@ -386,7 +392,9 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
     model.to_device(&cfg.device)?;
     let mut opt = AdamW::new(model.trainable_parameters(), cfg.lr).weight_decay(0.0);
     let mut task = HotelTask { cfg, model, tok, train: train_set, valid, valid_dialogues: valid_d, order: Vec::new() };
-    let total = task.batches() * cfg.epochs;
+    // optimizer steps: each takes grad_accum micro-batches on each rank
+    let per_step = cfg.grad_accum.max(1) * crate::distributed::world().size();
+    let total = task.batches().div_ceil(per_step) * cfg.epochs;
     let trainer = TrainerConfig {
         schedule: Schedule::WarmupLinear { warmup: cfg.warmup, total },
         max_grad_norm: Some(1.0),
@@ -398,9 +406,15 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
         overwrite: cfg.overwrite,
         progress: cfg.progress,
         halt_after: cfg.halt_after,
+        grad_accum: cfg.grad_accum.max(1),
+        zero: cfg.zero,
         ..TrainerConfig::new(&cfg.out_dir, cfg.epochs, cfg.lr, cfg.seed)
     };
     let report = train_in(&run, &mut task, &mut opt, &trainer)?;
+    if !crate::distributed::is_leader() {
+        // rank 0 evaluates the final model and writes it; the others' part ended with training
+        return Ok(HotelReport { train: report, metrics: HotelMetrics::default(), truncated });
+    }
     task.model.set_training(false);
     let metrics = evaluate_hotel(&task.assistant(), &task.valid_dialogues)?;
     if cfg.halt_after.is_none_or(|h| report.steps < h) {

@@ -48,6 +48,10 @@ pub struct PretrainConfig {
     pub overwrite: bool,
     /// Stop after this step with a checkpoint, as an interrupted run would (testing resume).
     pub halt_after: Option<usize>,
+    /// Micro-batches per optimizer step on each rank (gradient accumulation).
+    pub grad_accum: usize,
+    /// ZeRO-1 across ranks (optimizer state sharded; the same numbers).
+    pub zero: bool,
 }
 
 impl PretrainConfig {
@@ -70,6 +74,8 @@ impl PretrainConfig {
             resume: false,
             overwrite: false,
             halt_after: None,
+            grad_accum: 1,
+            zero: false,
         }
     }
 }
@@ -99,7 +105,8 @@ impl Task for PretrainTask<'_> {
         self.model.named_parameters()
     }
     fn batches(&self) -> usize {
-        self.cfg.steps // one "epoch" of `steps` random batches
+        // one "epoch" of `steps` optimizer steps, each of grad_accum random batches on each rank
+        self.cfg.steps * self.cfg.grad_accum.max(1) * crate::distributed::world().size()
     }
     fn start_epoch(&mut self, _epoch: usize, _seed: u64) {}
     // ANCHOR: pretrain_loss
@@ -188,6 +195,8 @@ pub fn pretrain(cfg: &PretrainConfig) -> Result<TrainReport> {
         overwrite: cfg.overwrite,
         progress: cfg.progress,
         halt_after: cfg.halt_after,
+        grad_accum: cfg.grad_accum.max(1),
+        zero: cfg.zero,
         ..TrainerConfig::new(&cfg.out_dir, 1, cfg.lr, cfg.seed)
     };
     let report = train_in(&run, &mut task, &mut opt, &trainer)?;

@@ -126,3 +126,47 @@ pub fn tiny_gpt2(dir: &std::path::Path) {
     gradschool::gpt2::Gpt2::new(tiny_config(), &mut gradschool::manual_seed(3)).save_dir(dir).unwrap();
     byte_tokenizer(dir);
 }
+
+/// Two hotels in hotel.json's format.
+pub fn write_hotels(path: &std::path::Path) {
+    let h = |id: u32, name: &str, kind: &str, price: f64, rating: f64| {
+        format!(
+            r#"{{"name":"{name}","type":"{kind}","address":"a{id}","subway":"s{id}","phone":"{id}{id}","facilities":"酒店提供的设施:wifi","price":{price},"rating":{rating},"hotel_id":{id}}}"#
+        )
+    };
+    std::fs::write(path, format!("[{},{}]", h(1, "Inn", "E", 99.0, 4.1), h(2, "Ritz", "L", 999.0, 4.9))).unwrap();
+}
+
+/// A dialogue in the capstone's shape, short enough for a byte-level tiny model.
+pub fn dialogue(
+    hotels: &[gradschool::data::hotel::Hotel],
+    request: &str,
+    kind: &str,
+) -> Vec<gradschool::data::hotel::Turn> {
+    use gradschool::data::hotel::{query, Record, SearchArgs, Turn};
+    let arguments = SearchArgs { kind: Some(kind.into()), ..Default::default() };
+    let best = Record::of(query(hotels, &arguments)[0]);
+    let reply = format!("try {}", best.name);
+    vec![
+        Turn::User { content: request.into() },
+        Turn::Search { arguments },
+        Turn::Return { records: vec![best] },
+        Turn::Assistant { content: reply },
+    ]
+}
+
+/// The hotel tests' tiny model: 1 layer, 32 wide, 160 positions, byte tokenizer.
+pub fn tiny_hotel_model(dir: &std::path::Path) {
+    let config = gradschool::gpt2::Gpt2Config {
+        n_embd: 32,
+        n_layer: 1,
+        n_head: 2,
+        n_positions: 160,
+        resid_pdrop: 0.0,
+        embd_pdrop: 0.0,
+        attn_pdrop: 0.0,
+        ..gradschool::gpt2::Gpt2Config::gpt2()
+    };
+    gradschool::gpt2::Gpt2::new(config, &mut gradschool::manual_seed(5)).save_dir(dir).unwrap();
+    byte_tokenizer(dir);
+}
