@@ -35,6 +35,13 @@ fn bad_numbers_are_refused_at_parse_time_naming_the_flag() {
         (vec!["diagram", "lora", "--rank", "0"], "--rank"),
         (vec!["attention", "--model-dir", "/x", "--text", "hi", "--layer=-1"], "--layer"),
         (vec!["landscape", "--steps", "0"], "--steps"),
+        (vec!["mnist", "--grad-accum", "0"], "--grad-accum"),
+        (vec!["mnist", "--zero", "2"], "--zero"),
+        ([&["sentiment"], &ft[..], &["--zero", "3"]].concat(), "--zero"),
+        (vec!["pretrain", "--text", "/x", "--tokenizer", "/y", "--grad-accum", "0"], "--grad-accum"),
+        (vec!["hotel-sft", "--model-dir", "/x", "--zero=-1"], "--zero"),
+        (vec!["launch", "-n", "0", "mnist"], "--ranks"),
+        (vec!["launch", "-n", "2", "--threads", "0", "mnist"], "--threads"),
     ];
     for (args, flag) in cases {
         let o = gradschool(&args);
