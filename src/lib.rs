@@ -51,6 +51,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod quant;
 pub mod random;
 pub mod shape;
 pub mod tensor;
