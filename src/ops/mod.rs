@@ -11,6 +11,7 @@ pub mod matmul;
 pub mod movement;
 pub mod norm;
 pub mod optim;
+pub mod quantized;
 pub mod reduce;
 pub mod softmax;
 pub mod unary;

@@ -206,6 +206,69 @@ impl Int8Rows {
     }
 }
 
+/// The storage formats of [`QuantizedMatrix`] (`--quantize-base nf4|int8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantKind {
+    /// 4-bit NormalFloat, blocks of 64 with an f32 absmax: 0.5625 bytes a value.
+    Nf4,
+    /// int8 with an f32 absmax per output column: ~1 byte a value.
+    Int8,
+}
+
+/// How a [`QuantizedMatrix`] holds its values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stored {
+    /// NF4 codes of the row-major matrix.
+    Nf4(Nf4),
+    /// int8 codes of the *transposed* matrix: one row, and one scale, per output column.
+    Int8(Int8Rows),
+}
+
+/// A frozen weight matrix of `rows × cols` (as `x.matmul(w)` takes it: input features by
+/// output features, GPT-2's Conv1D layout) stored quantized.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedMatrix {
+    /// Input features.
+    pub rows: usize,
+    /// Output features.
+    pub cols: usize,
+    /// The codes and scales.
+    pub stored: Stored,
+}
+
+impl QuantizedMatrix {
+    /// Quantizes the row-major `rows × cols` matrix `w`.
+    pub fn quantize(w: &[f32], rows: usize, cols: usize, kind: QuantKind) -> QuantizedMatrix {
+        assert_eq!(w.len(), rows * cols, "QuantizedMatrix: {} values for {rows} × {cols}", w.len());
+        let stored = match kind {
+            QuantKind::Nf4 => Stored::Nf4(Nf4::quantize(w)),
+            QuantKind::Int8 => Stored::Int8(Int8Rows::quantize(&transpose(w, rows, cols), rows)),
+        };
+        QuantizedMatrix { rows, cols, stored }
+    }
+
+    /// The row-major f32 matrix the codes stand for.
+    pub fn dequantize(&self) -> Vec<f32> {
+        match &self.stored {
+            Stored::Nf4(q) => q.dequantize(),
+            Stored::Int8(q) => transpose(&q.dequantize(), self.cols, self.rows),
+        }
+    }
+
+    /// Bytes stored, codes and scales.
+    pub fn bytes(&self) -> usize {
+        match &self.stored {
+            Stored::Nf4(q) => q.bytes(),
+            Stored::Int8(q) => q.bytes(),
+        }
+    }
+}
+
+/// The row-major `rows × cols` matrix `w` transposed.
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..cols).flat_map(|c| (0..rows).map(move |r| w[r * cols + c])).collect()
+}
+
 /// The mean squared error of quantizing `x` in blocks of 64 to the nearest of `levels` (ascending,
 /// in [−1, 1]) after dividing each block by its absmax: how much a code book loses on `x`.
 pub fn block_mse(x: &[f32], levels: &[f32]) -> f64 {
@@ -304,6 +367,30 @@ mod tests {
         let t = Int8Rows::quantize(&[127.0, 2.5, -0.5, 3.5], 4);
         assert_eq!(t.codes, vec![127, 2, 0, 4]);
         assert_eq!(Int8Rows::quantize(&[0.0, 0.0], 2).dequantize(), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_quantized_matrix_dequantizes_in_its_own_layout() {
+        let w = normal(3 * 70, 4); // 3 × 70: NF4 blocks cross rows, int8 scales one per column
+        let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        // half the widest gap between levels, times the largest scale any value can have
+        let widest = NF4.windows(2).map(|p| p[1] - p[0]).fold(0.0f32, f32::max);
+        for (kind, bound) in [(QuantKind::Nf4, 0.5 * widest * max), (QuantKind::Int8, 0.5 / 127.0 * max)] {
+            let q = QuantizedMatrix::quantize(&w, 3, 70, kind);
+            let back = q.dequantize();
+            assert_eq!(back.len(), 210);
+            let worst = w.iter().zip(&back).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst <= bound * (1.0 + 1e-5), "{kind:?}: worst error {worst} > {bound}");
+        }
+        // int8: column c's scale is column c's absmax, and its largest value is exact
+        let q = QuantizedMatrix::quantize(&w, 3, 70, QuantKind::Int8);
+        let Stored::Int8(rows) = &q.stored else { unreachable!() };
+        let col = |c: usize| [w[c], w[70 + c], w[140 + c]];
+        for c in [0, 33, 69] {
+            assert_eq!(rows.absmax[c], col(c).iter().fold(0.0f32, |m, v| m.max(v.abs())), "column {c}");
+        }
+        assert_eq!(q.bytes(), 210 + 4 * 70);
+        assert_eq!(QuantizedMatrix::quantize(&w, 3, 70, QuantKind::Nf4).bytes(), 105 + 4 * 4);
     }
 
     #[test]
