@@ -111,3 +111,20 @@ fn text_that_is_not_utf8_and_a_megabyte_to_tokenize() {
     assert!(out.starts_with(&format!("{} tokens: [", big.len())), "{}", &out[..60.min(out.len())]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Started by mpirun as one of several ranks, a binary built without the `distributed` feature
+/// refuses to run: each rank would train alone and overwrite the others' files.
+#[cfg(not(feature = "distributed"))]
+#[test]
+fn a_binary_without_the_distributed_feature_refuses_to_be_one_of_several_ranks() {
+    let o = Command::new(env!("CARGO_BIN_EXE_gradschool"))
+        .args(["mnist", "--epochs", "1"])
+        .env("OMPI_COMM_WORLD_SIZE", "2") // what Open MPI's mpirun sets in every rank
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("without the `distributed` feature") && e.contains("2 ranks"), "{e}");
+    let launch = gradschool(&["launch", "-n", "2", "mnist"]);
+    let e = String::from_utf8_lossy(&launch.stderr);
+    assert!(!launch.status.success() && e.contains("--features distributed"), "{e}");
+}
