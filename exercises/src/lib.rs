@@ -192,3 +192,16 @@ pub mod ch15;
 #[path = "../wrong/ch15.rs"]
 #[rustfmt::skip]
 pub mod ch15;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+#[rustfmt::skip]
+pub mod ch16;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch16.rs"]
+#[rustfmt::skip]
+pub mod ch16;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch16.rs"]
+#[rustfmt::skip]
+pub mod ch16;
