@@ -40,7 +40,7 @@ pub fn ring_all_reduce(bufs: &mut [Vec<f32>]) -> Vec<usize> {
             // every rank's message of this round, taken before any is delivered
             let messages: Vec<(usize, Range<usize>, Vec<f32>)> = (0..n)
                 .map(|r| {
-                    let c = (r + n + phase - s % n) % n;
+                    let c = (r + n + phase - s) % n; // s < n: no underflow
                     let range = shard_bounds(len, n, c);
                     (r, range.clone(), bufs[r][range].to_vec())
                 })
