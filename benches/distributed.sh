@@ -37,3 +37,18 @@ printf "%-44s %12s\n" "2 ranks × 1 thread, batch 32 each" "$(per_step "$out/r2"
 $G launch -n 2 "${common[@]}" --batch-size 32 --zero 1 --out-dir "$out/z2" | grep ZeRO || true
 printf "%-44s %12s\n" "2 ranks × 1 thread, batch 32 each, --zero 1" "$(per_step "$out/z2")"
 cmp -s "$out/r2/model.safetensors" "$out/z2/model.safetensors" && echo "(--zero 1 wrote the same model.safetensors)"
+
+# GPT-2 124M shape (12 × 768, 50,257 tokens), 8 sequences × 32 tokens a step, every position a label
+data=${GRADSCHOOL_SHARED_DATA:-../shared/data}
+if [ -f "$data/tinyshakespeare/input.txt" ] && [ -d "$data/gpt2-tokenizer" ]; then
+  echo
+  echo "## GPT-2 124M shape, pretrain, 8 × 32 tokens a step, AdamW, 4 steps"
+  printf "%-44s %12s\n" "run" "ms / step"
+  head -c 300000 "$data/tinyshakespeare/input.txt" > "$out/t.txt"
+  gpt=(pretrain --text "$out/t.txt" --tokenizer "$data/gpt2-tokenizer" --n-layer 12 --n-embd 768 --n-head 12
+       --block-size 32 --steps 4 --eval-every 4)
+  RAYON_NUM_THREADS=2 $G "${gpt[@]}" --batch-size 8 --out-dir "$out/g2" >/dev/null
+  printf "%-44s %12s\n" "1 process, 2 threads, batch 8" "$(per_step "$out/g2")"
+  $G launch -n 2 "${gpt[@]}" --batch-size 4 --out-dir "$out/gr" >/dev/null
+  printf "%-44s %12s\n" "2 ranks × 1 thread, batch 4 each" "$(per_step "$out/gr")"
+fi
