@@ -69,10 +69,7 @@ fn two_ranks_train_what_one_process_with_grad_accum_2_trains_byte_for_byte() {
             "{name}: 2 ranks vs --grad-accum 2, model.safetensors"
         );
         // the same losses and test metrics row by row (the last column is the wall clock)
-        let rows = |d: &Path| -> Vec<String> {
-            let text = std::fs::read_to_string(d.join("metrics.csv")).unwrap();
-            text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
-        };
+        let rows = common::metrics_without_time;
         assert_eq!(rows(&one), rows(&two), "{name}: metrics.csv");
         assert!(rows(&two).len() > 4, "{name}: metrics.csv has its rows");
         // only rank 0 speaks: each evaluation line once

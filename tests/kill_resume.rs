@@ -4,6 +4,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use gradschool::io::load_safetensors;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -18,11 +20,6 @@ fn mnist(out: &Path, epochs: usize, resume: bool) -> Command {
         c.arg("--resume");
     }
     c
-}
-
-fn metrics_without_time(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
 }
 
 /// Lines of dir/metrics.csv now (0 while it does not exist).
@@ -98,7 +95,7 @@ fn sigkill_at_random_moments_never_breaks_the_checkpoint_or_the_result() {
     // finish it
     let resume = killed.join("checkpoint.safetensors").is_file();
     assert!(mnist(&killed, EPOCHS, resume).status().unwrap().success());
-    assert_eq!(metrics_without_time(&straight), metrics_without_time(&killed));
+    assert_eq!(common::metrics_without_time(&straight), common::metrics_without_time(&killed));
     let weights = |d: &Path| -> Vec<(String, Vec<f32>)> {
         load_safetensors(&d.join("model.safetensors")).unwrap().0.into_iter().map(|(n, t)| (n, t.to_vec())).collect()
     };

@@ -1,6 +1,8 @@
 //! The MNIST pipeline end to end on the shipped offline digits: determinism, bit-identical
 //! resume, outputs, and one-line errors for bad input.
 
+mod common;
+
 use gradschool::optim::OptimizerKind;
 use gradschool::optim::Schedule;
 use gradschool::train::mnist::{train_mnist, MnistConfig};
@@ -28,12 +30,6 @@ fn quick(out: PathBuf, epochs: usize) -> MnistConfig {
     }
 }
 
-/// metrics.csv without the wall-clock column, which no two runs share.
-fn metrics_without_time(dir: &std::path::Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
-}
-
 #[test]
 fn training_learns_is_deterministic_and_resumes_bit_identically() {
     let (a, b) = (tmp("a"), tmp("b"));
@@ -52,7 +48,7 @@ fn training_learns_is_deterministic_and_resumes_bit_identically() {
     // Same flags, same seed: identical metrics. Interrupted after 2 epochs, then resumed: too.
     train_mnist(&quick(b.clone(), 2)).unwrap();
     let resumed = train_mnist(&MnistConfig { resume: true, ..quick(b.clone(), 3) }).unwrap();
-    assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
+    assert_eq!(common::metrics_without_time(&a), common::metrics_without_time(&b));
     assert_eq!(resumed.test_accuracy, full.test_accuracy);
     let weights = |d: &PathBuf| gradschool::io::load_safetensors(&d.join("model.safetensors")).unwrap().0;
     let (wa, wb) = (weights(&a), weights(&b));

@@ -21,12 +21,6 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
-/// metrics.csv without the wall-clock column (the last), which no two runs share.
-fn metrics_without_time(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
-}
-
 /// Every tensor of a safetensors file, by name.
 fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
     let (t, _) = gradschool::io::load_safetensors(path).unwrap();
@@ -68,7 +62,7 @@ fn mnist_resumes_mid_epoch_bit_identically() {
     assert_eq!(half.report.steps, 11);
     let resumed = train_mnist(&MnistConfig { resume: true, ..cfg(b.clone()) }).unwrap();
     assert_eq!((full.report.steps, resumed.report.steps), (16, 16));
-    assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
+    assert_eq!(common::metrics_without_time(&a), common::metrics_without_time(&b));
     assert_eq!(resumed.test_accuracy, full.test_accuracy);
     assert_same_files(&a, &b, &["model.safetensors", "checkpoint.safetensors"]);
 }
@@ -108,7 +102,7 @@ fn sentiment_resumes_mid_epoch_bit_identically_full_and_lora() {
         let resumed = train_sentiment(&SentimentConfig { resume: true, ..cfg(b.clone()) }).unwrap();
         assert_eq!((full.steps, resumed.steps), (12, 12));
         assert_eq!(untimed(&full.rows), untimed(&resumed.rows));
-        assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
+        assert_eq!(common::metrics_without_time(&a), common::metrics_without_time(&b));
         let export =
             if lora.is_some() { "checkpoint-12/adapter_model.safetensors" } else { "checkpoint-12/model.safetensors" };
         assert_same_files(&a, &b, &[export, "checkpoint.safetensors"]);
@@ -142,7 +136,7 @@ fn pretraining_resumes_bit_identically() {
     assert!(full.last("eval_loss").is_some_and(f64::is_finite));
     pretrain(&PretrainConfig { halt_after: Some(4), ..cfg(b.clone()) }).unwrap();
     pretrain(&PretrainConfig { resume: true, ..cfg(b.clone()) }).unwrap();
-    assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
+    assert_eq!(common::metrics_without_time(&a), common::metrics_without_time(&b));
     assert_same_files(&a, &b, &["model.safetensors", "config.json", "checkpoint.safetensors"]);
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -104,6 +104,11 @@ pub fn normal_quantile(p: f64) -> f64 {
     x - u / (1.0 + x * u / 2.0)
 }
 
+/// The largest |value| of a block: the scale both formats store.
+fn absmax(block: &[f32]) -> f32 {
+    block.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
 /// The index of the level of `levels` (ascending) nearest to `x`; a tie goes to the upper level.
 fn nearest(levels: &[f32], x: f32) -> usize {
     // the midpoints between neighbours split [−1, 1] into one interval per level
@@ -126,7 +131,7 @@ impl Nf4 {
     /// Quantizes `x` block by block: each value divided by its block's absmax, then the nearest
     /// NF4 level. A block of zeros keeps absmax 0 and dequantizes to zeros.
     pub fn quantize(x: &[f32]) -> Nf4 {
-        let absmax: Vec<f32> = x.chunks(NF4_BLOCK).map(|b| b.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect();
+        let absmax: Vec<f32> = x.chunks(NF4_BLOCK).map(absmax).collect();
         let code = |i: usize| -> u8 {
             let m = absmax[i / NF4_BLOCK];
             let v = if m > 0.0 { x[i] / m } else { 0.0 };
@@ -178,7 +183,7 @@ impl Int8Rows {
     /// Quantizes the rows (of `cols` values) of `x`. A row of zeros keeps absmax 0.
     pub fn quantize(x: &[f32], cols: usize) -> Int8Rows {
         assert!(cols > 0 && x.len().is_multiple_of(cols), "Int8Rows: {} values do not make rows of {cols}", x.len());
-        let absmax: Vec<f32> = x.chunks(cols).map(|r| r.iter().fold(0.0f32, |m, v| m.max(v.abs()))).collect();
+        let absmax: Vec<f32> = x.chunks(cols).map(absmax).collect();
         let codes = x
             .chunks(cols)
             .zip(&absmax)
@@ -274,7 +279,7 @@ fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 pub fn block_mse(x: &[f32], levels: &[f32]) -> f64 {
     let mut sum = 0.0f64;
     for block in x.chunks(NF4_BLOCK) {
-        let m = block.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+        let m = absmax(block);
         for &v in block {
             let q = if m > 0.0 { levels[nearest(levels, v / m)] * m } else { 0.0 };
             sum += ((v - q) as f64).powi(2);

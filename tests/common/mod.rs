@@ -170,3 +170,9 @@ pub fn tiny_hotel_model(dir: &std::path::Path) {
     gradschool::gpt2::Gpt2::new(config, &mut gradschool::manual_seed(5)).save_dir(dir).unwrap();
     byte_tokenizer(dir);
 }
+
+/// metrics.csv without the wall-clock column (train_seconds), which no two runs share.
+pub fn metrics_without_time(dir: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
+}
