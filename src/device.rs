@@ -17,17 +17,28 @@ pub enum Device {
 }
 
 impl Device {
-    /// Parses a `--device` flag value: `cpu`, `cuda` or `cuda:N`.
+    /// Parses a `--device` flag value: `cpu`, `cuda` or `cuda:N`. Plain `cuda` is this process's
+    /// GPU: cuda:0 alone, and under a launcher (mpirun, Slurm) the GPU of the rank's local rank,
+    /// so the ranks on one machine take one GPU each.
     pub fn parse(s: &str) -> Result<Device> {
         match s {
             "cpu" => Ok(Device::Cpu),
-            "cuda" => Ok(Device::Cuda(0)),
+            "cuda" => Ok(Device::Cuda(local_rank())),
             _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
                 Some(Ok(i)) => Ok(Device::Cuda(i)),
                 _ => Err(Error::Config(format!("--device: expected `cpu`, `cuda` or `cuda:N`, got `{s}`"))),
             },
         }
     }
+}
+
+/// This process's rank among the ranks on its machine, as the launcher says (Open MPI's
+/// `OMPI_COMM_WORLD_LOCAL_RANK`, MPICH's `MPI_LOCALRANKID`, Slurm's `SLURM_LOCALID`); 0 alone.
+pub fn local_rank() -> usize {
+    ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok()?.parse().ok())
+        .unwrap_or(0)
 }
 
 impl fmt::Display for Device {

@@ -7,7 +7,7 @@
 #   bash .gpu-bundle/run.sh                         # on the GPU machine, in the repo root
 #
 # run.sh: the CUDA kernel-compile test, the GPU parity suite (every PyTorch fixture on cuda:0,
-# GPU vs CPU at large sizes, a training step), then the course's MNIST recipe on Fashion-MNIST
+# GPU vs CPU at large sizes, a training step, NCCL's gradient sum in a world of one), then the course's MNIST recipe on Fashion-MNIST
 # or the offline digits with --device cuda beside PyTorch on the same GPU, and a summary.
 # Switches (environment): MNIST_EPOCHS (3), GPT2_TOKENS ("32 1024"), TORCH_DATALOADER=0 skips
 # PyTorch's course-style DataLoader run, TORCH_LAZY=0 its once-per-epoch-loss run, PROFILE=0 the
@@ -16,15 +16,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.gpu-bundle
 rm -rf "$out" && mkdir -p "$out"
-test_bin() { # the path of an integration-test binary built with --features cuda
-  cargo test --release --features cuda --test "$1" --no-run --message-format=json 2>/dev/null \
+test_bin() { # the path of an integration-test binary built with --features nccl
+  cargo test --release --features nccl --test "$1" --no-run --message-format=json 2>/dev/null \
     | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4
 }
-cargo build --release --features cuda --quiet
+cargo build --release --features nccl --quiet
 cp target/release/gradschool "$out/gradschool"
 cp "$(test_bin cuda_kernels)" "$out/cuda_kernels"
 cp "$(test_bin cuda_parity)" "$out/cuda_parity"
-cargo bench --features cuda --bench gpt2_step --no-run --message-format=json 2>/dev/null \
+cargo bench --features nccl --bench gpt2_step --no-run --message-format=json 2>/dev/null \
   | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4 | xargs -I{} cp {} "$out/gpt2_step"
 cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
@@ -40,6 +40,10 @@ summary=()
 site=$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null || true)
 libdirs=$( (ls -d /usr/local/cuda/lib64 2>/dev/null; [ -n "$site" ] && find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null) | sort -u | paste -sd:)
 export LD_LIBRARY_PATH=${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# NCCL: the wheel (nvidia-nccl-cu12, PyTorch's) names it libnccl.so.2, cudarc loads libnccl.so
+nccl=$( [ -n "$site" ] && find "$site/nvidia" -name 'libnccl.so.2' 2>/dev/null | head -n 1)
+if [ -n "$nccl" ]; then mkdir -p /tmp/gs-nccl && ln -sf "$nccl" /tmp/gs-nccl/libnccl.so && export LD_LIBRARY_PATH=/tmp/gs-nccl:$LD_LIBRARY_PATH; fi
+echo "NCCL: ${nccl:-not found}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 echo "== kernels compile (NVRTC)"
 timeout 120 $b/cuda_kernels --test-threads 1 2>&1 | tee "$logs/kernels.log" | tail -3

@@ -82,6 +82,12 @@ pub fn run(a: &LaunchArgs) -> Result<()> {
         .filter(|k| k.starts_with("GRADSCHOOL_"))
         .collect();
     forwarded.sort();
+    #[cfg(feature = "nccl")]
+    if let Some(path) = nccl_library_path(&a.command)? {
+        // SAFETY: launch is single-threaded here, before mpirun starts.
+        unsafe { std::env::set_var("LD_LIBRARY_PATH", path) };
+        forwarded.push("LD_LIBRARY_PATH".into());
+    }
     let args = mpirun_args(a, &exe.to_string_lossy(), root, cores, &forwarded);
     if a.dry_run {
         gradschool::say!("{} {}", a.mpirun, args.join(" "));
@@ -98,6 +104,30 @@ pub fn run(a: &LaunchArgs) -> Result<()> {
     } else {
         Err(Error::Config(format!("launch: {} ranks of `{}` ended with {status}", a.ranks, a.command.join(" "))))
     }
+}
+
+/// For a command on a GPU, when NCCL is not loadable under the name cudarc tries but the PyPI
+/// wheel's `libnccl.so.2` is there (PyTorch installs it): the LD_LIBRARY_PATH that makes it
+/// loadable (a link named libnccl.so in a temporary folder, first); `None` when nothing is
+/// needed.
+#[cfg(feature = "nccl")]
+fn nccl_library_path(command: &[String]) -> Result<Option<String>> {
+    use gradschool::distributed::nccl;
+    let on_gpu = command.windows(2).any(|w| w[0] == "--device" && w[1].starts_with("cuda"))
+        || command.iter().any(|c| c.starts_with("--device=cuda"));
+    if !on_gpu || nccl::loadable() {
+        return Ok(None);
+    }
+    let sites: Vec<std::path::PathBuf> = Command::new("python3")
+        .args(["-c", "import site; print('\\n'.join(site.getsitepackages()))"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(Into::into).collect())
+        .unwrap_or_default();
+    let Some(lib) = nccl::find_versioned_nccl(&sites) else { return Ok(None) };
+    let dir = nccl::link_folder(&lib, &std::env::temp_dir())?;
+    gradschool::say!("launch: NCCL is {}; linked as {}/libnccl.so for the ranks", lib.display(), dir.display());
+    let old = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+    Ok(Some(if old.is_empty() { dir.display().to_string() } else { format!("{}:{old}", dir.display()) }))
 }
 
 #[cfg(test)]

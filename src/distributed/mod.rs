@@ -9,8 +9,11 @@
 
 #[cfg(feature = "distributed")]
 mod mpi_world;
+#[cfg(feature = "nccl")]
+pub mod nccl;
 
 use crate::error::{Error, Result};
+use crate::Tensor;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -184,6 +187,58 @@ pub fn zero_owners(numels: &[usize], ranks: usize) -> Vec<usize> {
     owner
 }
 // ANCHOR_END: zero_owners
+
+// ANCHOR: all_reduce
+/// Sums the gradients of every rank into every rank's `.grad()`, DDP's all-reduce: flattened in
+/// reverse parameter order (the order backward finishes them, in which DDP's buckets fill), with
+/// a presence flag per parameter (a parameter no rank reached keeps no gradient, as alone), the
+/// ranks' summed step loss and whether any rank was asked to stop — one message per step.
+/// Gradients on a GPU are summed by NCCL in the same order (feature `nccl`; the small message of
+/// flags, loss and stop goes through the world first), unless GRADSCHOOL_NCCL=0.
+pub fn all_reduce_gradients(
+    world: &dyn Collectives,
+    params: &[Tensor],
+    loss: Option<Tensor>,
+    stop: bool,
+) -> Result<(Option<Tensor>, bool)> {
+    let grads: Vec<Option<Tensor>> = params.iter().rev().map(Tensor::grad).collect();
+    let local = loss.map(|l| l.item());
+    let mut flags: Vec<f32> = grads.iter().map(|g| f32::from(u8::from(g.is_some()))).collect();
+    flags.extend([f32::from(u8::from(local.is_some())), local.unwrap_or(0.0), f32::from(u8::from(stop))]);
+    #[cfg(feature = "nccl")]
+    if params.first().is_some_and(|p| p.device() != crate::Device::Cpu) && nccl::wanted() {
+        world.all_reduce_sum(&mut flags);
+        let parts: Vec<Tensor> =
+            params.iter().rev().zip(&grads).map(|(p, g)| g.clone().unwrap_or_else(|| p.zeros_like())).collect();
+        let sums = nccl::all_reduce_sum(world, &parts)?;
+        for ((p, sum), &flag) in params.iter().rev().zip(sums).zip(&flags) {
+            p.set_grad((flag > 0.0).then_some(sum));
+        }
+        let tail = &flags[params.len()..];
+        return Ok(((tail[0] > 0.0).then(|| Tensor::scalar(tail[1])), tail[2] > 0.0));
+    }
+    let numel: usize = params.iter().map(Tensor::numel).sum();
+    let mut buf = Vec::with_capacity(numel + flags.len());
+    for (p, g) in params.iter().rev().zip(&grads) {
+        match g {
+            Some(g) => buf.extend(g.to_vec()),
+            None => buf.resize(buf.len() + p.numel(), 0.0),
+        }
+    }
+    buf.extend(flags);
+    world.all_reduce_sum(&mut buf);
+    let (sums, flags) = buf.split_at(numel);
+    let mut offset = 0;
+    for (k, p) in params.iter().rev().enumerate() {
+        let n = p.numel();
+        let reached = flags[k] > 0.0;
+        p.set_grad(reached.then(|| p.new_from_vec(sums[offset..offset + n].to_vec(), p.shape().clone())));
+        offset += n;
+    }
+    let tail = &flags[params.len()..];
+    Ok(((tail[0] > 0.0).then(|| Tensor::scalar(tail[1])), tail[2] > 0.0))
+}
+// ANCHOR_END: all_reduce
 
 /// Named tensors as bytes (name length, name, element count, little-endian f32s), to move a
 /// rank's optimizer state through a broadcast.

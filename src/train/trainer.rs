@@ -295,7 +295,8 @@ pub fn train_in(
             }
             let mut stop_asked = false; // by any rank (Ctrl-C reaches them at different moments)
             if world.size() > 1 {
-                (step_loss, stop_asked) = all_reduce_gradients(world, opt.params(), step_loss, interrupted());
+                (step_loss, stop_asked) =
+                    distributed::all_reduce_gradients(world, opt.params(), step_loss, interrupted())?;
             }
             if let Some(max) = cfg.max_grad_norm {
                 clip_grad_norm(opt.params(), max);
@@ -453,43 +454,6 @@ fn report_zero_memory(world: &dyn Collectives, opt: &dyn Optimizer) {
         kib.iter().sum::<f32>()
     );
 }
-
-// ANCHOR: all_reduce
-/// Sums the gradients of every rank into every rank's `.grad()`, DDP's all-reduce: flattened in
-/// reverse parameter order (the order backward finishes them, in which DDP's buckets fill), with
-/// a presence flag per parameter (a parameter no rank reached keeps no gradient, as alone), the
-/// ranks' summed step loss and whether any rank was asked to stop — one message per step.
-fn all_reduce_gradients(
-    world: &dyn Collectives,
-    params: &[Tensor],
-    loss: Option<Tensor>,
-    stop: bool,
-) -> (Option<Tensor>, bool) {
-    let grads: Vec<Option<Tensor>> = params.iter().rev().map(Tensor::grad).collect();
-    let numel: usize = params.iter().map(Tensor::numel).sum();
-    let mut buf = Vec::with_capacity(numel + params.len() + 3);
-    for (p, g) in params.iter().rev().zip(&grads) {
-        match g {
-            Some(g) => buf.extend(g.to_vec()),
-            None => buf.resize(buf.len() + p.numel(), 0.0),
-        }
-    }
-    buf.extend(grads.iter().map(|g| f32::from(u8::from(g.is_some()))));
-    let local = loss.map(|l| l.item());
-    buf.extend([f32::from(u8::from(local.is_some())), local.unwrap_or(0.0), f32::from(u8::from(stop))]);
-    world.all_reduce_sum(&mut buf);
-    let (sums, flags) = buf.split_at(numel);
-    let mut offset = 0;
-    for (k, p) in params.iter().rev().enumerate() {
-        let n = p.numel();
-        let reached = flags[k] > 0.0;
-        p.set_grad(reached.then(|| p.new_from_vec(sums[offset..offset + n].to_vec(), p.shape().clone())));
-        offset += n;
-    }
-    let tail = &flags[params.len()..];
-    ((tail[0] > 0.0).then(|| Tensor::scalar(tail[1])), tail[2] > 0.0)
-}
-// ANCHOR_END: all_reduce
 
 /// Reads the pending step losses into the running sums, in step order; a loss that is not a
 /// finite number stops training before anything is saved, so the last checkpoint stays good.
