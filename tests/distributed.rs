@@ -132,6 +132,13 @@ fn lora_fine_tuning_on_two_ranks_equals_grad_accum_2_and_zero_1_byte_for_byte() 
     let (one, two) = (safetensors_under(&dir.join("one")), safetensors_under(&dir.join("two")));
     let three = safetensors_under(&dir.join("three"));
     assert!(two == three, "--zero 1 changed the adapters or the merged model");
+    // evaluation is sharded over the ranks and its sums all-reduced: the same metrics
+    let rows = |d: &str| common::metrics_without_time(&dir.join(d));
+    assert_eq!(rows("one"), rows("two"), "classify: metrics.csv");
+    let r = rows("one");
+    let col = r[0].split(',').position(|c| c == "eval_loss").expect("an eval_loss column");
+    let evaluated = r[1..].iter().filter(|l| l.split(',').nth(col).is_some_and(|v| !v.is_empty())).count();
+    assert!(evaluated >= 3, "classify: {evaluated} evaluations in {r:?}");
     let names: Vec<_> = one.iter().map(|(p, _)| p.display().to_string()).collect();
     assert!(names.iter().any(|n| n.contains("adapter")) && names.iter().any(|n| n.starts_with("merged")), "{names:?}");
     assert_eq!(one.len(), two.len(), "{names:?}");
@@ -165,6 +172,8 @@ fn pretraining_on_two_ranks_equals_grad_accum_2_byte_for_byte() {
     launched(2, &args("two"));
     let (one, two) = (safetensors_under(&dir.join("one")), safetensors_under(&dir.join("two")));
     assert!(!one.is_empty() && one == two, "pretrain: 2 ranks vs --grad-accum 2");
+    let rows = |d: &str| common::metrics_without_time(&dir.join(d));
+    assert_eq!(rows("one"), rows("two"), "pretrain: metrics.csv (evaluation sharded over the ranks)");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -188,7 +197,8 @@ fn hotel_sft_on_two_ranks_equals_grad_accum_2_byte_for_byte() {
         let mut a = vec!["hotel-sft".into(), "--model-dir".into(), d("model"), "--data-dir".into(), d("data")];
         let flags = ["--max-len", "160", "--batch-size", "1", "--epochs", "2", "--eval-every", "2", "--warmup", "1"];
         a.extend(
-            flags.iter().chain(&["--eval-dialogues", "1", "--lr", "1e-2", "--lora-r", "2"]).map(|s| s.to_string()),
+            // two dialogues held out: each rank generates and scores one
+            flags.iter().chain(&["--eval-dialogues", "2", "--lr", "1e-2", "--lora-r", "2"]).map(|s| s.to_string()),
         );
         a.extend(["--out-dir".into(), d(out)]);
         a
@@ -202,7 +212,9 @@ fn hotel_sft_on_two_ranks_equals_grad_accum_2_byte_for_byte() {
     assert!(names.iter().any(|n| n.starts_with("final")), "{names:?}");
     assert!(one == two, "hotel-sft: 2 ranks vs --grad-accum 2 ({names:?})");
     let eval = |d: &str| std::fs::read_to_string(dir.join(d).join("eval.json")).unwrap();
-    assert_eq!(eval("one"), eval("two"), "the final evaluation, written by rank 0");
+    assert_eq!(eval("one"), eval("two"), "the final evaluation, sharded, written by rank 0");
+    let rows = |d: &str| common::metrics_without_time(&dir.join(d));
+    assert_eq!(rows("one"), rows("two"), "hotel-sft: metrics.csv (evaluation sharded over the ranks)");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -138,3 +138,29 @@ fn bad_dialogue_files_and_flags_are_one_line_errors() {
     assert!(e.contains("--batch-size") && e.contains("≥ 1"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Data-parallel evaluation adds the shards' counts: the counts of two halves of a set of
+/// predictions, summed and turned back into metrics, are the whole set's metrics.
+#[test]
+fn hotel_metrics_counts_add_up_across_shards() {
+    use gradschool::data::hotel::SlotCounts;
+    use gradschool::train::hotel::HotelMetrics;
+    let a = HotelMetrics {
+        slots: SlotCounts { searches: 3, valid: 2, exact: 1, true_positive: 4, predicted: 6, reference: 5 },
+        replies: 4,
+        reply_exact: 1,
+        reply_grounded: 3,
+    };
+    let b = HotelMetrics {
+        slots: SlotCounts { searches: 2, valid: 2, exact: 2, true_positive: 3, predicted: 3, reference: 4 },
+        replies: 1,
+        reply_exact: 0,
+        reply_grounded: 1,
+    };
+    assert_eq!(HotelMetrics::from_counts(&a.counts()), a, "the round trip");
+    let sum: Vec<f64> = a.counts().iter().zip(b.counts()).map(|(x, y)| x + y).collect();
+    let whole = HotelMetrics::from_counts(&sum);
+    // slot F1 from the summed counts: precision 7/9, recall 7/9 → F1 7/9 (not the mean of the halves' F1s)
+    assert!((whole.values()[2] - 7.0 / 9.0).abs() < 1e-12, "{:?}", whole.values());
+    assert_eq!((whole.slots.searches, whole.replies, whole.reply_grounded), (5, 5, 4));
+}

@@ -40,8 +40,12 @@ impl Task for Line {
     fn eval_names(&self) -> Vec<String> {
         vec!["w".into()]
     }
-    fn evaluate(&mut self) -> Result<Vec<f64>> {
-        Ok(vec![self.w.item() as f64])
+    fn eval_sums(&mut self, rank: usize, _ranks: usize) -> Result<Vec<f64>> {
+        // one number, not a sum over examples: rank 0 contributes it, the others nothing
+        Ok(vec![if rank == 0 { self.w.item() as f64 } else { 0.0 }])
+    }
+    fn eval_metrics(&self, sums: &[f64]) -> Vec<f64> {
+        sums.to_vec()
     }
     fn export(&self, _: &Path, _: usize, _: bool) -> Result<()> {
         Ok(())

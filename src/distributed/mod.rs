@@ -28,6 +28,8 @@ pub trait Collectives: Send + Sync {
     fn size(&self) -> usize;
     /// Every rank's `buf` becomes the element-wise sum of all ranks' `buf`s.
     fn all_reduce_sum(&self, buf: &mut [f32]);
+    /// The same in f64: evaluation's sums and counts.
+    fn all_reduce_sum_f64(&self, buf: &mut [f64]);
     /// Every rank's `buf` becomes rank `root`'s.
     fn broadcast(&self, buf: &mut [f32], root: usize);
     /// Every rank's `buf` becomes rank `root`'s (bytes: hashes, flags, text).
@@ -51,6 +53,7 @@ impl Collectives for Single {
         1
     }
     fn all_reduce_sum(&self, _buf: &mut [f32]) {}
+    fn all_reduce_sum_f64(&self, _buf: &mut [f64]) {}
     fn broadcast(&self, _buf: &mut [f32], _root: usize) {}
     fn broadcast_bytes(&self, _buf: &mut [u8], _root: usize) {}
     fn abort(&self, code: i32) -> ! {

@@ -55,6 +55,10 @@ impl Collectives for MpiWorld {
             comm.all_reduce_into(&send[..], chunk, SystemOperation::sum());
         }
     }
+    fn all_reduce_sum_f64(&self, buf: &mut [f64]) {
+        let send = buf.to_vec(); // a few numbers: evaluation's sums
+        self.comm().all_reduce_into(&send[..], buf, SystemOperation::sum());
+    }
     fn broadcast(&self, buf: &mut [f32], root: usize) {
         let comm = self.comm();
         for chunk in buf.chunks_mut(CHUNK) {

@@ -246,6 +246,37 @@ impl HotelMetrics {
         ["json_valid", "search_exact", "slot_f1", "reply_exact", "reply_grounded"].map(String::from).to_vec()
     }
 
+    /// The counts behind the metrics, as numbers that add up across shards of the dialogues.
+    pub fn counts(&self) -> [f64; 9] {
+        let s = &self.slots;
+        [
+            s.searches,
+            s.valid,
+            s.exact,
+            s.true_positive,
+            s.predicted,
+            s.reference,
+            self.replies,
+            self.reply_exact,
+            self.reply_grounded,
+        ]
+        .map(|c| c as f64)
+    }
+
+    /// The inverse of [`HotelMetrics::counts`] (on the counts' sum over shards).
+    pub fn from_counts(c: &[f64]) -> HotelMetrics {
+        let n = |i: usize| c.get(i).copied().unwrap_or(0.0) as usize;
+        let slots = SlotCounts {
+            searches: n(0),
+            valid: n(1),
+            exact: n(2),
+            true_positive: n(3),
+            predicted: n(4),
+            reference: n(5),
+        };
+        HotelMetrics { slots, replies: n(6), reply_exact: n(7), reply_grounded: n(8) }
+    }
+
     /// The fractions, in [`HotelMetrics::names`] order.
     pub fn values(&self) -> Vec<f64> {
         let r = self.replies.max(1) as f64;
@@ -323,20 +354,26 @@ impl Task for HotelTask<'_> {
         n.extend(HotelMetrics::names());
         n
     }
-    fn evaluate(&mut self) -> Result<Vec<f64>> {
-        let (mut sum, mut n) = (0.0, 0);
-        for chunk in self.valid.chunks(self.cfg.batch_size) {
+    fn eval_sums(&mut self, rank: usize, ranks: usize) -> Result<Vec<f64>> {
+        let mut sum = 0.0;
+        for chunk in self.valid.chunks(self.cfg.batch_size).skip(rank).step_by(ranks) {
             let batch: Vec<&Sequence> = chunk.iter().collect();
             let (ids, mask, labels) = pad_batch(&batch);
             let hidden = self.model.hidden(&ids, Some(&mask.to(&self.cfg.device)?));
             sum += self.model.labelled_loss(&hidden, &labels).0.item() as f64 * chunk.len() as f64;
-            n += chunk.len();
         }
+        // the generated turns: rank r scores dialogues i with i % ranks == r
         let k = self.cfg.eval_dialogues.min(self.valid_dialogues.len());
-        let m = evaluate_hotel(&self.assistant(), &self.valid_dialogues[..k])?;
-        let mut out = vec![sum / n.max(1) as f64];
-        out.extend(m.values());
+        let mine: Vec<Vec<Turn>> = self.valid_dialogues[..k].iter().skip(rank).step_by(ranks).cloned().collect();
+        let m = evaluate_hotel(&self.assistant(), &mine)?;
+        let mut out = vec![sum];
+        out.extend(m.counts());
         Ok(out)
+    }
+    fn eval_metrics(&self, sums: &[f64]) -> Vec<f64> {
+        let mut out = vec![sums[0] / self.valid.len().max(1) as f64];
+        out.extend(HotelMetrics::from_counts(&sums[1..]).values());
+        out
     }
     fn export(&self, out_dir: &Path, step: usize, _last: bool) -> Result<()> {
         let c = self.cfg;
@@ -411,12 +448,18 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
         ..TrainerConfig::new(&cfg.out_dir, cfg.epochs, cfg.lr, cfg.seed)
     };
     let report = train_in(&run, &mut task, &mut opt, &trainer)?;
-    if !crate::distributed::is_leader() {
-        // rank 0 evaluates the final model and writes it; the others' part ended with training
-        return Ok(HotelReport { train: report, metrics: HotelMetrics::default(), truncated });
-    }
+    // the final evaluation on every held-out dialogue, sharded over the ranks as the trainer's
     task.model.set_training(false);
-    let metrics = evaluate_hotel(&task.assistant(), &task.valid_dialogues)?;
+    let world = crate::distributed::world();
+    let (rank, ranks) = (world.rank(), world.size());
+    let mine: Vec<Vec<Turn>> = task.valid_dialogues.iter().skip(rank).step_by(ranks).cloned().collect();
+    let mut counts = evaluate_hotel(&task.assistant(), &mine)?.counts();
+    world.all_reduce_sum_f64(&mut counts);
+    let metrics = HotelMetrics::from_counts(&counts);
+    if !crate::distributed::is_leader() {
+        // rank 0 writes the final model and eval.json
+        return Ok(HotelReport { train: report, metrics, truncated });
+    }
     if cfg.halt_after.is_none_or(|h| report.steps < h) {
         let final_dir = cfg.out_dir.join("final");
         if cfg.lora.is_some() {

@@ -107,16 +107,31 @@ pub fn load_data(config: &MnistConfig) -> Result<(ImageDataset, ImageDataset)> {
 /// Mean loss and accuracy of `model` on `data`, in eval mode without a graph.
 // ANCHOR: evaluate
 pub fn evaluate(model: &FeedForwardNet, data: &ImageDataset, batch_size: usize, device: &Device) -> Result<(f64, f64)> {
+    let (loss, correct) = evaluate_shard(model, data, batch_size, device, 0, 1)?;
+    Ok((loss / data.len() as f64, correct / data.len() as f64))
+}
+
+/// The summed loss and the correct predictions over shard `rank` of `ranks` of `data`: batches
+/// i with i % ranks == rank (data-parallel ranks add their shards up).
+pub fn evaluate_shard(
+    model: &FeedForwardNet,
+    data: &ImageDataset,
+    batch_size: usize,
+    device: &Device,
+    rank: usize,
+    ranks: usize,
+) -> Result<(f64, f64)> {
     let _guard = no_grad();
     let (mut loss, mut correct) = (0.0f64, 0usize);
-    for (x, y) in DataLoader::new(data, batch_size, false, false).epoch(0) {
+    let loader = DataLoader::new(data, batch_size, false, false);
+    for (x, y) in loader.epoch(0).skip(rank).step_by(ranks) {
         let logp = model.forward(&x.to(device)?); // (B, 10)
         let opts = ClassLossOptions { reduction: Reduction::Sum, ..Default::default() };
         loss += nll_loss_with(&logp, &y, opts).item() as f64;
         let pred = logp.argmax(1, false);
         correct += pred.as_slice().iter().zip(y.as_slice()).filter(|(p, t)| p == t).count();
     }
-    Ok((loss / data.len() as f64, correct as f64 / data.len() as f64))
+    Ok((loss, correct as f64))
 }
 // ANCHOR_END: evaluate
 
@@ -174,9 +189,14 @@ impl Task for MnistTask<'_> {
     fn eval_names(&self) -> Vec<String> {
         vec!["test_loss".into(), "test_accuracy".into()]
     }
-    fn evaluate(&mut self) -> Result<Vec<f64>> {
-        let (loss, accuracy) = evaluate(&self.model, self.test, self.config.test_batch_size, &self.config.device)?;
-        Ok(vec![loss, accuracy])
+    fn eval_sums(&mut self, rank: usize, ranks: usize) -> Result<Vec<f64>> {
+        let c = self.config;
+        let (loss, correct) = evaluate_shard(&self.model, self.test, c.test_batch_size, &c.device, rank, ranks)?;
+        Ok(vec![loss, correct])
+    }
+    fn eval_metrics(&self, sums: &[f64]) -> Vec<f64> {
+        let n = self.test.len() as f64;
+        vec![sums[0] / n, sums[1] / n]
     }
     fn export(&self, out_dir: &Path, _step: usize, _last: bool) -> Result<()> {
         self.model.save(&out_dir.join("model.safetensors"))

@@ -132,17 +132,20 @@ impl Task for PretrainTask<'_> {
             Vec::new() // too little text to hold any out
         }
     }
-    fn evaluate(&mut self) -> Result<Vec<f64>> {
+    fn eval_sums(&mut self, rank: usize, ranks: usize) -> Result<Vec<f64>> {
         // consecutive windows of the held-out tail: the same ones at every evaluation
         let (b, t) = (self.cfg.batch_size, self.cfg.block_size);
         let windows: Vec<&[i64]> = self.valid.chunks_exact(t).take(b * EVAL_BATCHES).collect();
         let (mut sum, mut n) = (0.0, 0);
-        for batch in windows.chunks(b) {
+        for batch in windows.chunks(b).skip(rank).step_by(ranks) {
             let ids = IntTensor::from_vec(batch.concat(), [batch.len(), t]);
             sum += Gpt2::lm_loss(&self.model.forward(&ids, None), &ids).item() as f64 * batch.len() as f64;
             n += batch.len();
         }
-        Ok(vec![sum / n.max(1) as f64])
+        Ok(vec![sum, n as f64])
+    }
+    fn eval_metrics(&self, sums: &[f64]) -> Vec<f64> {
+        vec![sums[0] / sums[1].max(1.0)]
     }
     fn export(&self, out_dir: &Path, _step: usize, _last: bool) -> Result<()> {
         self.model.save_dir(out_dir)?;

@@ -152,9 +152,23 @@ fn process_all(
 /// Validation loss and accuracy: the prediction is whichever label token has the highest logit
 /// at the position before the label (the EOS position).
 pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize, labels: &[u32]) -> (f64, f64) {
+    let [loss_sum, correct, n] = evaluate_sentiment_shard(model, data, batch, labels, 0, 1);
+    (loss_sum / data.len().max(1) as f64, correct / n.max(1.0))
+}
+
+/// The summed loss (each batch's mean × its size), the correct predictions and the labels scored
+/// over shard `rank` of `ranks`: batches i with i % ranks == rank.
+pub fn evaluate_sentiment_shard(
+    model: &Gpt2,
+    data: &[LabelledSequence],
+    batch: usize,
+    labels: &[u32],
+    rank: usize,
+    ranks: usize,
+) -> [f64; 3] {
     let _guard = no_grad();
     let (mut loss_sum, mut correct, mut n) = (0.0, 0usize, 0usize);
-    for chunk in data.chunks(batch) {
+    for chunk in data.chunks(batch).skip(rank).step_by(ranks) {
         let (ids, mask, lab) = collate(chunk);
         let mask = mask.to(&model.wte.device()).unwrap_or_else(|e| panic!("{e}")); // the model's device is available
                                                                                    // The head runs only at the labelled positions (the EOS before each label token).
@@ -170,7 +184,7 @@ pub fn evaluate_sentiment(model: &Gpt2, data: &[LabelledSequence], batch: usize,
             n += 1;
         }
     }
-    (loss_sum / data.len().max(1) as f64, correct as f64 / n.max(1) as f64)
+    [loss_sum, correct as f64, n as f64]
 }
 
 struct SentimentTask<'a> {
@@ -231,9 +245,12 @@ impl Task for SentimentTask<'_> {
     fn eval_names(&self) -> Vec<String> {
         vec!["eval_loss".into(), "eval_accuracy".into()]
     }
-    fn evaluate(&mut self) -> Result<Vec<f64>> {
-        let (loss, accuracy) = evaluate_sentiment(&self.model, &self.valid, self.cfg.batch_size, &self.labels);
-        Ok(vec![loss, accuracy])
+    fn eval_sums(&mut self, rank: usize, ranks: usize) -> Result<Vec<f64>> {
+        let (b, labels) = (self.cfg.batch_size, &self.labels);
+        Ok(evaluate_sentiment_shard(&self.model, &self.valid, b, labels, rank, ranks).to_vec())
+    }
+    fn eval_metrics(&self, sums: &[f64]) -> Vec<f64> {
+        vec![sums[0] / self.valid.len().max(1) as f64, sums[1] / sums[2].max(1.0)]
     }
     fn export(&self, out_dir: &Path, step: usize, _last: bool) -> Result<()> {
         let c = self.cfg;

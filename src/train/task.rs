@@ -24,8 +24,18 @@ pub trait Task {
     fn set_training(&mut self, training: bool);
     /// Names of the evaluation metrics, as metrics.csv columns; empty = no evaluation.
     fn eval_names(&self) -> Vec<String>;
-    /// The evaluation metrics, in `eval_names` order (called in eval mode without a graph).
-    fn evaluate(&mut self) -> Result<Vec<f64>>;
+    /// What shard `rank` of `ranks` of the evaluation set adds up to: sums and counts, never
+    /// means, so that the shards' element-wise sum is the whole set's (data-parallel ranks each
+    /// evaluate a shard; the trainer all-reduces the sums). Shard r takes the evaluation batches
+    /// i with i % ranks == r. Called in eval mode without a graph.
+    fn eval_sums(&mut self, rank: usize, ranks: usize) -> Result<Vec<f64>>;
+    /// The metrics, in `eval_names` order, from the whole evaluation set's sums.
+    fn eval_metrics(&self, sums: &[f64]) -> Vec<f64>;
+    /// The metrics on the whole evaluation set, in one process.
+    fn evaluate(&mut self) -> Result<Vec<f64>> {
+        let sums = self.eval_sums(0, 1)?;
+        Ok(self.eval_metrics(&sums))
+    }
     /// Writes the model in its exchange format (safetensors, a Hugging Face directory, adapters)
     /// at a save point after `step`; `last` at the end of training.
     fn export(&self, out_dir: &Path, step: usize, last: bool) -> Result<()>;

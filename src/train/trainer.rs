@@ -337,8 +337,9 @@ pub fn train_in(
                 let hash = replica_hash(opt, owners.is_none());
                 distributed::check_same(world, hash, &format!("after step {}, the parameters", c.step))?;
             }
-            if eval && leader {
-                let row = evaluate_row(task, opt, &mut c, &names)?;
+            if eval {
+                // every rank evaluates its shard of the evaluation set; the sums are all-reduced
+                let row = evaluate_row(world, task, opt, &mut c, &names)?;
                 let line = describe(&row, &names, &c);
                 bar.suspend(|| crate::say!("{line}"));
                 rows.push(row);
@@ -479,11 +480,32 @@ fn log_row(opt: &dyn Optimizer, c: &mut Counters, epoch: usize) -> MetricsRow {
     MetricsRow { epoch, step: c.step, lr: opt.lr(), train_loss, eval: Vec::new(), train_seconds: None }
 }
 
-fn evaluate_row(task: &mut dyn Task, opt: &dyn Optimizer, c: &mut Counters, names: &[String]) -> Result<MetricsRow> {
+// ANCHOR: evaluate_row
+/// Evaluates on every rank at once: rank r its shard of the evaluation set, the shards' sums
+/// added up by an all-reduce, the metrics computed from the whole set's sums (the same on every
+/// rank; rank 0 writes them).
+fn evaluate_row(
+    world: &dyn Collectives,
+    task: &mut dyn Task,
+    opt: &dyn Optimizer,
+    c: &mut Counters,
+    names: &[String],
+) -> Result<MetricsRow> {
     task.set_training(false);
     let eval = {
         let _guard = crate::no_grad();
-        task.evaluate()?
+        let mut sums = task.eval_sums(world.rank(), world.size())?;
+        let mut len = [sums.len() as f64];
+        world.all_reduce_sum_f64(&mut len);
+        if len[0] != (sums.len() * world.size()) as f64 {
+            return Err(Error::Config(format!(
+                "rank {}: {} evaluation sums, other ranks more or fewer",
+                world.rank(),
+                sums.len()
+            )));
+        }
+        world.all_reduce_sum_f64(&mut sums);
+        task.eval_metrics(&sums)
     };
     task.set_training(true);
     if eval.len() != names.len() {
@@ -495,6 +517,7 @@ fn evaluate_row(task: &mut dyn Task, opt: &dyn Optimizer, c: &mut Counters, name
     c.train_seconds = 0.0;
     Ok(row)
 }
+// ANCHOR_END: evaluate_row
 
 fn describe(row: &MetricsRow, names: &[String], c: &Counters) -> String {
     let mut line = format!(
