@@ -20,13 +20,18 @@ impl Gpt2 {
             )));
         }
         let config = Gpt2Config::from_file(&dir.join("config.json"))?;
+        let quantized = Gpt2::folder_quantization(&dir.join("config.json"))?;
         let path = dir.join("model.safetensors");
         let (tensors, _) = load_safetensors(&path)?;
         let by_name: HashMap<String, crate::Tensor> = tensors
             .into_iter()
             .map(|(n, t)| (n.strip_prefix("transformer.").map(str::to_string).unwrap_or(n), t))
             .collect();
-        let model = Gpt2::new(config, &mut crate::manual_seed(0));
+        let mut model = Gpt2::new(config, &mut crate::manual_seed(0));
+        if let Some(kind) = quantized {
+            // the quantized weights first: they then drop out of the f32 parameters read below
+            model.load_quantized(dir, kind)?;
+        }
         for (name, p) in model.named_parameters() {
             let t = by_name
                 .get(&name)

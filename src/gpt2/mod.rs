@@ -5,6 +5,7 @@ mod config;
 mod generate;
 mod load;
 mod model;
+mod quantized;
 #[cfg(feature = "cli")]
 mod tokenizer;
 
@@ -12,6 +13,7 @@ pub use check::{check_against_reference, CheckLine};
 pub use config::Gpt2Config;
 pub use generate::{sample, Sampling};
 pub use model::{Block, Conv1D, Gpt2, KvCache, LayerCache, Lora};
+pub use quantized::{parse_quant_kind, QuantSummary, QUANT_FILE, QUANT_KEY};
 #[cfg(feature = "cli")]
 pub use tokenizer::{chunks, copy_tokenizer, Gpt2Tokenizer, CHUNK_BYTES};
 

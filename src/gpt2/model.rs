@@ -8,6 +8,7 @@ use crate::autograd::checkpoint;
 use crate::int_tensor::IntTensor;
 use crate::nn::functional::cross_entropy;
 use crate::nn::{prefixed, Dropout, Forward, LayerNorm, Module};
+use crate::quant::QuantizedMatrix;
 use crate::tensor::Tensor;
 use rand::Rng;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,9 @@ pub struct Conv1D {
     pub bias: Tensor,
     /// Low-rank adapter, when LoRA is on.
     pub lora: Option<Lora>,
+    /// The frozen weight stored in NF4 or int8 (QLoRA's base, [`Gpt2::quantize_base`]); when
+    /// set, `weight` is an empty placeholder and holds no f32 copy.
+    pub quantized: Option<Arc<QuantizedMatrix>>,
 }
 
 /// LoRA (Hu et al., 2021): a frozen W learns through a low-rank update,
@@ -47,12 +51,21 @@ impl Conv1D {
             weight: Tensor::normal([n_in, n_out], 0.0, 0.02, rng).requires_grad_(),
             bias: Tensor::zeros([n_out]).requires_grad_(),
             lora: None,
+            quantized: None,
+        }
+    }
+
+    /// (in, out) features, whether the weight is stored dense or quantized.
+    pub fn in_out(&self) -> (usize, usize) {
+        match &self.quantized {
+            Some(q) => (q.rows, q.cols),
+            None => (self.weight.dims()[0], self.weight.dims()[1]),
         }
     }
 
     /// Adds a rank-`r` adapter with scale α/r (A ~ U(±1/√in) as PEFT's Kaiming init, B = 0).
     pub fn add_lora(&mut self, r: usize, alpha: f32, rng: &mut impl Rng) {
-        let (n_in, n_out) = (self.weight.dims()[0], self.weight.dims()[1]);
+        let (n_in, n_out) = self.in_out();
         let bound = 1.0 / (n_in as f32).sqrt();
         let a = Tensor::uniform([r, n_in], -bound, bound, rng).requires_grad_();
         let dropout = Dropout::seeded(0.0, 0); // off until Gpt2::set_lora_dropout
@@ -60,9 +73,13 @@ impl Conv1D {
     }
 
     /// Folds the adapter into W (W ← W + (B·A)ᵀ·α/r) and removes it: inference costs nothing extra.
+    /// A quantized W is dequantized first (as PEFT merges into a 4-bit base): the result is f32.
     pub fn merge_lora(&mut self) {
         if let Some(l) = self.lora.take() {
             let _guard = crate::no_grad();
+            if let Some(q) = self.quantized.take() {
+                self.weight = l.a.new_from_vec(q.dequantize(), [q.rows, q.cols]);
+            }
             let delta = l.b.matmul(&l.a).t() * l.scale; // (in, out)
             self.weight.set_data(&(&self.weight + &delta));
         }
@@ -79,9 +96,14 @@ impl Conv1D {
 }
 
 impl Module for Conv1D {
-    /// `weight`, `bias` (the LoRA adapter's tensors are named apart, see `Gpt2::lora_parameters`).
+    /// `weight`, `bias` (the LoRA adapter's tensors are named apart, see `Gpt2::lora_parameters`);
+    /// a quantized weight is not an f32 parameter: only `bias` then.
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        vec![("weight".to_string(), self.weight.clone()), ("bias".to_string(), self.bias.clone())]
+        let bias = ("bias".to_string(), self.bias.clone());
+        match self.quantized {
+            Some(_) => vec![bias],
+            None => vec![("weight".to_string(), self.weight.clone()), bias],
+        }
     }
 }
 
@@ -89,7 +111,10 @@ impl Forward for Conv1D {
     // ANCHOR: lora_forward
     /// y = x·W + b (+ the LoRA update).
     fn forward(&self, x: &Tensor) -> Tensor {
-        let y = x.matmul(&self.weight) + &self.bias;
+        let y = match &self.quantized {
+            Some(q) => x.matmul_quantized(q) + &self.bias,
+            None => x.matmul(&self.weight) + &self.bias,
+        };
         match &self.lora {
             Some(l) => y + l.dropout.forward(x).linear(&l.a, None).linear(&l.b, None) * l.scale,
             None => y,

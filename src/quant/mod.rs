@@ -254,9 +254,46 @@ impl QuantizedMatrix {
 
     /// The row-major f32 matrix the codes stand for.
     pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = vec![0.0; self.rows * self.cols];
+        self.dequantize_into(&mut out);
+        out
+    }
+
+    /// [`QuantizedMatrix::dequantize`] into `out` (rows × cols values), on every core: what the
+    /// quantized matmul runs twice per layer and step, so it must cost little next to the
+    /// product (NF4: a block of 64 values per task, a table lookup and a multiply each).
+    pub fn dequantize_into(&self, out: &mut [f32]) {
+        use rayon::prelude::*;
+        assert_eq!(
+            out.len(),
+            self.rows * self.cols,
+            "dequantize_into: {} values for {} × {}",
+            out.len(),
+            self.rows,
+            self.cols
+        );
         match &self.stored {
-            Stored::Nf4(q) => q.dequantize(),
-            Stored::Int8(q) => transpose(&q.dequantize(), self.cols, self.rows),
+            Stored::Nf4(q) => {
+                out.par_chunks_mut(NF4_BLOCK).zip(q.codes.par_chunks(NF4_BLOCK / 2)).zip(&q.absmax).for_each(
+                    |((block, codes), &m)| {
+                        for (pair, &b) in block.chunks_mut(2).zip(codes) {
+                            pair[0] = NF4[(b >> 4) as usize] * m;
+                            if let Some(v) = pair.get_mut(1) {
+                                *v = NF4[(b & 0x0f) as usize] * m;
+                            }
+                        }
+                    },
+                )
+            }
+            // codes of the transposed matrix: column c of W is row c of the codes
+            Stored::Int8(q) => {
+                let scales: Vec<f32> = q.absmax.iter().map(|&m| m / 127.0).collect();
+                out.par_chunks_mut(self.cols).enumerate().for_each(|(r, row)| {
+                    for (c, v) in row.iter_mut().enumerate() {
+                        *v = q.codes[c * self.rows + r] as f32 * scales[c];
+                    }
+                });
+            }
         }
     }
 
@@ -297,6 +334,18 @@ mod tests {
     fn normal(n: usize, seed: u64) -> Vec<f32> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         (0..n).map(|_| rand_distr::StandardNormal.sample(&mut rng)).collect()
+    }
+
+    #[test]
+    fn the_parallel_dequantization_is_the_definition_bit_for_bit() {
+        // 7 × 19 = 133 values: two whole NF4 blocks and an odd tail of 5, int8 columns of 7
+        let w = normal(7 * 19, 4);
+        let nf4 = QuantizedMatrix::quantize(&w, 7, 19, QuantKind::Nf4);
+        let want: Vec<f32> = Nf4::quantize(&w).dequantize();
+        assert_eq!(nf4.dequantize(), want, "NF4: level × block absmax, value by value");
+        let int8 = QuantizedMatrix::quantize(&w, 7, 19, QuantKind::Int8);
+        let cols = Int8Rows::quantize(&transpose(&w, 7, 19), 7).dequantize(); // W's columns as rows
+        assert_eq!(int8.dequantize(), transpose(&cols, 19, 7), "int8: code × absmax/127, per output column");
     }
 
     #[test]
