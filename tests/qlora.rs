@@ -3,6 +3,8 @@
 //! weights put back as f32 (the products must be bit-identical: the same kernel on the same
 //! numbers), and through the file format `gradschool quantize` writes.
 
+mod common;
+
 use gradschool::gpt2::{Gpt2, QUANT_FILE};
 use gradschool::nn::Module;
 use gradschool::optim::{AdamW, Optimizer};
@@ -146,5 +148,61 @@ fn a_saved_quantized_folder_loads_back_to_the_same_model_and_bad_files_are_named
     std::fs::write(dir.join(QUANT_FILE), b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ").unwrap();
     let err = Gpt2::from_dir(&dir).err().unwrap().to_string();
     assert!(err.contains(QUANT_FILE) && err.contains("missing tensor h.0.attn.c_attn.weight.nf4"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The commands end to end on a tiny model: `quantize` writes a folder (and measures the
+/// perplexity change), `generate` loads it, `classify --quantize-base nf4` fine-tunes LoRA on a
+/// quantized base, and `--quantize-base` without adapters is refused.
+#[test]
+fn the_quantize_generate_and_qlora_fine_tuning_commands() {
+    use std::process::Command;
+    let exe = env!("CARGO_BIN_EXE_gradschool");
+    let dir = tmp("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    common::tiny_gpt2(&dir.join("model"));
+    let text: String =
+        (0..300).map(|i| format!("the {} hotel is near exit {}. ", ["red", "old"][i % 2], i % 7)).collect();
+    std::fs::write(dir.join("eval.txt"), text).unwrap();
+    let d = |f: &str| dir.join(f).display().to_string();
+    let run = |args: &[String]| {
+        let out = Command::new(exe).args(args).output().unwrap();
+        let (o, e) =
+            (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+        (out.status.success(), o + &e)
+    };
+    let quantize = ["quantize", "--model-dir", &d("model"), "--out-dir", &d("q"), "--eval-text", &d("eval.txt")];
+    let (ok, out) = run(&quantize.iter().map(|s| s.to_string()).collect::<Vec<_>>()[..]);
+    assert!(ok, "{out}");
+    assert!(out.contains("0.5625 bytes a value") && out.contains("perplexity on"), "{out}");
+    let (ok, out) = run(&quantize.iter().map(|s| s.to_string()).collect::<Vec<_>>()[..]);
+    assert!(!ok && out.contains("--overwrite"), "a second run must not overwrite: {out}");
+    let gen = ["generate", "--model-dir", &d("q"), "--prompt", "the red", "--max-new-tokens", "5"];
+    let (ok, out) = run(&gen.iter().map(|s| s.to_string()).collect::<Vec<_>>()[..]);
+    assert!(ok && out.contains("the red"), "{out}");
+    let mut csv = String::from("text,label\n");
+    for i in 0..16 {
+        csv += &format!("{} {i},{}\n", ["red apple", "blue sky"][i % 2], ["alpha", "beta"][i % 2]);
+    }
+    std::fs::write(dir.join("d.csv"), csv).unwrap();
+    let classify = |extra: &[&str], out: &str| -> Vec<String> {
+        let mut a: Vec<String> = ["classify", "--model-dir", &d("model"), "--train", &d("d.csv"), "--batch-size", "4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(["--epochs", "1", "--out-dir", &d(out)].iter().chain(extra).map(|s| s.to_string()));
+        a
+    };
+    let (ok, out) = run(&classify(&["--quantize-base", "nf4"], "full"));
+    assert!(!ok && out.contains("--lora-r"), "QLoRA without adapters is refused: {out}");
+    let (ok, out) = run(&classify(&["--quantize-base", "int4", "--lora-r", "2"], "bad"));
+    assert!(!ok && out.contains("nf4") && out.contains("int4"), "{out}");
+    let (ok, out) = run(&classify(&["--quantize-base", "nf4", "--lora-r", "2"], "qlora"));
+    assert!(ok && out.contains("QLoRA: 4 base weights"), "{out}");
+    let adapters = std::fs::read_dir(dir.join("qlora"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.path().join("adapter_model.safetensors").is_file());
+    assert!(adapters, "PEFT adapters saved");
     std::fs::remove_dir_all(&dir).unwrap();
 }

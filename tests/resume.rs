@@ -79,7 +79,7 @@ fn sentiment_resumes_mid_epoch_bit_identically_full_and_lora() {
         let lines: Vec<String> = (0..4800).map(|i| format!("a {word} film, take {i}")).collect();
         std::fs::write(data.join(name), lines.join("\n")).unwrap();
     }
-    for lora in [None, Some(LoraConfig { r: 2, alpha: 4.0, mlp: true, dropout: 0.1 })] {
+    for lora in [None, Some(LoraConfig { r: 2, alpha: 4.0, mlp: true, dropout: 0.1, quantize_base: None })] {
         let cfg = |out: PathBuf| SentimentConfig {
             out_dir: out,
             limit_train: Some(24),

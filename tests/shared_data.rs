@@ -193,7 +193,7 @@ fn sentiment_pipeline(tokenizer_dir: &std::path::Path) {
     assert_eq!(model.config.vocab_size, 50257);
     let rt = PathBuf::from(std::env::var_os("GRADSCHOOL_SHARED_DATA").unwrap()).join("rt-polarity");
     // full fine-tuning; LoRA with ln_f trained; full with 2-batch accumulation and checkpointing
-    let lora_r2 = LoraConfig { r: 2, alpha: 4.0, mlp: true, dropout: 0.0 };
+    let lora_r2 = LoraConfig { r: 2, alpha: 4.0, mlp: true, dropout: 0.0, quantize_base: None };
     for (lora, accum) in [(None, 1), (Some(lora_r2), 1), (None, 2)] {
         let mut cfg = SentimentConfig::new(tmp.join("model"), rt.clone());
         (cfg.out_dir, cfg.limit_train, cfg.limit_eval, cfg.eval_every, cfg.save_every) =

@@ -228,6 +228,10 @@ pub struct LoraArgs {
     /// Dropout on the adapters' input (PEFT's lora_dropout).
     #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
     lora_dropout: f64,
+    /// QLoRA: store the frozen base's linear weights as `nf4` (4-bit NormalFloat, blocks of 64)
+    /// or `int8` (per output feature), dequantized inside each product; needs --lora-r.
+    #[arg(long, value_parser = gradschool::gpt2::parse_quant_kind, requires = "lora_r")]
+    quantize_base: Option<gradschool::quant::QuantKind>,
     /// With LoRA, also train the final LayerNorm (PEFT's modules_to_save; needed when the base's
     /// embedding rows are short, as in a small model pretrained here).
     #[arg(long)]
@@ -242,6 +246,7 @@ impl LoraArgs {
             alpha: self.lora_alpha,
             mlp: self.lora_mlp,
             dropout: self.lora_dropout as f32,
+            quantize_base: self.quantize_base,
         })
     }
 

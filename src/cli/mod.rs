@@ -16,6 +16,7 @@ mod landscape;
 mod launch;
 mod mnist;
 mod plot;
+mod quantize;
 mod tokenize;
 
 use clap::{Parser, Subcommand};
@@ -79,6 +80,9 @@ enum Command {
     /// Talk to the fine-tuned assistant: it writes a search, the program queries the database,
     /// it writes the reply from the records.
     HotelBot(hotel::HotelBotArgs),
+    /// Store a GPT-2's linear weights in NF4 or int8 (QLoRA's base): a folder generate,
+    /// hotel-bot and the fine-tuning commands load; --eval-text measures the perplexity change.
+    Quantize(quantize::QuantizeArgs),
     /// Run a training command data-parallel on N ranks (mpirun with this machine's flags; needs
     /// the `distributed` feature): `gradschool launch -n 2 mnist --batch-size 32`.
     Launch(launch::LaunchArgs),
@@ -134,5 +138,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::HotelSft(args) => hotel::run_sft(&args),
         Command::HotelBot(args) => hotel::run_bot(&args),
         Command::Launch(args) => launch::run(&args),
+        Command::Quantize(args) => quantize::run(&args),
     }
 }

@@ -82,6 +82,8 @@ pub struct LoraConfig {
     pub mlp: bool,
     /// Dropout on the adapters' input (PEFT's `lora_dropout`; 0 = none).
     pub dropout: f32,
+    /// QLoRA: the frozen base's linear weights stored in NF4 or int8 (`--quantize-base`).
+    pub quantize_base: Option<crate::quant::QuantKind>,
 }
 
 impl SentimentConfig {
@@ -360,7 +362,18 @@ pub(crate) fn epoch_order(n: usize, seed: u64) -> Vec<usize> {
 /// Full fine-tuning (`lora` None: every weight trains) or LoRA (adapters, and `ln_f` if
 /// `train_ln_f`), seeded; prints how many parameters train.
 pub(crate) fn prepare_fine_tuning(model: &mut Gpt2, lora: Option<LoraConfig>, train_ln_f: bool, seed: u64) {
-    if let Some(LoraConfig { r, alpha, mlp, dropout }) = lora {
+    if let Some(LoraConfig { r, alpha, mlp, dropout, quantize_base }) = lora {
+        if let Some(kind) = quantize_base {
+            let s = model.quantize_base(kind);
+            crate::say!(
+                "QLoRA: {} base weights ({} values) stored as {kind:?}, {:.4} bytes a value ({:.1} MiB instead of {:.1})",
+                s.matrices,
+                s.values,
+                s.bytes_per_value(),
+                s.bytes as f64 / 1048576.0,
+                4.0 * s.values as f64 / 1048576.0
+            );
+        }
         model.enable_lora(r, alpha, mlp, &mut manual_seed(seed));
         model.set_lora_dropout(dropout);
         if train_ln_f {

@@ -47,7 +47,8 @@ impl SweepGrid {
         let lrs = or_base(&self.lr, base.lr);
         let batches = if self.batch_size.is_empty() { vec![base.batch_size] } else { self.batch_size.clone() };
         let warmups = if self.warmup.is_empty() { vec![base.warmup] } else { self.warmup.clone() };
-        let base_lora = base.lora.unwrap_or(LoraConfig { r: 8, alpha: 16.0, mlp: false, dropout: 0.0 });
+        let base_lora =
+            base.lora.unwrap_or(LoraConfig { r: 8, alpha: 16.0, mlp: false, dropout: 0.0, quantize_base: None });
         let ranks: Vec<Option<usize>> = if self.lora_r.is_empty() {
             vec![base.lora.map(|l| l.r)]
         } else {
@@ -168,7 +169,10 @@ mod tests {
         let lora = SweepGrid { lora_r: vec![4, 8], lora_alpha: vec![8.0, 16.0], ..Default::default() };
         let configs = lora.configs(&base).unwrap();
         assert_eq!(configs.len(), 4);
-        assert_eq!(configs[3].1.lora, Some(LoraConfig { r: 8, alpha: 16.0, mlp: false, dropout: 0.0 }));
+        assert_eq!(
+            configs[3].1.lora,
+            Some(LoraConfig { r: 8, alpha: 16.0, mlp: false, dropout: 0.0, quantize_base: None })
+        );
         assert!(configs[1].0.ends_with("lora r=4 α=16"), "{}", configs[1].0);
         // α without any rank is a mistake, said as such
         let dropout = SweepGrid { lora_r: vec![4], lora_dropout: vec![0.0, 0.1], ..Default::default() };
