@@ -7,9 +7,10 @@
 //! buffer of at least [`MIN_LEN`] elements is kept here, keyed by its exact length, and the next
 //! request for that length gets it back with its pages already mapped.
 //!
-//! How much it holds is bounded twice. By what the step reuses: never more than the most bytes
-//! the pooled buffers were ever in use at once (the working set of a step — when a step ends and
-//! all its buffers come back, exactly what the next step takes again); past that, the buffers
+//! How much it holds is bounded twice. By what the step reuses: never more than twice the most
+//! bytes the pooled buffers were ever in use at once (the working set of a step — when a step
+//! ends and its buffers come back, what the next step takes again; twice, because a buffer
+//! serves only its own length); past that, the buffers
 //! given back longest ago are freed first, so lengths that stop recurring (variable-length
 //! batches: every padded length makes new sizes) age out instead of piling up. And by a cap
 //! (default 4 GiB; `GRADSCHOOL_CPU_POOL_MB`, 0 turns caching off). [`empty_cache`] frees
