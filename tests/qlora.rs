@@ -206,3 +206,19 @@ fn the_quantize_generate_and_qlora_fine_tuning_commands() {
     assert!(adapters, "PEFT adapters saved");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Quantizing while loading (what `--quantize-base` does, so the f32 weights are never all in
+/// memory) gives the model that loading whole and then quantizing gives, bit for bit.
+#[test]
+fn quantizing_while_loading_equals_loading_then_quantizing() {
+    for kind in [QuantKind::Nf4, QuantKind::Int8] {
+        let streamed = Gpt2::from_dir_with(&fixture(), Some(kind)).unwrap();
+        let mut whole = Gpt2::from_dir(&fixture()).unwrap();
+        whole.quantize_base(kind);
+        assert_eq!(streamed.quantization(), Some(kind));
+        for (a, b) in streamed.blocks.iter().zip(&whole.blocks) {
+            assert_eq!(a.c_fc.quantized, b.c_fc.quantized, "{kind:?}: the same codes and scales");
+        }
+        assert_eq!(streamed.forward(&ids(), None).to_vec(), whole.forward(&ids(), None).to_vec(), "{kind:?}");
+    }
+}

@@ -87,6 +87,18 @@ impl Gpt2 {
         out
     }
 
+    /// The names of the blocks' linear weights (`h.0.attn.c_attn.weight` …), in load order.
+    pub(super) fn conv_weight_names(&mut self) -> Vec<String> {
+        self.convs_named().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Quantizes the linear weight called `name` (one of [`Gpt2::conv_weight_names`]).
+    pub(super) fn quantize_conv(&mut self, name: &str, kind: QuantKind) {
+        if let Some((_, c)) = self.convs_named().into_iter().find(|(n, _)| n == name) {
+            c.quantize(kind);
+        }
+    }
+
     /// QLoRA's base: stores every block's linear weights in `kind` and frees their f32 copies.
     /// They are frozen from then on (no gradient reaches them); call it before
     /// [`Gpt2::enable_lora`], whose adapters stay f32. Embeddings, layer norms and biases are

@@ -403,7 +403,8 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
     // The output folder is claimed before anything is read: a refused run costs nothing.
     let run = RunDir::claim(&cfg.out_dir, Start::from_flags(cfg.resume, cfg.overwrite)?)?;
     let tok_dir = cfg.tokenizer_dir.clone().unwrap_or_else(|| cfg.model_dir.clone());
-    let mut model = Gpt2::from_dir(&cfg.model_dir)?;
+    // QLoRA: the base's linear weights quantized as they are read
+    let mut model = Gpt2::from_dir_with(&cfg.model_dir, cfg.lora.and_then(|l| l.quantize_base))?;
     let tok = Gpt2Tokenizer::from_dir(&tok_dir)?;
     tok.fits(model.config.vocab_size)?;
     if cfg.max_len > model.config.n_positions {

@@ -270,7 +270,8 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     cfg.device.ensure_available()?;
     // The output folder is claimed before anything is read: a refused run costs nothing.
     let run = RunDir::claim(&cfg.out_dir, Start::from_flags(cfg.resume, cfg.overwrite)?)?;
-    let mut model = Gpt2::from_dir(&cfg.model_dir)?;
+    // QLoRA: the base's linear weights quantized as they are read
+    let mut model = Gpt2::from_dir_with(&cfg.model_dir, cfg.lora.and_then(|l| l.quantize_base))?;
     let tok = Gpt2Tokenizer::from_dir(cfg.tokenizer_dir.as_ref().unwrap_or(&cfg.model_dir))?;
     tok.fits(model.config.vocab_size)?;
     if cfg.max_len > model.config.n_positions {
