@@ -205,3 +205,16 @@ pub mod ch16;
 #[path = "../wrong/ch16.rs"]
 #[rustfmt::skip]
 pub mod ch16;
+
+#[cfg(not(any(feature = "solutions", feature = "wrong")))]
+#[allow(unused_variables, unused_imports, unused_mut, dead_code)]
+#[rustfmt::skip]
+pub mod ch17;
+#[cfg(all(feature = "solutions", not(feature = "wrong")))]
+#[path = "../solutions/ch17.rs"]
+#[rustfmt::skip]
+pub mod ch17;
+#[cfg(feature = "wrong")]
+#[path = "../wrong/ch17.rs"]
+#[rustfmt::skip]
+pub mod ch17;
