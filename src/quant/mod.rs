@@ -38,6 +38,7 @@ pub const NF4: [f32; 16] = [
 /// extreme levels are not ±∞), an exact zero, all divided by the largest — in bitsandbytes'
 /// arithmetic (`create_normal_map`: the probabilities as an f32 `torch.linspace`, Φ⁻¹ in f64,
 /// the levels stored and normalised in f32). Ascending; equal to [`NF4`].
+// ANCHOR: nf4_levels
 pub fn nf4_levels() -> [f32; 16] {
     // 1 − δ as bitsandbytes writes it (δ = ½(1/32 + 1/30) = 0.0322917)
     let offset = 0.967_708_3_f32;
@@ -54,6 +55,7 @@ pub fn nf4_levels() -> [f32; 16] {
     v.iter_mut().for_each(|x| *x /= max);
     v.try_into().expect("16 levels")
 }
+// ANCHOR_END: nf4_levels
 
 /// Φ⁻¹(p), the standard normal quantile, for 0 < p < 1: Acklam's rational approximation
 /// (relative error 1.15e-9) refined by one Halley step on erfc, to near f64 precision.
