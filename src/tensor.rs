@@ -428,6 +428,11 @@ impl Tensor {
     }
     // ANCHOR_END: with_backward
 
+    /// Identifies the storage (views of one tensor share it).
+    pub(crate) fn storage_key(&self) -> usize {
+        Arc::as_ptr(&self.0.storage) as usize
+    }
+
     pub(crate) fn node_inputs(&self) -> Vec<Tensor> {
         let node = self.0.node.lock().unwrap_or_else(|e| e.into_inner());
         node.as_ref().map(|n| n.inputs.clone()).unwrap_or_default()

@@ -76,6 +76,25 @@ impl Graph {
     }
     // ANCHOR_END: capture
 
+    /// The bytes of the op outputs the graph below `root` keeps alive for backward (the
+    /// activations): every non-leaf tensor's storage, counted once however many views share it.
+    /// What backward rules hold beyond their inputs (a dropout mask, attention's log-sum-exp)
+    /// is not seen; leaves (parameters, data) are counted elsewhere.
+    pub fn held_bytes(root: &Tensor) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        let (mut stack, mut all) = (vec![root.clone()], Vec::new());
+        while let Some(t) = stack.pop() {
+            if seen.insert(t.id()) {
+                stack.extend(t.node_inputs());
+                all.push(t);
+            }
+        }
+        // a view of a leaf (a weight's transpose) shares the leaf's storage: no new bytes
+        let mut storages: std::collections::HashSet<usize> =
+            all.iter().filter(|t| t.grad_fn().is_none()).map(Tensor::storage_key).collect();
+        all.iter().filter(|t| t.grad_fn().is_some() && storages.insert(t.storage_key())).map(|t| 4 * t.numel()).sum()
+    }
+
     /// Names the leaves that are among `named` (a module's `named_parameters()`); `data` names
     /// the others that need no gradient.
     pub fn name(&mut self, named: &[(String, Tensor)]) -> &mut Graph {

@@ -14,6 +14,7 @@ mod graph;
 mod hotel;
 mod landscape;
 mod launch;
+mod memory;
 mod mnist;
 mod plot;
 mod quantize;
@@ -80,6 +81,9 @@ enum Command {
     /// Talk to the fine-tuned assistant: it writes a search, the program queries the database,
     /// it writes the reply from the records.
     HotelBot(hotel::HotelBotArgs),
+    /// Where the bytes of one fine-tuning step go (weights, gradients, AdamW state, activations),
+    /// counted, then measured on a real step.
+    Memory(memory::MemoryArgs),
     /// Store a GPT-2's linear weights in NF4 or int8 (QLoRA's base): a folder generate,
     /// hotel-bot and the fine-tuning commands load; --eval-text measures the perplexity change.
     Quantize(quantize::QuantizeArgs),
@@ -139,5 +143,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::HotelBot(args) => hotel::run_bot(&args),
         Command::Launch(args) => launch::run(&args),
         Command::Quantize(args) => quantize::run(&args),
+        Command::Memory(args) => memory::run(&args),
     }
 }

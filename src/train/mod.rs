@@ -8,6 +8,7 @@ pub mod diagram;
 mod graph_plot;
 pub mod hotel;
 pub mod landscape;
+pub mod memory;
 mod metrics;
 pub mod mnist;
 mod plot;
