@@ -37,6 +37,7 @@ macro_rules! warn {
     }};
 }
 
+pub mod amp;
 pub mod autograd;
 pub mod backend;
 pub mod data;

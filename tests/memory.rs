@@ -4,6 +4,7 @@
 
 mod common;
 
+use gradschool::amp::Precision;
 use gradschool::gpt2::Gpt2;
 use gradschool::nn::Module;
 use gradschool::quant::QuantKind;
@@ -20,7 +21,7 @@ fn the_account_counts_weights_gradients_state_and_activations() {
     let params = model.num_parameters();
     let batch = |b: usize| sentiment_shaped_batch(97, b, 12, 1);
     let (ids, labels) = batch(2);
-    let full = account_step(&model, &ids, &labels).unwrap();
+    let full = account_step(&model, &ids, &labels, Precision::F32).unwrap();
     assert_eq!((full.weights, full.trainable), (4 * params, params), "every weight trains, f32");
     assert_eq!((full.gradients, full.optimizer), (4 * params, 8 * params), "AdamW: two moments a parameter");
     assert_eq!(full.total(), 16 * params + full.activations);
@@ -28,25 +29,25 @@ fn the_account_counts_weights_gradients_state_and_activations() {
     // for every sequence of the batch: exactly affine in the batch size
     let act = |b: usize| {
         let (i, l) = batch(b);
-        account_step(&Gpt2::from_dir(&fixture()).unwrap(), &i, &l).unwrap().activations
+        account_step(&Gpt2::from_dir(&fixture()).unwrap(), &i, &l, Precision::F32).unwrap().activations
     };
     let (a2, a4, a6) = (full.activations, act(4), act(6));
     assert!(a4 > a2 && a4 - a2 == a6 - a4, "activations at batch 2, 4, 6: {a2}, {a4}, {a6}");
     // gradient checkpointing keeps each block's input, not its inside
     let mut ckpt = Gpt2::from_dir(&fixture()).unwrap();
     ckpt.gradient_checkpointing = true;
-    let kept = account_step(&ckpt, &ids, &labels).unwrap();
+    let kept = account_step(&ckpt, &ids, &labels, Precision::F32).unwrap();
     assert!(kept.activations * 2 < full.activations, "checkpointed {} vs {}", kept.activations, full.activations);
     // LoRA r 4 on attention: only the adapters have gradients and state
     let mut lora = Gpt2::from_dir(&fixture()).unwrap();
     let trained = lora.enable_lora(4, 8.0, false, &mut gradschool::manual_seed(0));
-    let l = account_step(&lora, &ids, &labels).unwrap();
+    let l = account_step(&lora, &ids, &labels, Precision::F32).unwrap();
     assert_eq!((l.trainable, l.gradients, l.optimizer), (trained, 4 * trained, 8 * trained));
     assert_eq!(l.weights, 4 * (params + trained));
     // QLoRA: the same adapters on an NF4 base, whose 24,576 linear weights cost 0.5625 bytes
     let mut q = Gpt2::from_dir_with(&fixture(), Some(QuantKind::Nf4)).unwrap();
     q.enable_lora(4, 8.0, false, &mut gradschool::manual_seed(0));
-    let qa = account_step(&q, &ids, &labels).unwrap();
+    let qa = account_step(&q, &ids, &labels, Precision::F32).unwrap();
     assert_eq!(qa.weights, l.weights - 4 * 24_576 + 24_576 * 9 / 16);
     assert_eq!((qa.gradients, qa.optimizer), (l.gradients, l.optimizer));
 }

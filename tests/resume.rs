@@ -7,11 +7,13 @@
 mod common;
 
 use common::{byte_tokenizer, tiny_config, tiny_gpt2};
+use gradschool::amp::Precision;
+use gradschool::io::load_safetensors;
 use gradschool::optim::{OptimizerKind, Schedule};
 use gradschool::train::mnist::{train_mnist, MnistConfig};
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
 use gradschool::train::sentiment::{train_sentiment, LoraConfig, SentimentConfig};
-use gradschool::train::MetricsRow;
+use gradschool::train::{MetricsRow, CHECKPOINT};
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
@@ -65,6 +67,44 @@ fn mnist_resumes_mid_epoch_bit_identically() {
     assert_eq!(common::metrics_without_time(&a), common::metrics_without_time(&b));
     assert_eq!(resumed.test_accuracy, full.test_accuracy);
     assert_same_files(&a, &b, &["model.safetensors", "checkpoint.safetensors"]);
+}
+
+#[test]
+fn fp16_training_resumes_bit_identically_with_its_loss_scale() {
+    // fp16 products with GradScaler in the trainer: the scale (and its clean-step count) is in the
+    // checkpoint, so a resumed run is the uninterrupted one to the bit; the run is not f32's.
+    let (a, b, f) = (tmp("fp16-a"), tmp("fp16-b"), tmp("fp16-f32"));
+    let cfg = |out: PathBuf, precision| MnistConfig {
+        epochs: 2,
+        limit_train: Some(512),
+        lr: 0.05,
+        log_interval: 3,
+        out_dir: out,
+        progress: false,
+        precision,
+        ..Default::default()
+    };
+    let full = train_mnist(&cfg(a.clone(), Precision::Fp16)).unwrap();
+    train_mnist(&MnistConfig { halt_after: Some(11), ..cfg(b.clone(), Precision::Fp16) }).unwrap();
+    let (_, meta) = load_safetensors(&b.join(CHECKPOINT)).unwrap();
+    let (scale, clean) = meta["grad_scaler"].split_once(' ').unwrap();
+    // GradScaler starts at 2^16 and only halves or doubles: a power of two, 11 steps counted
+    let scale: f32 = scale.parse().unwrap();
+    assert!(scale.log2().fract() == 0.0 && clean.parse::<usize>().unwrap() <= 11, "saved scaler {scale} {clean}");
+    let refused = train_mnist(&MnistConfig { resume: true, ..cfg(b.clone(), Precision::F32) }).unwrap_err();
+    assert!(refused.to_string().contains("precision=fp16"), "{refused}");
+    let resumed = train_mnist(&MnistConfig { resume: true, ..cfg(b.clone(), Precision::Fp16) }).unwrap();
+    assert_eq!(resumed.report.steps, full.report.steps);
+    assert_eq!(common::metrics_without_time(&a), common::metrics_without_time(&b));
+    assert_same_files(&a, &b, &["model.safetensors", "checkpoint.safetensors"]);
+    let f32_run = train_mnist(&cfg(f.clone(), Precision::F32)).unwrap();
+    assert_ne!(tensors(&a.join("model.safetensors")), tensors(&f.join("model.safetensors")), "fp16 trained as f32");
+    assert!(
+        (f32_run.test_accuracy - full.test_accuracy).abs() < 0.05,
+        "{} vs {}",
+        f32_run.test_accuracy,
+        full.test_accuracy
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Chapter 17 — fitting in memory: a block of weights in NF4, what LoRA trains and what
-//! fine-tuning holds, and a float in bfloat16.
+//! fine-tuning holds, a float in bfloat16, and
+//! the loss scaler of fp16 training.
 //! Reference solutions. Read: book/src/ch17-memory.md
 
 /// QLoRA's 16 NF4 levels, ascending in [−1, 1] (bitsandbytes' table).
@@ -52,4 +53,19 @@ pub fn bf16_bits(x: f32) -> u16 {
     // into the exponent is right: it rounds up to the next binade, or to infinity
     let lsb = (bits >> 16) & 1;
     ((bits + 0x7fff + lsb) >> 16) as u16
+}
+
+// ex 17.4
+/// One `GradScaler.update()` of fp16 training: given the loss scale S, the clean steps counted
+/// since S last changed, and whether this step's gradients held an inf or NaN, the new
+/// (S, count). PyTorch's rules: on inf/NaN, S × 0.5 and the count restarts at 0; otherwise one
+/// more clean step, and when the count reaches `growth_interval`, S × 2 and the count restarts.
+pub fn loss_scale_update(scale: f32, clean_steps: usize, found_inf: bool, growth_interval: usize) -> (f32, usize) {
+    if found_inf {
+        (scale * 0.5, 0)
+    } else if clean_steps + 1 == growth_interval {
+        (scale * 2.0, 0)
+    } else {
+        (scale, clean_steps + 1)
+    }
 }

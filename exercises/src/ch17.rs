@@ -1,5 +1,6 @@
 //! Chapter 17 — fitting in memory: a block of weights in NF4, what LoRA trains and what
-//! fine-tuning holds, and a float in bfloat16.
+//! fine-tuning holds, a float in bfloat16, and
+//! the loss scaler of fp16 training.
 //! Read: book/src/ch17-memory.md
 
 /// QLoRA's 16 NF4 levels, ascending in [−1, 1] (bitsandbytes' table).
@@ -36,4 +37,12 @@ pub fn fine_tuning_bytes(params: usize, trainable: usize) -> usize {
 /// with the quiet bit (0x0040) set.
 pub fn bf16_bits(x: f32) -> u16 {
     todo!("ex 17.3: bfloat16 rounding")
+}
+
+/// One `GradScaler.update()` of fp16 training: given the loss scale S, the clean steps counted
+/// since S last changed, and whether this step's gradients held an inf or NaN, the new
+/// (S, count). PyTorch's rules: on inf/NaN, S × 0.5 and the count restarts at 0; otherwise one
+/// more clean step, and when the count reaches `growth_interval`, S × 2 and the count restarts.
+pub fn loss_scale_update(scale: f32, clean_steps: usize, found_inf: bool, growth_interval: usize) -> (f32, usize) {
+    todo!("ex 17.4: the loss scaler's update")
 }

@@ -7,7 +7,7 @@ use exercises::grader::grade;
 use gradschool::gpt2::{Gpt2, Gpt2Config};
 use gradschool::manual_seed;
 use gradschool::nn::Module;
-use gradschool::optim::{AdamW, Optimizer};
+use gradschool::optim::{AdamW, GradScaler, Optimizer};
 use gradschool::quant::Nf4;
 use rand::Rng;
 
@@ -113,6 +113,29 @@ fn ex_17_3_bf16_bits() {
                 x.to_bits(),
                 bf16_bits(x)
             );
+        }
+    });
+}
+
+#[test]
+fn ex_17_4_loss_scale_update() {
+    grade("17.4", || {
+        // Source: gradschool::optim::GradScaler, itself matched to torch.amp.GradScaler step for
+        // step (tests/grad_scaler.rs). A random run of overflows and clean steps, two intervals.
+        let mut rng = manual_seed(174);
+        for interval in [1usize, 3, 2000] {
+            let mut reference = GradScaler::new(65536.0, 2.0, 0.5, interval);
+            let (mut scale, mut count) = (65536.0f32, 0usize);
+            for step in 0..3000 {
+                let found_inf = rng.random::<f32>() < if step < 600 { 0.3 } else { 0.001 };
+                (scale, count) = loss_scale_update(scale, count, found_inf, interval);
+                reference.update(found_inf);
+                assert_eq!(
+                    (scale, count),
+                    (reference.scale(), reference.growth_tracker()),
+                    "growth interval {interval}, step {step} (inf/NaN: {found_inf})"
+                );
+            }
         }
     });
 }

@@ -4,6 +4,7 @@
 //! For a transformer checkpointed block by block, activation memory goes from every tensor of
 //! every block to one block's worth plus each block's input, for about one extra forward pass.
 
+use crate::amp::{autocast, autocast_precision, Precision};
 use crate::grad_mode::enable_grad;
 use crate::tensor::Backward;
 use crate::tensor::Tensor;
@@ -14,6 +15,8 @@ type Recompute = Box<dyn Fn(&[Tensor]) -> Tensor + Send + Sync>;
 /// The recorded op: recompute `f`, backpropagate through the fresh graph.
 struct CheckpointBackward {
     f: Recompute,
+    /// The autocast precision of the forward pass: the recomputation runs in it too.
+    precision: Precision,
 }
 
 impl Backward for CheckpointBackward {
@@ -22,6 +25,7 @@ impl Backward for CheckpointBackward {
     }
     fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
         let _guard = enable_grad();
+        let _autocast = autocast(self.precision);
         // Fresh leaves over the same data: the recomputed graph ends at them, and their .grad is
         // the gradient this node returns. Parameters used inside `f` are reached directly and
         // accumulate their gradients there, as in an ordinary backward pass.
@@ -47,6 +51,7 @@ pub fn checkpoint(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Tensor + Send + Sy
     }
     let refs: Vec<&Tensor> = inputs.iter().collect();
     // The output shares y's data; dropping y frees the graph (and activations) under it.
-    y.as_output_of(&refs, || CheckpointBackward { f: Box::new(f) })
+    let precision = autocast_precision();
+    y.as_output_of(&refs, || CheckpointBackward { f: Box::new(f), precision })
 }
 // ANCHOR_END: checkpoint

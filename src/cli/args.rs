@@ -12,6 +12,11 @@ pub fn device(s: &str) -> Result<Device, String> {
     Ok(d)
 }
 
+/// `--precision`: f32, bf16 or fp16.
+pub fn precision(s: &str) -> Result<gradschool::amp::Precision, String> {
+    s.parse()
+}
+
 /// A learning rate (or any rate): a finite number > 0.
 pub fn positive_f64(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {

@@ -1,7 +1,8 @@
 //! `gradschool pretrain` and `gradschool sentiment`: the GPT-2 training commands.
 
-use super::args::{at_least_one, device, positive_f32, positive_f64, unit_interval};
+use super::args::{at_least_one, device, positive_f32, positive_f64, precision, unit_interval};
 use clap::Args;
+use gradschool::amp::Precision;
 use gradschool::gpt2::Gpt2Config;
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
 use gradschool::train::sentiment::{train_sentiment, LoraConfig, SentimentConfig, TextData};
@@ -67,6 +68,9 @@ pub struct PretrainArgs {
     /// same result with less memory per rank.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
     zero: u8,
+    /// Matrix products in bf16 or fp16 (f32 master weights; fp16 adds a dynamic loss scaler).
+    #[arg(long, default_value = "f32", value_parser = precision)]
+    precision: Precision,
     /// Continue from the checkpoint in --out-dir.
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
@@ -105,6 +109,7 @@ pub fn run_pretrain(a: &PretrainArgs) -> Result<()> {
         overwrite: a.overwrite,
         grad_accum: a.grad_accum,
         zero: a.zero == 1,
+        precision: a.precision,
         ..PretrainConfig::new(a.texts.clone(), a.tokenizer.clone(), config)
     };
     let report = pretrain(&cfg)?;
@@ -318,6 +323,9 @@ pub struct FineTuneArgs {
     /// same result with less memory per rank.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
     zero: u8,
+    /// Matrix products in bf16 or fp16 (f32 master weights; fp16 adds a dynamic loss scaler).
+    #[arg(long, default_value = "f32", value_parser = precision)]
+    precision: Precision,
     /// Device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu", value_parser = device)]
     device: Device,
@@ -345,6 +353,7 @@ fn config(a: &FineTuneArgs, data: TextData, out_dir: &std::path::Path) -> Sentim
         gradient_checkpointing: a.gradient_checkpointing,
         grad_accum: a.grad_accum,
         zero: a.zero == 1,
+        precision: a.precision,
         device: a.device,
         resume: a.resume,
         overwrite: a.overwrite,

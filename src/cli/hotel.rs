@@ -1,8 +1,9 @@
 //! The hotel-booking capstone's commands: `hotel-data` (make the dialogues from the database),
 //! `hotel-sft` (fine-tune on them) and `hotel-bot` (talk to the result).
 
-use super::args::{at_least_one, device, positive_f64};
+use super::args::{at_least_one, device, positive_f64, precision};
 use clap::Args;
+use gradschool::amp::Precision;
 use gradschool::data::hotel::{load_hotels, make_dialogues, save_dialogues, serialise, Hotel, Turn};
 use gradschool::gpt2::{Gpt2, Gpt2Tokenizer, EOS_ID};
 use gradschool::io::write_atomic;
@@ -169,6 +170,9 @@ pub struct HotelSftArgs {
     /// same result with less memory per rank.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
     zero: u8,
+    /// Matrix products in bf16 or fp16 (f32 master weights; fp16 adds a dynamic loss scaler).
+    #[arg(long, default_value = "f32", value_parser = precision)]
+    precision: Precision,
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
     /// Start a new run in an --out-dir that holds one, deleting its checkpoint, metrics.csv and
@@ -196,6 +200,7 @@ pub fn run_sft(a: &HotelSftArgs) -> Result<()> {
         device: a.device,
         grad_accum: a.grad_accum,
         zero: a.zero == 1,
+        precision: a.precision,
         resume: a.resume,
         overwrite: a.overwrite,
         progress: std::io::stderr().is_terminal(),

@@ -3,6 +3,7 @@
 //! peak memory measured beside the count.
 
 use clap::Args;
+use gradschool::amp::Precision;
 use gradschool::gpt2::{parse_quant_kind, Gpt2};
 use gradschool::quant::QuantKind;
 use gradschool::train::memory::{
@@ -29,6 +30,9 @@ pub struct MemoryArgs {
     /// Recompute each block's activations in backward instead of keeping them.
     #[arg(long)]
     gradient_checkpointing: bool,
+    /// The products' number format: f32, bf16 or fp16 (`--precision` of the training commands).
+    #[arg(long, default_value = "f32", value_parser = super::args::precision)]
+    precision: Precision,
     /// Sequences per step (the course's 8).
     #[arg(long, default_value_t = 8, value_parser = super::args::at_least_one)]
     batch_size: usize,
@@ -58,7 +62,7 @@ pub fn run(a: &MemoryArgs) -> Result<()> {
     let (ids, labels) = sentiment_shaped_batch(model.config.vocab_size, a.batch_size, a.max_len, 0);
     let loaded = proc_status_bytes("VmRSS");
     let reset = reset_peak_rss();
-    let acc = account_step(&model, &ids, &labels)?;
+    let acc = account_step(&model, &ids, &labels, a.precision)?;
     let peak = proc_status_bytes("VmHWM");
     let recipe = match (a.lora_r, a.quantize_base) {
         (None, _) => "full fine-tuning".to_string(),
@@ -66,10 +70,14 @@ pub fn run(a: &MemoryArgs) -> Result<()> {
         (Some(r), Some(q)) => format!("QLoRA r {r}, {q:?} base"),
     };
     gradschool::say!(
-        "{recipe}, AdamW, batch {} × {} tokens{}: {} of {} parameters train",
+        "{recipe}, AdamW, batch {} × {} tokens{}{}: {} of {} parameters train",
         a.batch_size,
         a.max_len,
         if a.gradient_checkpointing { ", gradient checkpointing" } else { "" },
+        match a.precision {
+            Precision::F32 => String::new(),
+            p => format!(", products in {p}"),
+        },
         acc.trainable,
         f32_weight_bytes(&model) / 4
     );
@@ -78,6 +86,13 @@ pub fn run(a: &MemoryArgs) -> Result<()> {
     gradschool::say!("  AdamW state      {}   (8 bytes × trainable)", mib(acc.optimizer));
     gradschool::say!("  activations      {}   (the graph's op outputs after forward)", mib(acc.activations));
     gradschool::say!("  counted          {}", mib(acc.total()));
+    if a.precision != Precision::F32 {
+        gradschool::say!(
+            "(the products' values are rounded to {} but held in f32 buffers: the bytes are f32's — ARCHITECTURE.md, \
+             \"Mixed precision\")",
+            a.precision
+        );
+    }
     if let (Some(before), Some(loaded), Some(peak), true) = (before, loaded, peak, reset) {
         gradschool::say!(
             "measured: RSS {} before loading, {} loaded; peak during the step {} — {} above the process before loading",

@@ -1,7 +1,8 @@
 //! `gradschool mnist`: the course's MNIST network with its defaults.
 
-use super::args::{at_least_one, device, positive_f64, unit_interval, SchedulerKind};
+use super::args::{at_least_one, device, positive_f64, precision, unit_interval, SchedulerKind};
 use clap::Args;
+use gradschool::amp::Precision;
 use gradschool::optim::OptimizerKind;
 use gradschool::train::mnist::{train_mnist, MnistConfig};
 use gradschool::{Device, Result};
@@ -25,6 +26,9 @@ pub struct MnistArgs {
     /// same result with less memory per rank.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
     zero: u8,
+    /// Matrix products in bf16 or fp16 (f32 master weights; fp16 adds a dynamic loss scaler).
+    #[arg(long, default_value = "f32", value_parser = precision)]
+    precision: Precision,
     /// Learning rate.
     #[arg(long, default_value_t = 0.01, value_parser = positive_f64)]
     lr: f64,
@@ -81,6 +85,7 @@ pub fn run(args: &MnistArgs) -> Result<()> {
         batch_size: args.batch_size,
         grad_accum: args.grad_accum,
         zero: args.zero == 1,
+        precision: args.precision,
         lr: args.lr,
         optimizer: args.optimizer,
         momentum: args.momentum,

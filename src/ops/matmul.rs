@@ -4,7 +4,9 @@
 //! For C = A·B (A: m×k, B: k×n), ∂L/∂A = ∂L/∂C · Bᵀ and ∂L/∂B = Aᵀ · ∂L/∂C. The transposes are
 //! never materialised: the backend reads the operand through swapped strides.
 
+use crate::amp::autocast_precision;
 use crate::autograd::Backward;
+use crate::backend::op::UnaryOp;
 use crate::backend::{MatmulLayout, Storage};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
@@ -68,9 +70,76 @@ impl Backward for BmmBackward {
 // ANCHOR_END: bmm_backward
 
 fn bmm(a: &Tensor, b: &Tensor, trans_b: bool) -> Tensor {
+    if let Some(round) = autocast_precision().rounding() {
+        return bmm_autocast(a, b, None, trans_b, round);
+    }
     let (out, shape) = bmm_storage(a, b, false, trans_b);
     Tensor::from_op(out, shape, &[a, b], || BmmBackward { trans_b })
 }
+
+/// `x` cast to the 16-bit format (`round`), outside the graph.
+fn cast(x: &Tensor, round: UnaryOp) -> Tensor {
+    Tensor::from_storage(x.storage().unary(round), x.shape().clone())
+}
+
+// ANCHOR: bmm_autocast
+/// The product under [`crate::amp::autocast`], as a 16-bit GEMM with f32 accumulation computes
+/// it: C = cast(cast(A)·cast(B) + cast(bias)) — one rounding of the f32 sum, as cuBLAS and
+/// oneDNN round their accumulators once. Backward is the same product rule in the same format:
+/// the incoming gradient is cast (a 16-bit tensor's gradient is 16-bit), each product is rounded
+/// once, and the casts themselves pass gradients through, so an f32 master weight receives the
+/// 16-bit gradient. The cast copies are made again in backward rather than kept: the graph holds
+/// what it holds in f32.
+fn bmm_autocast(a: &Tensor, b: &Tensor, bias: Option<&Tensor>, trans_b: bool, round: UnaryOp) -> Tensor {
+    let (a16, b16) = (cast(a, round), cast(b, round));
+    let (out, shape) = bmm_storage(&a16, &b16, false, trans_b);
+    let mut y = Tensor::from_storage(out, shape);
+    if let Some(bias) = bias {
+        y = &y + &cast(bias, round); // neither side is in the graph: nothing recorded
+    }
+    let y = cast(&y, round);
+    let mut inputs = vec![a, b];
+    inputs.extend(bias);
+    y.with_backward(&inputs, AutocastBmmBackward { trans_b, round })
+}
+
+struct AutocastBmmBackward {
+    trans_b: bool,
+    round: UnaryOp,
+}
+
+impl Backward for AutocastBmmBackward {
+    fn name(&self) -> &'static str {
+        "matmul_autocast"
+    }
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let (a, b, round) = (&inputs[0], &inputs[1], self.round);
+        let g16 = cast(g, round);
+        let shared = |grad: Tensor, x: &Tensor| {
+            if x.dims()[0] == 1 && grad.dims()[0] != 1 {
+                grad.sum_dims(&[0], true)
+            } else {
+                grad
+            }
+        };
+        let grad_a = a.requires_grad().then(|| {
+            let b16 = cast(b, round);
+            cast(&shared(bmm_raw(&g16, &b16, false, !self.trans_b), a), round)
+        });
+        let grad_b = b.requires_grad().then(|| {
+            let a16 = cast(a, round);
+            let grad = if self.trans_b { bmm_raw(&g16, &a16, true, false) } else { bmm_raw(&a16, &g16, true, false) };
+            cast(&shared(grad, b), round)
+        });
+        let mut grads = vec![grad_a, grad_b];
+        if let Some(bias) = inputs.get(2) {
+            // y is (batch, rows, n) and the bias (n,): its gradient sums every row
+            grads.push(bias.requires_grad().then(|| cast(&g16.sum_dims(&[0, 1], false), round)));
+        }
+        grads
+    }
+}
+// ANCHOR_END: bmm_autocast
 
 impl Tensor {
     /// Matrix product with `torch.matmul` semantics. Shapes: `(…, m, k) @ (…, k, n) → (…, m, n)`
@@ -135,10 +204,15 @@ impl Tensor {
             weight.shape()
         );
         let rows = self.numel() / k.max(1);
-        let y = bmm(&self.reshape([1, rows, k]), &weight.reshape([1, n, k]), true); // (1, rows, out)
+        let (x, w) = (self.reshape([1, rows, k]), weight.reshape([1, n, k]));
         let mut shape = self.dims()[..self.rank() - 1].to_vec();
         shape.push(n);
-        let y = y.reshape(shape);
+        if let (Some(round), Some(b)) = (autocast_precision().rounding(), bias) {
+            // addmm in 16 bits: the bias joins the f32 sum before its one rounding
+            assert_eq!(b.dims(), &[n], "linear: bias {} vs out_features {n}", b.shape());
+            return bmm_autocast(&x, &w, Some(b), true, round).reshape(shape);
+        }
+        let y = bmm(&x, &w, true).reshape(shape); // (…, out)
         match bias {
             Some(b) => y + b,
             None => y,

@@ -3,6 +3,7 @@
 //! so the graph keeps the 4- or 8-bit codes, never an f32 copy of W. W gets no gradient: it is
 //! frozen; the gradient flows to `x` (and from there into LoRA's adapters and earlier layers).
 
+use crate::amp::{autocast, autocast_precision, Precision};
 use crate::quant::QuantizedMatrix;
 use crate::tensor::{Backward, Tensor};
 use std::sync::Arc;
@@ -16,13 +17,14 @@ impl Tensor {
             let dense = self.new_from_vec(w.dequantize(), [w.rows, w.cols]); // freed after the product
             self.matmul(&dense)
         };
-        y.with_backward(&[self], QuantizedMatmulBackward(Arc::clone(w)))
+        y.with_backward(&[self], QuantizedMatmulBackward(Arc::clone(w), autocast_precision()))
     }
     // ANCHOR_END: matmul_quantized
 }
 
-/// ∂L/∂x = ∂L/∂y · Wᵀ, with W dequantized once more from its codes.
-struct QuantizedMatmulBackward(Arc<QuantizedMatrix>);
+/// ∂L/∂x = ∂L/∂y · Wᵀ, with W dequantized once more from its codes, in the forward pass's
+/// autocast precision.
+struct QuantizedMatmulBackward(Arc<QuantizedMatrix>, Precision);
 
 impl Backward for QuantizedMatmulBackward {
     fn name(&self) -> &'static str {
@@ -31,6 +33,7 @@ impl Backward for QuantizedMatmulBackward {
     fn backward(&self, _inputs: &[Tensor], _output: &Tensor, grad: &Tensor) -> Vec<Option<Tensor>> {
         let w = &self.0;
         let dense = grad.new_from_vec(w.dequantize(), [w.rows, w.cols]);
+        let _autocast = autocast(self.1);
         vec![Some(grad.matmul(&dense.t()))]
     }
 }

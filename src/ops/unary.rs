@@ -4,6 +4,7 @@
 //! input `x` and the output `y = f(x)`, whichever is cheaper). One backward rule serves them all:
 //! ∂L/∂x = ∂L/∂y · f'(x), computed by the backend's fused `unary_grad` kernel.
 
+use crate::amp::Precision;
 use crate::autograd::Backward;
 pub use crate::backend::op::UnaryOp;
 use crate::tensor::Tensor;
@@ -71,6 +72,14 @@ impl Tensor {
     pub fn clamp(&self, lo: f32, hi: f32) -> Tensor {
         assert!(lo <= hi, "clamp: min {lo} > max {hi}");
         self.unary(UnaryOp::Clamp(lo, hi))
+    }
+    /// The values as a 16-bit format holds them (`x.to(torch.bfloat16)`, kept in f32): rounded
+    /// to nearest, ties to even; the gradient passes through. F32 leaves them as they are.
+    pub fn round_to(&self, precision: Precision) -> Tensor {
+        match precision.rounding() {
+            Some(op) => self.unary(op),
+            None => self.clone(),
+        }
     }
     /// ReLU(x) = max(x, 0)
     pub fn relu(&self) -> Tensor {

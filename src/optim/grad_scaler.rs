@@ -38,6 +38,17 @@ impl GradScaler {
         self.scale
     }
 
+    /// Steps without inf/NaN since the scale last changed.
+    pub fn growth_tracker(&self) -> usize {
+        self.growth_tracker
+    }
+
+    /// This scaler continued from a saved scale and growth tracker (a resumed run).
+    pub fn with_state(self, scale: f32, growth_tracker: usize) -> GradScaler {
+        assert!(scale > 0.0 && scale.is_finite(), "GradScaler: the scale must be positive, got {scale}");
+        GradScaler { scale, growth_tracker, ..self }
+    }
+
     /// `loss × S`: call `backward()` on this.
     pub fn scale_loss(&self, loss: &Tensor) -> Tensor {
         loss.mul_scalar(self.scale)

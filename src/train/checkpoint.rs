@@ -23,6 +23,8 @@ pub(super) struct Counters {
     pub(super) since: (f64, usize),
     pub(super) epoch_loss: (f64, usize),
     pub(super) train_seconds: f64,
+    /// fp16's loss scale and its clean steps since the last change (`GradScaler`).
+    pub(super) grad_scaler: Option<(f32, usize)>,
 }
 
 /// Writes the task's exports, then the checkpoint (atomically), then metrics.csv and loss.png;
@@ -43,7 +45,7 @@ pub(super) fn save_checkpoint(
     let mut tensors: Vec<(String, Tensor)> = task.state().into_iter().map(|(n, t)| (format!("model.{n}"), t)).collect();
     tensors.extend(optim.into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
     let csv = metrics_csv(names, rows);
-    let meta = HashMap::from([
+    let mut meta = HashMap::from([
         ("config".to_string(), fingerprint.to_string()),
         ("epoch".into(), c.epoch.to_string()),
         ("next_batch".into(), c.next_batch.to_string()),
@@ -53,6 +55,9 @@ pub(super) fn save_checkpoint(
         ("train_seconds".into(), c.train_seconds.to_string()),
         ("metrics".into(), csv.clone()),
     ]);
+    if let Some((scale, tracker)) = c.grad_scaler {
+        meta.insert("grad_scaler".into(), format!("{scale} {tracker}"));
+    }
     save_safetensors(&out_dir.join(CHECKPOINT), &tensors, &meta)?;
     write_atomic(&out_dir.join("metrics.csv"), csv.as_bytes())?;
     plot_metrics(&out_dir.join("loss.png"), &task.title(), names, rows)
@@ -89,6 +94,13 @@ pub(super) fn restore(
         since: pair("since")?,
         epoch_loss: pair("epoch_loss")?,
         train_seconds: get("train_seconds")?.parse().unwrap_or(0.0),
+        grad_scaler: match meta.get("grad_scaler") {
+            Some(_) => match pair("grad_scaler")? {
+                (s, n) if s.is_finite() && s > 0.0 => Some((s as f32, n)),
+                _ => return Err(Error::format(&path, "metadata `grad_scaler`: the scale must be a positive number")),
+            },
+            None => None,
+        },
     };
     let by_name: HashMap<&str, &Tensor> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     for (name, t) in task.state() {

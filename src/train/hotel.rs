@@ -63,6 +63,8 @@ pub struct HotelConfig {
     pub grad_accum: usize,
     /// ZeRO-1 across ranks (optimizer state sharded; the same numbers).
     pub zero: bool,
+    /// The matrix products' number format (`--precision`; fp16 with a loss scaler).
+    pub precision: crate::amp::Precision,
 }
 
 impl HotelConfig {
@@ -91,6 +93,7 @@ impl HotelConfig {
             halt_after: None,
             grad_accum: 1,
             zero: false,
+            precision: crate::amp::Precision::F32,
         }
     }
 }
@@ -446,6 +449,7 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
         halt_after: cfg.halt_after,
         grad_accum: cfg.grad_accum.max(1),
         zero: cfg.zero,
+        precision: cfg.precision,
         ..TrainerConfig::new(&cfg.out_dir, cfg.epochs, cfg.lr, cfg.seed)
     };
     let report = train_in(&run, &mut task, &mut opt, &trainer)?;

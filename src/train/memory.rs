@@ -1,6 +1,7 @@
 //! Where the bytes of a fine-tuning step go (`gradschool memory`): weights, gradients, AdamW's
 //! state and activations, counted from the model itself, then one real step measured.
 
+use crate::amp::{autocast, Precision};
 use crate::autograd::Graph;
 use crate::error::Result;
 use crate::gpt2::Gpt2;
@@ -44,11 +45,14 @@ pub fn sentiment_shaped_batch(vocab: usize, batch: usize, len: usize, seed: u64)
 /// The account of one AdamW step of `model` (set up as it will train: LoRA, a quantized base,
 /// checkpointing) on `ids` with `labels`, counted while the step really runs: the graph is
 /// measured after the forward pass, then backward and the optimizer step complete.
-pub fn account_step(model: &Gpt2, ids: &IntTensor, labels: &IntTensor) -> Result<MemoryAccount> {
+pub fn account_step(model: &Gpt2, ids: &IntTensor, labels: &IntTensor, precision: Precision) -> Result<MemoryAccount> {
     let params = model.trainable_parameters();
     let trainable: usize = params.iter().map(|p| p.numel()).sum();
     let mut opt = AdamW::new(params, 2e-5);
-    let (loss, _, _) = model.labelled_loss(&model.hidden(ids, None), labels);
+    let (loss, _, _) = {
+        let _autocast = autocast(precision); // the forward pass, as the trainer runs it
+        model.labelled_loss(&model.hidden(ids, None), labels)
+    };
     let activations = Graph::held_bytes(&loss);
     loss.backward();
     opt.step();

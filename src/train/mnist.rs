@@ -24,6 +24,8 @@ pub struct MnistConfig {
     pub grad_accum: usize,
     /// ZeRO-1 across ranks (optimizer state sharded; the same numbers).
     pub zero: bool,
+    /// The matrix products' number format (`--precision`; fp16 with a loss scaler).
+    pub precision: crate::amp::Precision,
     /// Learning rate (0.01).
     pub lr: f64,
     /// Solver (SGD).
@@ -63,6 +65,7 @@ impl Default for MnistConfig {
             batch_size: 64,
             grad_accum: 1,
             zero: false,
+            precision: crate::amp::Precision::F32,
             lr: 0.01,
             optimizer: OptimizerKind::Sgd,
             momentum: 0.0,
@@ -256,6 +259,7 @@ pub fn train_mnist(config: &MnistConfig) -> Result<MnistSummary> {
         log_every: config.log_interval,
         grad_accum: config.grad_accum,
         zero: config.zero,
+        precision: config.precision,
         resume: config.resume,
         overwrite: config.overwrite,
         progress: config.progress,

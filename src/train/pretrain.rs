@@ -52,6 +52,8 @@ pub struct PretrainConfig {
     pub grad_accum: usize,
     /// ZeRO-1 across ranks (optimizer state sharded; the same numbers).
     pub zero: bool,
+    /// The matrix products' number format (`--precision`; fp16 with a loss scaler).
+    pub precision: crate::amp::Precision,
 }
 
 impl PretrainConfig {
@@ -76,6 +78,7 @@ impl PretrainConfig {
             halt_after: None,
             grad_accum: 1,
             zero: false,
+            precision: crate::amp::Precision::F32,
         }
     }
 }
@@ -200,6 +203,7 @@ pub fn pretrain(cfg: &PretrainConfig) -> Result<TrainReport> {
         halt_after: cfg.halt_after,
         grad_accum: cfg.grad_accum.max(1),
         zero: cfg.zero,
+        precision: cfg.precision,
         ..TrainerConfig::new(&cfg.out_dir, 1, cfg.lr, cfg.seed)
     };
     let report = train_in(&run, &mut task, &mut opt, &trainer)?;

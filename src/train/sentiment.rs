@@ -61,6 +61,8 @@ pub struct SentimentConfig {
     pub grad_accum: usize,
     /// ZeRO-1 across ranks (optimizer state sharded; the same numbers).
     pub zero: bool,
+    /// The matrix products' number format (`--precision`; fp16 with a loss scaler).
+    pub precision: crate::amp::Precision,
     /// Where to train.
     pub device: crate::Device,
     /// Continue from out_dir/checkpoint.safetensors.
@@ -116,6 +118,7 @@ impl SentimentConfig {
             gradient_checkpointing: false,
             grad_accum: 1,
             zero: false,
+            precision: crate::amp::Precision::F32,
             device: crate::Device::Cpu,
             resume: false,
             overwrite: false,
@@ -305,6 +308,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
         schedule: Schedule::WarmupLinear { warmup: cfg.warmup, total },
         grad_accum: cfg.grad_accum,
         zero: cfg.zero,
+        precision: cfg.precision,
         max_grad_norm: Some(cfg.max_grad_norm),
         log_every: cfg.eval_every,
         eval_every: Some(cfg.eval_every),

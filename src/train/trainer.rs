@@ -18,9 +18,10 @@
 use super::checkpoint::{restore, save_checkpoint, Counters};
 use super::run_dir::{RunDir, Start};
 use super::{epoch_progress, interrupted, MetricsRow, Task};
+use crate::amp::{autocast, Precision};
 use crate::distributed::{self, Collectives};
 use crate::error::{Error, Result};
-use crate::optim::{clip_grad_norm, LrSchedule, Optimizer, Schedule};
+use crate::optim::{clip_grad_norm, GradScaler, LrSchedule, Optimizer, Schedule};
 use crate::tensor::Tensor;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -75,6 +76,10 @@ pub struct TrainerConfig {
     /// the parameters it owns ([`distributed::zero_owners`]), then every parameter is broadcast
     /// from its owner. The same numbers as without; less optimizer memory per rank.
     pub zero: bool,
+    /// The matrix products' number format ([`crate::amp`]): the forward pass and the loss run
+    /// under `autocast(precision)`, the master weights and the optimizer stay f32; fp16 adds a
+    /// [`GradScaler`] (its scale is in the checkpoint).
+    pub precision: Precision,
 }
 
 impl TrainerConfig {
@@ -99,6 +104,7 @@ impl TrainerConfig {
             progress: false,
             halt_after: None,
             zero: false,
+            precision: Precision::F32,
         }
     }
 
@@ -129,8 +135,12 @@ impl TrainerConfig {
     /// the output, and how it is displayed. `per_step` is the micro-batches of one optimizer step
     /// over all ranks: a run may resume on another number of ranks if that stays the same.
     fn fingerprint(&self, per_step: usize) -> String {
+        let precision = match self.precision {
+            Precision::F32 => String::new(), // as before mixed precision: older checkpoints resume
+            p => format!(" precision={p}"),
+        };
         format!(
-            "lr={} schedule={:?}/{:?} grad_accum={} max_grad_norm={:?} log_every={} eval_every={:?} eval_each_epoch={} save_every={:?} seed={}",
+            "lr={} schedule={:?}/{:?} grad_accum={} max_grad_norm={:?} log_every={} eval_every={:?} eval_each_epoch={} save_every={:?} seed={}{}",
             self.lr,
             self.schedule,
             self.schedule_unit,
@@ -140,7 +150,8 @@ impl TrainerConfig {
             self.eval_every,
             self.eval_each_epoch,
             self.save_every,
-            self.seed
+            self.seed,
+            precision
         )
     }
 }
@@ -249,6 +260,11 @@ pub fn train_in(
             return Ok(TrainReport { eval_names: names, rows, steps: c.step });
         }
     }
+    // fp16's loss scaler, continued from the checkpoint's scale when resuming
+    let mut scaler = (cfg.precision == Precision::Fp16).then(|| match c.grad_scaler {
+        Some((scale, tracker)) => GradScaler::default().with_state(scale, tracker),
+        None => GradScaler::default(),
+    });
     // ZeRO-1: rank r keeps the optimizer state of the parameters it owns only
     let owners = (cfg.zero && world.size() > 1).then(|| {
         let numels: Vec<usize> = opt.params().iter().map(Tensor::numel).collect();
@@ -288,8 +304,14 @@ pub fn train_in(
                 let seed = mix(mix(cfg.seed, epoch as u64), i as u64 + 1);
                 // Each micro-batch's loss is scaled by 1/N: the summed gradients are those of the
                 // mean loss over the N micro-batches.
-                let loss = task.loss(i, seed)?.mul_scalar(1.0 / group.len() as f32);
-                loss.backward();
+                let loss = {
+                    let _autocast = autocast(cfg.precision); // the forward pass only
+                    task.loss(i, seed)?.mul_scalar(1.0 / group.len() as f32)
+                };
+                match &scaler {
+                    Some(s) => s.scale_loss(&loss).backward(),
+                    None => loss.backward(),
+                }
                 let l = loss.detach();
                 step_loss = Some(step_loss.map_or(l.clone(), |s| s + l));
             }
@@ -298,14 +320,23 @@ pub fn train_in(
                 (step_loss, stop_asked) =
                     distributed::all_reduce_gradients(world, opt.params(), step_loss, interrupted())?;
             }
-            if let Some(max) = cfg.max_grad_norm {
+            // fp16: back to true gradients; an inf or NaN skips the step (the same on every rank:
+            // their gradients are the all-reduced sum)
+            let overflow = scaler.as_ref().is_some_and(|s| s.unscale(opt.params()));
+            if let Some(max) = cfg.max_grad_norm.filter(|_| !overflow) {
                 clip_grad_norm(opt.params(), max);
             }
             if let Some(own) = &owners {
                 // clipped with the global norm above; now each rank updates only its own
                 opt.params().iter().zip(own).filter(|(_, &o)| o != world.rank()).for_each(|(p, _)| p.zero_grad());
             }
-            opt.step();
+            if !overflow {
+                opt.step();
+            }
+            if let Some(s) = &mut scaler {
+                s.update(overflow);
+                c.grad_scaler = Some((s.scale(), s.growth_tracker()));
+            }
             if let Some(own) = &owners {
                 gather_parameters(world, opt.params(), own);
                 if !zero_reported {

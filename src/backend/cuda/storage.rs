@@ -68,6 +68,8 @@ fn unary_code(op: UnaryOp) -> (i32, f32, f32) {
         UnaryOp::AddScalar(c) => (14, c, 0.0),
         UnaryOp::MulScalar(c) => (15, c, 0.0),
         UnaryOp::Clamp(lo, hi) => (16, lo, hi),
+        UnaryOp::RoundBf16 => (17, 0.0, 0.0),
+        UnaryOp::RoundFp16 => (18, 0.0, 0.0),
     }
 }
 

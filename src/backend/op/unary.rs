@@ -45,6 +45,50 @@ pub enum UnaryOp {
     MulScalar(f32),
     /// min(max(x, lo), hi)
     Clamp(f32, f32),
+    /// x rounded to the nearest bfloat16 (ties to even), kept as an f32: mixed precision's cast
+    RoundBf16,
+    /// x rounded to the nearest IEEE half (ties to even; beyond ±65,504 it is ±∞)
+    RoundFp16,
+}
+
+// ANCHOR: round_bf16
+/// `x` rounded to the nearest bfloat16 — f32's top 16 bits — with ties to even, as an f32 (every
+/// bfloat16 is one). The dropped 16 bits are rounded by adding 0x7fff plus the kept part's lowest
+/// bit: below half rounds down, above rounds up, exactly half goes to the even neighbour. A carry
+/// may run into the exponent, which is right (1.99… rounds to 2.0); the largest finite values
+/// round to ∞, as in hardware. NaN stays NaN.
+#[inline(always)]
+pub fn round_bf16(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    let bits = x.to_bits();
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) & 0xffff_0000;
+    f32::from_bits(rounded)
+}
+// ANCHOR_END: round_bf16
+
+/// `x` rounded to the nearest IEEE half (fp16: 5 exponent bits, 10 of mantissa), ties to even, as
+/// an f32. In fp16's normal range the same bit rounding as bfloat16's, on the 13 bits fp16 drops;
+/// below 2⁻¹⁴ halves are evenly spaced 2⁻²⁴ apart (subnormals), so x rounds to a multiple of
+/// 2⁻²⁴; past 65,504 (after rounding) it overflows to ±∞ — which is what loss scaling watches for.
+#[inline(always)]
+pub fn round_fp16(x: f32) -> f32 {
+    const SUBNORMAL_STEP: f32 = 5.960_464_5e-8; // 2⁻²⁴
+    const MIN_NORMAL: f32 = 6.103_515_6e-5; // 2⁻¹⁴
+    if x.is_nan() {
+        return x;
+    }
+    if x.abs() < MIN_NORMAL {
+        return (x / SUBNORMAL_STEP).round_ties_even() * SUBNORMAL_STEP;
+    }
+    let bits = x.to_bits();
+    let y = f32::from_bits(bits.wrapping_add(0xfff + ((bits >> 13) & 1)) & 0xffff_e000);
+    if y.abs() > 65504.0 {
+        f32::INFINITY.copysign(x)
+    } else {
+        y
+    }
 }
 
 /// eˣ as Cephes' `expf` computes it: x = n·ln 2 + r, eʳ by a degree-6 polynomial, 2ⁿ
@@ -107,6 +151,8 @@ impl UnaryOp {
             UnaryOp::AddScalar(_) => "add_scalar",
             UnaryOp::MulScalar(_) => "mul_scalar",
             UnaryOp::Clamp(..) => "clamp",
+            UnaryOp::RoundBf16 => "round_bf16",
+            UnaryOp::RoundFp16 => "round_fp16",
         }
     }
 
@@ -140,6 +186,8 @@ impl UnaryOp {
             UnaryOp::AddScalar(c) => x + c,
             UnaryOp::MulScalar(c) => c * x,
             UnaryOp::Clamp(lo, hi) => x.max(lo).min(hi),
+            UnaryOp::RoundBf16 => round_bf16(x),
+            UnaryOp::RoundFp16 => round_fp16(x),
         }
     }
     // ANCHOR_END: apply
@@ -226,6 +274,8 @@ impl UnaryOp {
                     0.0
                 }
             }
+            // a cast passes the gradient through (PyTorch's `.to(dtype)` backward casts it back)
+            UnaryOp::RoundBf16 | UnaryOp::RoundFp16 => 1.0,
         }
     }
     // ANCHOR_END: derivative

@@ -14,6 +14,22 @@ __device__ __forceinline__ float sigmoidf_(float x) {
     return e / (1.0f + e);
 }
 
+// The nearest bfloat16 / IEEE half, ties to even, as a float: the bit rounding of
+// round_bf16 / round_fp16 in src/backend/op/unary.rs.
+__device__ float round_bf16_(float x) {
+    if (isnan(x)) return x;
+    unsigned int bits = __float_as_uint(x);
+    return __uint_as_float((bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u);
+}
+
+__device__ float round_fp16_(float x) {
+    if (isnan(x)) return x;
+    if (fabsf(x) < 6.103515625e-5f) return rintf(x * 16777216.0f) * 5.9604644775390625e-8f;
+    unsigned int bits = __float_as_uint(x);
+    float y = __uint_as_float((bits + 0xfffu + ((bits >> 13) & 1u)) & 0xffffe000u);
+    return fabsf(y) > 65504.0f ? copysignf(__uint_as_float(0x7f800000u), x) : y;
+}
+
 __device__ float unary_apply(int op, float a, float b, float x) {
     const float SQRT_2_OVER_PI = 0.7978845608f, GELU_C = 0.044715f;
     switch (op) {
@@ -34,6 +50,8 @@ __device__ float unary_apply(int op, float a, float b, float x) {
         case 14: return x + a;                               // add_scalar(a)
         case 15: return a * x;                               // mul_scalar(a)
         case 16: return fminf(fmaxf(x, a), b);               // clamp(a, b)
+        case 17: return round_bf16_(x);                      // round_bf16
+        case 18: return round_fp16_(x);                      // round_fp16
     }
     return 0.0f;
 }
@@ -62,6 +80,7 @@ __device__ float unary_derivative(int op, float a, float b, float x, float y) {
         case 14: return 1.0f;
         case 15: return a;
         case 16: return (x >= a && x <= b) ? 1.0f : 0.0f;
+        case 17: case 18: return 1.0f;                       // casts pass the gradient through
     }
     return 0.0f;
 }
