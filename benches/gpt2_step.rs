@@ -6,6 +6,7 @@
 //!   cargo bench --bench gpt2_step -- --tokens 32                       # CPU, batch 8 × 32
 //!   cargo bench --features cuda --bench gpt2_step -- --device cuda --tokens 1024 [--tf32]
 //!   cargo bench --bench gpt2_step -- --model [--gradient-checkpointing] [--fused-attention]   # the library's Gpt2
+//!   cargo bench --bench gpt2_step -- --model --profile trace.json   # + the same steps profiled: table, trace, cost
 //!
 //! `--model` runs `gradschool::gpt2::Gpt2` (124M config, dropout off) instead of the hand-written
 //! stack, and reports peak memory: the process's peak RSS on the CPU (run each setting in its own
@@ -95,6 +96,7 @@ fn main() {
         let labels = flag("--labels").unwrap_or_else(|| "all".into());
         assert!(["all", "one"].contains(&labels.as_str()), "--labels all|one, got {labels}");
         let fused = args.iter().any(|a| a == "--fused-attention");
+        let profile = flag("--profile");
         return run_model(
             &device,
             t,
@@ -102,6 +104,7 @@ fn main() {
             args.iter().any(|a| a == "--gradient-checkpointing"),
             labels == "one",
             fused,
+            profile.as_deref(),
         );
     }
     let lnf = ln_params(&device);
@@ -161,7 +164,15 @@ fn main() {
 }
 
 /// The step on the library's model: embeddings, 12 blocks, tied head, the fused cross-entropy.
-fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool, one_label: bool, fused: bool) {
+fn run_model(
+    device: &Device,
+    t: usize,
+    steps: usize,
+    checkpointing: bool,
+    one_label: bool,
+    fused: bool,
+    profile: Option<&str>,
+) {
     use gradschool::gpt2::{Gpt2, Gpt2Config};
     use gradschool::nn::Module;
     let config = Gpt2Config { resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, ..Gpt2Config::gpt2() };
@@ -223,6 +234,23 @@ fn run_model(device: &Device, t: usize, steps: usize, checkpointing: bool, one_l
          {ms:.1} ms/step (mean of {steps}), {:.0} tokens/s, {peak}",
         (B * t) as f64 / (ms / 1e3)
     );
+    if let Some(path) = profile {
+        // the same steps again, recorded: the profiler's cost is the difference
+        gradschool::profiler::start();
+        let start = Instant::now();
+        for i in 0..steps {
+            let t0 = Instant::now();
+            step();
+            gradschool::profiler::span(format!("ProfilerStep#{}", i + 1), t0);
+        }
+        let on = start.elapsed().as_secs_f64() * 1e3 / steps as f64;
+        let report = gradschool::profiler::finish(std::path::Path::new(path)).expect("--profile: writing the trace");
+        println!("{}", report.table(30));
+        println!(
+            "profiled: {on:.1} ms/step against {ms:.1} unprofiled ({:+.1}%); trace in {path}",
+            100.0 * (on / ms - 1.0)
+        );
+    }
 }
 
 /// `--gemms`: every matrix product of one step (per block ×12, the tied head once) on the CPU,

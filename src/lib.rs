@@ -52,6 +52,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod profiler;
 pub mod quant;
 pub mod random;
 pub mod shape;

@@ -93,7 +93,7 @@ pub(crate) fn backward(root: &Tensor, grad_root: Tensor) {
 /// to what that input has received so far.
 // ANCHOR: propagate
 fn propagate(grads: &mut HashMap<usize, Tensor>, node: &Node, out: &Tensor, grad: &Tensor) {
-    let input_grads = node.op.backward(&node.inputs, out, grad);
+    let input_grads = crate::profiler::backward_rule(node.op.name(), || node.op.backward(&node.inputs, out, grad));
     assert_eq!(
         input_grads.len(),
         node.inputs.len(),

@@ -195,6 +195,35 @@ macro_rules! dispatch2 {
     };
 }
 
+/// Runs a kernel through the profiler ([`crate::profiler`]): `name`, the operand shapes, FLOPs
+/// and elements moved are computed only while it records.
+macro_rules! profiled {
+    ($dev:expr, $name:expr, [$($shape:expr),*], $flops:expr, $elems:expr; $body:expr) => {
+        crate::profiler::kernel(
+            || crate::profiler::KernelInfo {
+                name: $name,
+                shapes: crate::profiler::shapes(&[$($shape),*]),
+                flops: ($flops) as u64,
+                bytes: 4 * ($elems) as u64,
+            },
+            || sync_for_profile($dev),
+            || $body,
+        )
+    };
+}
+
+/// Waits for the device's queued kernels (the profiler times GPU kernels this way); nothing to
+/// wait for on the CPU.
+fn sync_for_profile(device: Device) {
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(ordinal) = device {
+        if let Ok(dev) = cuda::cuda_device(ordinal) {
+            let _ = dev.synchronize();
+        }
+    }
+    let _ = device;
+}
+
 impl Storage {
     /// See [`Backend::device`].
     pub fn device(&self) -> Device {
@@ -219,9 +248,12 @@ impl Storage {
         }
     }
     pub(crate) fn unary(&self, op: UnaryOp) -> Storage {
-        dispatch!(self, s => s.unary(op))
+        profiled!(self.device(), op.name(), [&[self.len()]], 0, 2 * self.len(); dispatch!(self, s => s.unary(op)))
     }
     pub(crate) fn unary_grad(&self, op: UnaryOp, y: &Storage, grad: &Storage) -> Storage {
+        profiled!(self.device(), op.name(), [&[self.len()]], 0, 4 * self.len(); self.unary_grad_(op, y, grad))
+    }
+    fn unary_grad_(&self, op: UnaryOp, y: &Storage, grad: &Storage) -> Storage {
         match (self, y, grad) {
             (Storage::Cpu(x), Storage::Cpu(y), Storage::Cpu(g)) => Storage::Cpu(x.unary_grad(op, y, g)),
             #[cfg(feature = "cuda")]
@@ -231,9 +263,14 @@ impl Storage {
         }
     }
     pub(crate) fn binary(&self, rhs: &Storage, op: BinaryOp, shapes: [&[usize]; 3]) -> Storage {
-        dispatch2!(op.name(), self, rhs, |a, b| a.binary(b, op, shapes))
+        let elems = self.len() + rhs.len() + shapes[2].iter().product::<usize>();
+        profiled!(self.device(), op.name(), [shapes[0], shapes[1]], 0, elems; dispatch2!(op.name(), self, rhs, |a, b| a.binary(b, op, shapes)))
     }
     pub(crate) fn where_cond(c: &Storage, a: &Storage, b: &Storage, s: [&[usize]; 4]) -> Storage {
+        let elems = c.len() + a.len() + b.len() + s[3].iter().product::<usize>();
+        profiled!(a.device(), "where", [s[0], s[1], s[2]], 0, elems; Storage::where_cond_(c, a, b, s))
+    }
+    fn where_cond_(c: &Storage, a: &Storage, b: &Storage, s: [&[usize]; 4]) -> Storage {
         match (c, a, b) {
             (Storage::Cpu(c), Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(CpuStorage::where_cond(c, a, b, s)),
             #[cfg(feature = "cuda")]
@@ -245,7 +282,7 @@ impl Storage {
         }
     }
     pub(crate) fn reduce(&self, op: ReduceOp, shape: &[usize], dim: usize) -> Storage {
-        dispatch!(self, s => s.reduce(op, shape, dim))
+        profiled!(self.device(), op.name(), [shape], 0, self.len(); dispatch!(self, s => s.reduce(op, shape, dim)))
     }
     pub(crate) fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64> {
         match self {
@@ -255,12 +292,23 @@ impl Storage {
         }
     }
     pub(crate) fn matmul(&self, rhs: &Storage, layout: &MatmulLayout) -> Storage {
-        dispatch2!("matmul", self, rhs, |a, b| a.matmul(b, layout))
+        let MatmulLayout { batch, m, n, k, .. } = *layout;
+        let (a, b) = (
+            [if layout.a_batch_stride == 0 { 1 } else { batch }, m, k],
+            [if layout.b_batch_stride == 0 { 1 } else { batch }, k, n],
+        );
+        let elems = a.iter().product::<usize>() + b.iter().product::<usize>() + batch * m * n;
+        profiled!(self.device(), "matmul", [&a, &b], 2 * batch * m * n * k, elems; dispatch2!("matmul", self, rhs, |a, b| a.matmul(b, layout)))
     }
     pub(crate) fn strided_copy(&self, out: &[usize], strides: &[usize], offset: usize) -> Storage {
-        dispatch!(self, s => s.strided_copy(out, strides, offset))
+        let n: usize = out.iter().product();
+        profiled!(self.device(), "copy", [out], 0, 2 * n; dispatch!(self, s => s.strided_copy(out, strides, offset)))
     }
     pub(crate) fn cat(parts: &[(&Storage, &[usize])], dim: usize) -> Storage {
+        let elems: usize = parts.iter().map(|(s, _)| 2 * s.len()).sum();
+        profiled!(parts[0].0.device(), "cat", [], 0, elems; Storage::cat_(parts, dim))
+    }
+    fn cat_(parts: &[(&Storage, &[usize])], dim: usize) -> Storage {
         match parts[0].0 {
             Storage::Cpu(_) => {
                 let cpu: Vec<(&CpuStorage, &[usize])> = parts
@@ -287,21 +335,28 @@ impl Storage {
         }
     }
     pub(crate) fn index_select(&self, shape: &[usize], dim: usize, idx: &[i64]) -> Storage {
-        dispatch!(self, s => s.index_select(shape, dim, idx))
+        let n = self.len() / shape[dim].max(1) * idx.len();
+        profiled!(self.device(), "index_select", [shape, &[idx.len()]], 0, 2 * n; dispatch!(self, s => s.index_select(shape, dim, idx)))
     }
     pub(crate) fn index_add(&self, shape: &[usize], dim: usize, idx: &[i64], out: &[usize]) -> Storage {
-        dispatch!(self, s => s.index_add(shape, dim, idx, out))
+        let n = out.iter().product::<usize>() + self.len();
+        profiled!(self.device(), "index_add", [shape, out], 0, n; dispatch!(self, s => s.index_add(shape, dim, idx, out)))
     }
     pub(crate) fn gather(&self, shape: &[usize], dim: usize, idx: &[i64], ishape: &[usize]) -> Storage {
-        dispatch!(self, s => s.gather(shape, dim, idx, ishape))
+        profiled!(self.device(), "gather", [shape, ishape], 0, 2 * idx.len(); dispatch!(self, s => s.gather(shape, dim, idx, ishape)))
     }
     pub(crate) fn scatter_add(&self, idx: &[i64], ishape: &[usize], dim: usize, out: &[usize]) -> Storage {
-        dispatch!(self, s => s.scatter_add(idx, ishape, dim, out))
+        let n = out.iter().product::<usize>() + idx.len();
+        profiled!(self.device(), "scatter_add", [ishape, out], 0, n; dispatch!(self, s => s.scatter_add(idx, ishape, dim, out)))
     }
     pub(crate) fn softmax_last(&self, cols: usize, log: bool) -> Storage {
-        dispatch!(self, s => s.softmax_last(cols, log))
+        let name = if log { "log_softmax" } else { "softmax" };
+        profiled!(self.device(), name, [&[self.len() / cols.max(1), cols]], 0, 2 * self.len(); dispatch!(self, s => s.softmax_last(cols, log)))
     }
     pub(crate) fn layer_norm(&self, w: &Storage, b: &Storage, cols: usize, eps: f32) -> (Storage, Storage, Storage) {
+        profiled!(self.device(), "layer_norm", [&[self.len() / cols.max(1), cols]], 0, 2 * self.len(); self.layer_norm_(w, b, cols, eps))
+    }
+    fn layer_norm_(&self, w: &Storage, b: &Storage, cols: usize, eps: f32) -> (Storage, Storage, Storage) {
         match (self, w, b) {
             (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(b)) => {
                 let (y, m, r) = x.layer_norm(w, b, cols, eps);
@@ -317,9 +372,13 @@ impl Storage {
         }
     }
     pub(crate) fn softmax_last_grad(&self, g: &Storage, cols: usize) -> Storage {
-        dispatch2!("softmax backward", self, g, |y, g| y.softmax_last_grad(g, cols))
+        let rows = [self.len() / cols.max(1), cols];
+        profiled!(self.device(), "softmax", [&rows], 0, 3 * self.len(); dispatch2!("softmax backward", self, g, |y, g| y.softmax_last_grad(g, cols)))
     }
     pub(crate) fn cross_entropy_rows(&self, cols: usize, targets: &[i64]) -> (Storage, Storage) {
+        profiled!(self.device(), "cross_entropy", [&[targets.len(), cols]], 0, self.len(); self.cross_entropy_rows_(cols, targets))
+    }
+    fn cross_entropy_rows_(&self, cols: usize, targets: &[i64]) -> (Storage, Storage) {
         match self {
             Storage::Cpu(z) => {
                 let (l, lse) = z.cross_entropy_rows(cols, targets);
@@ -333,6 +392,10 @@ impl Storage {
         }
     }
     pub(crate) fn cross_entropy_rows_grad(&self, lse: &Storage, targets: &[i64], g: &Storage, cols: usize) -> Storage {
+        let rows = [targets.len(), cols];
+        profiled!(self.device(), "cross_entropy", [&rows], 0, 2 * self.len(); self.cross_entropy_rows_grad_(lse, targets, g, cols))
+    }
+    fn cross_entropy_rows_grad_(&self, lse: &Storage, targets: &[i64], g: &Storage, cols: usize) -> Storage {
         match (self, lse, g) {
             (Storage::Cpu(z), Storage::Cpu(l), Storage::Cpu(g)) => {
                 Storage::Cpu(z.cross_entropy_rows_grad(l, targets, g, cols))
@@ -357,6 +420,17 @@ impl Storage {
         g: &Storage,
         cols: usize,
     ) -> (Storage, Storage, Storage) {
+        let rows = [self.len() / cols.max(1), cols];
+        profiled!(self.device(), "layer_norm", [&rows], 0, 3 * self.len(); self.layer_norm_grad_(w, mean, rstd, g, cols))
+    }
+    fn layer_norm_grad_(
+        &self,
+        w: &Storage,
+        mean: &Storage,
+        rstd: &Storage,
+        g: &Storage,
+        cols: usize,
+    ) -> (Storage, Storage, Storage) {
         match (self, w, mean, rstd, g) {
             (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(m), Storage::Cpu(r), Storage::Cpu(g)) => {
                 let (dx, dw, db) = x.layer_norm_grad(w, m, r, g, cols);
@@ -373,6 +447,9 @@ impl Storage {
     }
     /// See [`Backend::index_add_`].
     pub(crate) fn index_add_(&mut self, g: &Storage, shape: &[usize], dim: usize, idx: &[i64], out: &[usize]) {
+        profiled!(g.device(), "index_add_", [shape, out], 0, 3 * g.len(); self.index_add__(g, shape, dim, idx, out))
+    }
+    fn index_add__(&mut self, g: &Storage, shape: &[usize], dim: usize, idx: &[i64], out: &[usize]) {
         match (self, g) {
             (Storage::Cpu(a), Storage::Cpu(g)) => a.index_add_(g, shape, dim, idx, out),
             #[cfg(feature = "cuda")]
@@ -383,6 +460,9 @@ impl Storage {
     }
     /// See [`Backend::narrow_add_`].
     pub(crate) fn narrow_add_(&mut self, g: &Storage, shape: &[usize], dim: usize, start: usize, len: usize) {
+        profiled!(g.device(), "narrow_add_", [shape], 0, 3 * g.len(); self.narrow_add__(g, shape, dim, start, len))
+    }
+    fn narrow_add__(&mut self, g: &Storage, shape: &[usize], dim: usize, start: usize, len: usize) {
         match (self, g) {
             (Storage::Cpu(a), Storage::Cpu(g)) => a.narrow_add_(g, shape, dim, start, len),
             #[cfg(feature = "cuda")]
@@ -394,6 +474,18 @@ impl Storage {
     /// See [`Backend::optim_step`]: the slots are grouped by device, and each device's backend
     /// updates its group (a GPU in one launch per device).
     pub(crate) fn optim_step(slots: Vec<ParamSlot<'_, Storage>>, step: OptimStep) {
+        let Some(dev) = slots.first().map(|s| s.w.device()) else { return };
+        // weights, gradients and state: read and written once each (Adam: 2 moments)
+        let elems: usize =
+            slots.iter().map(|s| s.w.len() * (3 + 2 * s.s1.is_some() as usize + 2 * s.s2.is_some() as usize)).sum();
+        let name = match step {
+            OptimStep::Sgd(_) => "sgd_step",
+            OptimStep::Adam(_) => "adam_step",
+        };
+        let params = [slots.len()];
+        profiled!(dev, name, [&params], 0, elems; Storage::optim_step_(slots, step))
+    }
+    fn optim_step_(slots: Vec<ParamSlot<'_, Storage>>, step: OptimStep) {
         let mut cpu = Vec::new();
         #[cfg(feature = "cuda")]
         let mut gpu = Vec::new();
@@ -443,6 +535,17 @@ impl Storage {
         key_mask: Option<&Storage>,
         shape: op::AttentionShape,
     ) -> Option<(Storage, Storage)> {
+        let op::AttentionShape { b, h, t, d, .. } = shape;
+        // q·kᵀ and p·v over the causal half (both counted whole, as FLOP counters do)
+        profiled!(q.device(), "fused_attention", [&[b, h, t, d]], 4 * b * h * t * t * d, 4 * q.len(); Storage::fused_attention_(q, k, v, key_mask, shape))
+    }
+    fn fused_attention_(
+        q: &Storage,
+        k: &Storage,
+        v: &Storage,
+        key_mask: Option<&Storage>,
+        shape: op::AttentionShape,
+    ) -> Option<(Storage, Storage)> {
         match (q, k, v, key_mask) {
             (Storage::Cpu(q), Storage::Cpu(k), Storage::Cpu(v), None) => {
                 let (o, l) = cpu::attention::forward(q, k, v, None, shape);
@@ -461,6 +564,21 @@ impl Storage {
     /// (dq, dk, dv).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fused_attention_grad(
+        q: &Storage,
+        k: &Storage,
+        v: &Storage,
+        out: &Storage,
+        lse: &Storage,
+        dout: &Storage,
+        key_mask: Option<&Storage>,
+        shape: op::AttentionShape,
+    ) -> (Storage, Storage, Storage) {
+        let op::AttentionShape { b, h, t, d, .. } = shape;
+        let f = || Storage::fused_attention_grad_(q, k, v, out, lse, dout, key_mask, shape);
+        profiled!(q.device(), "fused_attention", [&[b, h, t, d]], 10 * b * h * t * t * d, 8 * q.len(); f())
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn fused_attention_grad_(
         q: &Storage,
         k: &Storage,
         v: &Storage,

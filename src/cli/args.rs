@@ -12,6 +12,34 @@ pub fn device(s: &str) -> Result<Device, String> {
     Ok(d)
 }
 
+/// `--profile FILE [--profile-steps N]`: the profiler's flags, on every training command and
+/// `generate`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProfileArgs {
+    /// Record every kernel (forward, backward, optimizer: shapes, FLOPs, bytes, time) and the
+    /// buffer pool's bytes into FILE as a Chrome trace (open it in ui.perfetto.dev), and print a
+    /// table of where the time went.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
+    /// Training steps to record, after one warm-up step.
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
+    pub profile_steps: usize,
+}
+
+/// `--profile FILE`: its folder must exist (checked before any work, so a run does not end
+/// without its trace).
+pub fn trace_output(path: &std::path::Path) -> gradschool::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    match parent.filter(|d| !d.is_dir()) {
+        Some(dir) => Err(gradschool::Error::Config(format!(
+            "--profile {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// `--precision`: f32, bf16 or fp16.
 pub fn precision(s: &str) -> Result<gradschool::amp::Precision, String> {
     s.parse()

@@ -33,6 +33,8 @@ pub struct GenerateArgs {
     /// Seed of the sampler.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    #[command(flatten)]
+    profile: super::args::ProfileArgs,
 }
 
 /// `--temperature`: a finite number ≥ 0 (0 = greedy).
@@ -53,6 +55,9 @@ fn top_p(s: &str) -> std::result::Result<f32, String> {
 
 /// Loads, generates, prints the text.
 pub fn run(args: &GenerateArgs) -> Result<()> {
+    if let Some(path) = &args.profile.profile {
+        super::args::trace_output(path)?;
+    }
     let mut model = Gpt2::from_dir(&args.model_dir)?;
     let tok = Gpt2Tokenizer::from_dir(args.tokenizer.as_ref().unwrap_or(&args.model_dir))?;
     model.eval();
@@ -76,7 +81,13 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         )));
     }
     let sampling = Sampling { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p };
+    if args.profile.profile.is_some() {
+        gradschool::profiler::start(); // the generation only: loading and tokenizing stay out
+    }
     let out = model.generate(&prompt, args.max_new_tokens, &sampling, Some(EOS_ID), &mut manual_seed(args.seed));
+    if let Some(path) = &args.profile.profile {
+        super::write_profile(path)?;
+    }
     gradschool::say!("{}", tok.decode(&out)?);
     Ok(())
 }

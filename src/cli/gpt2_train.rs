@@ -71,6 +71,8 @@ pub struct PretrainArgs {
     /// Matrix products in bf16 or fp16 (f32 master weights; fp16 adds a dynamic loss scaler).
     #[arg(long, default_value = "f32", value_parser = precision)]
     precision: Precision,
+    #[command(flatten)]
+    pub(super) profile: super::args::ProfileArgs,
     /// Continue from the checkpoint in --out-dir.
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
@@ -139,7 +141,7 @@ pub struct SentimentArgs {
     #[arg(long, default_value = "runs/sentiment")]
     out_dir: PathBuf,
     #[command(flatten)]
-    common: FineTuneArgs,
+    pub(super) common: FineTuneArgs,
 }
 
 /// Flags of `gradschool classify`: the course's recipe on your own labelled texts.
@@ -155,7 +157,7 @@ pub struct ClassifyArgs {
     #[arg(long, default_value = "runs/classify")]
     out_dir: PathBuf,
     #[command(flatten)]
-    common: FineTuneArgs,
+    pub(super) common: FineTuneArgs,
 }
 
 /// Flags of `gradschool sweep`: a grid of fine-tuning runs on Rotten Tomatoes or your files.
@@ -192,7 +194,7 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', value_parser = unit_interval)]
     sweep_lora_dropout: Vec<f64>,
     #[command(flatten)]
-    common: FineTuneArgs,
+    pub(super) common: FineTuneArgs,
 }
 
 /// `gradschool sweep`: every combination of the --sweep-* values, one fine-tuning run each.
@@ -326,6 +328,8 @@ pub struct FineTuneArgs {
     /// Matrix products in bf16 or fp16 (f32 master weights; fp16 adds a dynamic loss scaler).
     #[arg(long, default_value = "f32", value_parser = precision)]
     precision: Precision,
+    #[command(flatten)]
+    pub(super) profile: super::args::ProfileArgs,
     /// Device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu", value_parser = device)]
     device: Device,

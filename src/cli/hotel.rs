@@ -173,6 +173,8 @@ pub struct HotelSftArgs {
     /// Matrix products in bf16 or fp16 (f32 master weights; fp16 adds a dynamic loss scaler).
     #[arg(long, default_value = "f32", value_parser = precision)]
     precision: Precision,
+    #[command(flatten)]
+    pub(super) profile: super::args::ProfileArgs,
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
     /// Start a new run in an --out-dir that holds one, deleting its checkpoint, metrics.csv and

@@ -29,6 +29,8 @@ pub struct MnistArgs {
     /// Matrix products in bf16 or fp16 (f32 master weights; fp16 adds a dynamic loss scaler).
     #[arg(long, default_value = "f32", value_parser = precision)]
     precision: Precision,
+    #[command(flatten)]
+    pub(super) profile: super::args::ProfileArgs,
     /// Learning rate.
     #[arg(long, default_value_t = 0.01, value_parser = positive_f64)]
     lr: f64,

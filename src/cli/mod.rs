@@ -121,7 +121,38 @@ pub fn run(cli: Cli) -> Result<()> {
             world.size()
         )));
     }
-    match cli.command {
+    // --profile on a training command: record steps 2 ..= 1 + N (step 1 warms up), on rank 0
+    let profile = match &cli.command {
+        Command::Mnist(a) => Some(&a.profile),
+        Command::Pretrain(a) => Some(&a.profile),
+        Command::Sentiment(a) => Some(&a.common.profile),
+        Command::Classify(a) => Some(&a.common.profile),
+        Command::HotelSft(a) => Some(&a.profile),
+        _ => None,
+    }
+    .and_then(|p| p.profile.clone().map(|path| (path, p.profile_steps)))
+    .filter(|_| gradschool::distributed::is_leader());
+    if let Some((path, steps)) = &profile {
+        args::trace_output(path)?;
+        gradschool::profiler::record_steps(2, *steps);
+    }
+    let result = run_command(cli.command);
+    if let (Some((path, _)), Ok(())) = (&profile, &result) {
+        write_profile(path)?;
+    }
+    result
+}
+
+/// Writes the profiler's trace to `path` and prints its table.
+fn write_profile(path: &std::path::Path) -> Result<()> {
+    let profile = gradschool::profiler::finish(path)?;
+    gradschool::say!("\nprofile ({}):\n{}", path.display(), profile.table(25));
+    gradschool::say!("wrote the trace to {} (open it in https://ui.perfetto.dev or chrome://tracing)", path.display());
+    Ok(())
+}
+
+fn run_command(command: Command) -> Result<()> {
+    match command {
         Command::Demo(args) => demo::run(&args),
         Command::Mnist(args) => mnist::run(&args),
         Command::Landscape(args) => landscape::run(&args),

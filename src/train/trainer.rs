@@ -297,6 +297,7 @@ pub fn train_in(
             if cfg.schedule_unit == ScheduleUnit::Step {
                 opt.set_lr(cfg.schedule.lr(cfg.lr, c.step));
             }
+            crate::profiler::step_begin(c.step + 1);
             // ANCHOR: step
             opt.zero_grad();
             let mut step_loss: Option<Tensor> = None;
@@ -320,19 +321,22 @@ pub fn train_in(
                 (step_loss, stop_asked) =
                     distributed::all_reduce_gradients(world, opt.params(), step_loss, interrupted())?;
             }
-            // fp16: back to true gradients; an inf or NaN skips the step (the same on every rank:
-            // their gradients are the all-reduced sum)
-            let overflow = scaler.as_ref().is_some_and(|s| s.unscale(opt.params()));
-            if let Some(max) = cfg.max_grad_norm.filter(|_| !overflow) {
-                clip_grad_norm(opt.params(), max);
-            }
-            if let Some(own) = &owners {
-                // clipped with the global norm above; now each rank updates only its own
-                opt.params().iter().zip(own).filter(|(_, &o)| o != world.rank()).for_each(|(p, _)| p.zero_grad());
-            }
-            if !overflow {
-                opt.step();
-            }
+            let overflow = crate::profiler::optimizer_step(|| {
+                // fp16: back to true gradients; an inf or NaN skips the step (the same on every
+                // rank: their gradients are the all-reduced sum)
+                let overflow = scaler.as_ref().is_some_and(|s| s.unscale(opt.params()));
+                if let Some(max) = cfg.max_grad_norm.filter(|_| !overflow) {
+                    clip_grad_norm(opt.params(), max);
+                }
+                if let Some(own) = &owners {
+                    // clipped with the global norm above; now each rank updates only its own
+                    opt.params().iter().zip(own).filter(|(_, &o)| o != world.rank()).for_each(|(p, _)| p.zero_grad());
+                }
+                if !overflow {
+                    opt.step();
+                }
+                overflow
+            });
             if let Some(s) = &mut scaler {
                 s.update(overflow);
                 c.grad_scaler = Some((s.scale(), s.growth_tracker()));
@@ -345,6 +349,7 @@ pub fn train_in(
                 }
             }
             // ANCHOR_END: step
+            crate::profiler::step_end(c.step + 1, started);
             c.step += 1;
             c.next_batch = group.end;
             if let Some(l) = step_loss {

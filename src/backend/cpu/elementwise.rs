@@ -80,6 +80,14 @@ macro_rules! specialise {
                 let $o = UnaryOp::PowScalar(p);
                 $body
             }
+            UnaryOp::RoundBf16 => {
+                let $o = UnaryOp::RoundBf16;
+                $body
+            }
+            UnaryOp::RoundFp16 => {
+                let $o = UnaryOp::RoundFp16;
+                $body
+            }
             other => {
                 let $o = other;
                 $body

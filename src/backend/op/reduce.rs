@@ -10,3 +10,14 @@ pub enum ReduceOp {
     /// min
     Min,
 }
+
+impl ReduceOp {
+    /// Its name in messages and profiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
+        }
+    }
+}

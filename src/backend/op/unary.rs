@@ -51,7 +51,6 @@ pub enum UnaryOp {
     RoundFp16,
 }
 
-// ANCHOR: round_bf16
 /// `x` rounded to the nearest bfloat16 — f32's top 16 bits — with ties to even, as an f32 (every
 /// bfloat16 is one). The dropped 16 bits are rounded by adding 0x7fff plus the kept part's lowest
 /// bit: below half rounds down, above rounds up, exactly half goes to the even neighbour. A carry
@@ -59,14 +58,15 @@ pub enum UnaryOp {
 /// round to ∞, as in hardware. NaN stays NaN.
 #[inline(always)]
 pub fn round_bf16(x: f32) -> f32 {
-    if x.is_nan() {
-        return x;
-    }
     let bits = x.to_bits();
-    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) & 0xffff_0000;
-    f32::from_bits(rounded)
+    let rounded = f32::from_bits(bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) & 0xffff_0000);
+    // selects, not early returns: the loop over a tensor stays branch-free and vectorises
+    if x.is_nan() {
+        x
+    } else {
+        rounded
+    }
 }
-// ANCHOR_END: round_bf16
 
 /// `x` rounded to the nearest IEEE half (fp16: 5 exponent bits, 10 of mantissa), ties to even, as
 /// an f32. In fp16's normal range the same bit rounding as bfloat16's, on the 13 bits fp16 drops;
@@ -74,20 +74,18 @@ pub fn round_bf16(x: f32) -> f32 {
 /// 2⁻²⁴; past 65,504 (after rounding) it overflows to ±∞ — which is what loss scaling watches for.
 #[inline(always)]
 pub fn round_fp16(x: f32) -> f32 {
-    const SUBNORMAL_STEP: f32 = 5.960_464_5e-8; // 2⁻²⁴
     const MIN_NORMAL: f32 = 6.103_515_6e-5; // 2⁻¹⁴
-    if x.is_nan() {
-        return x;
-    }
-    if x.abs() < MIN_NORMAL {
-        return (x / SUBNORMAL_STEP).round_ties_even() * SUBNORMAL_STEP;
-    }
+    const TWO_POW_24: f32 = 16_777_216.0;
+    // both candidates, then selects (branch-free, so the loop vectorises): scaling by 2²⁴ is exact
+    let subnormal = (x * TWO_POW_24).round_ties_even() / TWO_POW_24;
     let bits = x.to_bits();
-    let y = f32::from_bits(bits.wrapping_add(0xfff + ((bits >> 13) & 1)) & 0xffff_e000);
-    if y.abs() > 65504.0 {
-        f32::INFINITY.copysign(x)
+    let normal = f32::from_bits(bits.wrapping_add(0xfff + ((bits >> 13) & 1)) & 0xffff_e000);
+    let normal = if normal.abs() > 65504.0 { f32::INFINITY.copysign(x) } else { normal };
+    let rounded = if x.abs() < MIN_NORMAL { subnormal } else { normal };
+    if x.is_nan() {
+        x
     } else {
-        y
+        rounded
     }
 }
 

@@ -1,0 +1,132 @@
+//! The profiler, read back: the Chrome trace a step writes names every kernel with the phase it
+//! ran in, its shapes and its FLOPs (products: 2·m·n·k, the formula), the backward rules as
+//! spans, the optimizer's update and the buffer pool's bytes; the table adds them up; off, it
+//! records nothing. And `gradschool mnist --profile` writes a trace with exactly the steps asked
+//! for. One test function: the profiler is process-wide, and tests in one binary run in parallel.
+
+use gradschool::ops::loss::cross_entropy;
+use gradschool::optim::{Optimizer, Sgd};
+use gradschool::profiler;
+use gradschool::{manual_seed, IntTensor, Tensor};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradschool-profiler-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn events(path: &std::path::Path) -> Vec<Value> {
+    let trace: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    trace["traceEvents"].as_array().unwrap().clone()
+}
+
+/// An MLP step: 64 × 784 → 256 → 10, ReLU, cross-entropy, SGD.
+fn mlp_step(w1: &Tensor, w2: &Tensor, opt: &mut Sgd, x: &Tensor, y: &IntTensor) {
+    opt.zero_grad();
+    let t0 = Instant::now();
+    let loss = cross_entropy(&x.linear(w1, None).relu().linear(w2, None), y);
+    loss.backward();
+    profiler::optimizer_step(|| opt.step());
+    profiler::span("ProfilerStep#1".into(), t0);
+}
+
+#[test]
+fn the_trace_holds_every_kernel_with_its_phase_shapes_and_flops() {
+    let dir = tmp("lib");
+    let mut rng = manual_seed(0);
+    let x = Tensor::randn([64, 784], &mut rng);
+    let y = IntTensor::from_vec((0..64).map(|i| i % 10).collect(), [64]);
+    let w1 = (Tensor::randn([256, 784], &mut rng) * 0.05).requires_grad_();
+    let w2 = (Tensor::randn([10, 256], &mut rng) * 0.05).requires_grad_();
+    let mut opt = Sgd::new(vec![w1.clone(), w2.clone()], 0.1);
+
+    // off: nothing is recorded
+    mlp_step(&w1, &w2, &mut opt, &x, &y);
+    let quiet = dir.join("off.json");
+    let off = profiler::finish(&quiet).unwrap();
+    assert!(off.ops.is_empty() && off.steps == 0, "recorded while off: {:?}", off.ops);
+    assert!(events(&quiet).iter().all(|e| e["ph"] == "M"), "only metadata when nothing was recorded");
+
+    profiler::start();
+    mlp_step(&w1, &w2, &mut opt, &x, &y);
+    let path = dir.join("trace.json");
+    let report = profiler::finish(&path).unwrap();
+    let ev = events(&path);
+    let kernels: Vec<&Value> = ev.iter().filter(|e| e["ph"] == "X" && e["tid"] == 2).collect();
+    let of = |name: &str, cat: &str| -> Vec<&Value> {
+        kernels.iter().copied().filter(|e| e["name"] == name && e["cat"] == cat).collect()
+    };
+    // forward: the two products, FLOPs by 2·m·n·k, shapes as the GEMM saw them
+    let fwd = of("matmul", "forward");
+    assert_eq!(fwd.len(), 2, "two forward products");
+    assert_eq!(fwd[0]["args"]["flops"], 2 * 64 * 784 * 256);
+    assert_eq!(fwd[0]["args"]["shapes"], "[1,64,784]x[1,784,256]");
+    assert_eq!(fwd[1]["args"]["flops"], 2 * 64 * 256 * 10);
+    // bytes moved: both operands and the output, 4 bytes each
+    assert_eq!(fwd[0]["args"]["bytes"], 4 * (64 * 784 + 784 * 256 + 64 * 256));
+    // backward: dW for both layers and dX for the second (x needs no gradient): 3 products,
+    // each inside the matmul rule's span
+    let bwd = of("matmul", "backward");
+    assert_eq!(bwd.len(), 3, "{bwd:?}");
+    assert!(bwd.iter().all(|e| e["args"]["backward_of"] == "matmul"));
+    let flops: u64 = bwd.iter().map(|e| e["args"]["flops"].as_u64().unwrap()).sum();
+    assert_eq!(flops, 2 * (64 * 784 * 256 + 64 * 256 * 10 + 64 * 10 * 256));
+    assert_eq!(ev.iter().filter(|e| e["name"] == "matmul_backward" && e["cat"] == "autograd").count(), 2);
+    assert_eq!(of("relu", "forward").len(), 1);
+    assert_eq!(of("sgd_step", "optimizer").len(), 1, "the optimizer's one multi-tensor update");
+    assert!(ev.iter().any(|e| e["ph"] == "C" && e["args"]["in use"].as_f64().is_some()), "pool counter track");
+    // every kernel lies inside the step's span
+    let step = ev.iter().find(|e| e["name"] == "ProfilerStep#1").expect("the step span");
+    let (s0, s1) = (step["ts"].as_f64().unwrap(), step["ts"].as_f64().unwrap() + step["dur"].as_f64().unwrap());
+    for k in &kernels {
+        let (t0, t1) = (k["ts"].as_f64().unwrap(), k["ts"].as_f64().unwrap() + k["dur"].as_f64().unwrap());
+        assert!(t0 >= s0 - 1.0 && t1 <= s1 + 1.0, "{} at {t0}–{t1} outside the step {s0}–{s1}", k["name"]);
+    }
+    // the table adds the same events up
+    assert_eq!(report.steps, 1);
+    let row = |name: &str| report.ops.iter().find(|o| o.name == name).unwrap_or_else(|| panic!("no row {name}"));
+    assert_eq!((row("matmul").calls, row("matmul").flops), (2, 2 * 64 * 784 * 256 + 2 * 64 * 256 * 10));
+    assert_eq!(row("matmul (backward)").calls, 3);
+    let kernel_us: f64 = report.ops.iter().map(|o| o.self_us).sum();
+    assert!(kernel_us <= report.total_us + 1.0 && report.outside_kernels_us() >= 0.0);
+    let table = report.table(10);
+    assert!(table.contains("matmul (backward)") && table.contains("(outside kernels)"), "{table}");
+    assert!(report.peak_gflops > 0.0);
+
+    // the command: --profile-steps 3 records steps 2, 3 and 4 of an MNIST run, and nothing else
+    let out_dir = dir.join("run");
+    let trace = dir.join("mnist.json");
+    let args = ["mnist", "--limit-train", "320", "--epochs", "1", "--batch-size", "32", "--profile-steps", "3"];
+    let out = Command::new(env!("CARGO_BIN_EXE_gradschool"))
+        .args(args)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .arg("--profile")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("(outside kernels)") && stdout.contains("3 step(s)"), "{stdout}");
+    let ev = events(&trace);
+    let steps: Vec<&str> = ev.iter().filter(|e| e["cat"] == "step").map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["ProfilerStep#2", "ProfilerStep#3", "ProfilerStep#4"]);
+    // the course's MNIST network: 784-256-128-64-10, so 4 forward products a step, 2·32·784·256 first
+    let fwd: Vec<&Value> = ev.iter().filter(|e| e["name"] == "matmul" && e["cat"] == "forward").collect();
+    assert_eq!(fwd.len(), 3 * 4);
+    assert_eq!(fwd[0]["args"]["flops"], 2 * 32 * 784 * 256);
+    // a folder that does not exist is refused before training
+    let bad = Command::new(env!("CARGO_BIN_EXE_gradschool"))
+        .args(["mnist", "--limit-train", "64", "--profile", "/nonexistent-dir/t.json", "--out-dir"])
+        .arg(dir.join("run2"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("folder /nonexistent-dir does not exist"));
+    assert!(!dir.join("run2").join("metrics.csv").exists(), "nothing trained");
+}
