@@ -219,10 +219,7 @@ pub(super) fn cross_entropy_rows(z: &[f32], cols: usize, targets: &[i64]) -> (Ve
     let (mut loss, mut lse) = (pool::take(rows), pool::take(rows));
     let row = |((zr, &t), (l, s)): ((&[f32], &i64), (&mut f32, &mut f32))| {
         let m = zr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        // Σ exp in f64: a GPT-2 row has 50257 terms, mostly tiny next to the running sum, and an
-        // f32 sum of them drifts by ~1e-5 relative (measured; see the width test in ops/tests.rs).
-        let sum: f64 = zr.iter().map(|&v| f64::from((v - m).exp())).sum();
-        let e = m + (sum.ln() as f32);
+        let e = m + (sum_exp_f64(zr, m).ln() as f32);
         (*l, *s) = (e - zr[t as usize], e);
     };
     let work = z.chunks(cols.max(1)).zip(targets.iter());
@@ -237,13 +234,38 @@ pub(super) fn cross_entropy_rows(z: &[f32], cols: usize, targets: &[i64]) -> (Ve
     (loss, lse)
 }
 
+/// Σ exp(z − m) over a row, each exponential in f32 (`exp_fast`, so the loop vectorises), summed
+/// in f64: a GPT-2 row has 50257 terms, mostly tiny next to the running sum, and an f32 sum of them
+/// drifts by ~1e-5 relative (measured; see the width test in ops/tests.rs). Eight accumulators.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn sum_exp_f64(z: &[f32], m: f32) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = z.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += f64::from(exp_fast(c[i] - m));
+        }
+    }
+    let tail: f64 = rest.iter().map(|&v| f64::from(exp_fast(v - m))).sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// o = g·exp(z − lse) over a row (the softmax times the incoming gradient), vectorised.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn scaled_exp_row(o: &mut [f32], z: &[f32], lse: f32, g: f32) {
+    for (o, &v) in o.iter_mut().zip(z) {
+        *o = g * exp_fast(v - lse);
+    }
+}
+
 /// ∂L/∂z[i, j] = g[i]·(exp(z[i, j] − lse[i]) − [j = target[i]]).
 pub(super) fn cross_entropy_rows_grad(z: &[f32], lse: &[f32], targets: &[i64], g: &[f32], cols: usize) -> Vec<f32> {
     let mut out = pool::take(z.len());
     let row = |(i, (o, zr)): (usize, (&mut [f32], &[f32]))| {
-        for (j, (o, &v)) in o.iter_mut().zip(zr).enumerate() {
-            let hit = if j as i64 == targets[i] { 1.0 } else { 0.0 };
-            *o = g[i] * ((v - lse[i]).exp() - hit);
+        scaled_exp_row(o, zr, lse[i], g[i]);
+        if let Some(o) = usize::try_from(targets[i]).ok().and_then(|t| o.get_mut(t)) {
+            *o -= g[i]; // the target's −1, after the row's exponentials
         }
     };
     if z.len() >= PAR_THRESHOLD {
