@@ -252,7 +252,9 @@ fn run_model(
             }
         }
         let (on, ms) = (on / steps as f64, off / steps as f64);
-        let report = gradschool::profiler::finish(std::path::Path::new(path)).expect("--profile: writing the trace");
+        let (report, trace) = gradschool::profiler::finish(gradschool::ops::matmul::measured_cpu_peak_gflops());
+        gradschool::io::write_atomic(std::path::Path::new(path), trace.as_bytes())
+            .expect("--profile: writing the trace");
         println!("{}", report.table(30));
         println!(
             "profiled: {on:.1} ms/step against {ms:.1} unprofiled, steps alternating ({:+.1}%); trace in {path}",

@@ -1,8 +1,9 @@
 //! The profiler (`--profile FILE`, `torch.profiler`'s job): every kernel a step runs — forward,
 //! backward, optimizer — with its shapes, FLOPs, bytes moved and time, each backward rule as a
 //! span around the kernels it launched, the CPU buffer pool's bytes over time, and the steps
-//! themselves. [`finish`] writes it all as Chrome trace-event JSON (open it in
-//! <https://ui.perfetto.dev> or chrome://tracing) and returns a table like `key_averages()`.
+//! themselves. [`finish`] returns it all as Chrome trace-event JSON (open it in
+//! <https://ui.perfetto.dev> or chrome://tracing) and a table like `key_averages()`. A leaf
+//! below the backend: it imports nothing of the crate, the backend calls it.
 //!
 //! Every kernel passes through `Storage`'s dispatch (src/backend/mod.rs), and that is where the
 //! profiler listens: one relaxed atomic load per kernel when it is off. On, a kernel's time is the
@@ -10,11 +11,9 @@
 //! GPU the profiler synchronises the device around each kernel, so the time is the kernel's own
 //! (and the step is serialised while profiling).
 
-use crate::error::Result;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
@@ -132,15 +131,16 @@ pub(crate) fn kernel<R>(info: impl FnOnce() -> KernelInfo, sync: impl Fn(), f: i
     };
     let start = micros_since_origin(t0);
     push(Event::Kernel { info: info(), phase, start, dur, backward_of });
-    record_pool(start + dur);
     out
 }
 
-/// The CPU buffer pool's bytes in use and held, as a counter track.
-fn record_pool(at: f64) {
-    let s = crate::backend::cpu::pool::stats();
-    let values = vec![("in use", s.live_bytes as f64), ("cached", s.cached_bytes as f64)];
-    push(Event::Counter { name: "CPU buffer pool (bytes)", at, values });
+/// Records a counter track's values now (the backend records the CPU buffer pool's bytes in
+/// use and cached after every kernel).
+pub fn counter(name: &'static str, values: Vec<(&'static str, f64)>) {
+    if is_recording() {
+        let at = micros_since_origin(Instant::now());
+        push(Event::Counter { name, at, values });
+    }
 }
 
 /// Marks the kernels run inside `f` as the backward rule `name`'s, and records a span for it.
@@ -212,25 +212,6 @@ pub(crate) fn shapes(list: &[&[usize]]) -> String {
     list.iter().map(|s| one(s)).collect::<Vec<_>>().join("x")
 }
 
-/// The matrix-product peak this machine reaches, in GFLOP/s: the best of a few 1024³ products
-/// on the CPU backend (what "% of peak" in the table is measured against).
-pub fn measured_cpu_peak_gflops() -> f64 {
-    let was = is_recording();
-    set_recording(false);
-    let n = 1024;
-    let a = crate::Tensor::ones([n, n]);
-    let b = crate::Tensor::ones([n, n]);
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let t0 = Instant::now();
-        let c = a.matmul(&b);
-        std::hint::black_box(c.numel());
-        best = best.min(t0.elapsed().as_secs_f64());
-    }
-    set_recording(was);
-    2.0 * (n * n * n) as f64 / best / 1e9
-}
-
 /// One row of the table: an op in one phase.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpStats {
@@ -255,7 +236,7 @@ pub struct Profile {
     pub total_us: f64,
     /// Steps (spans) recorded.
     pub steps: usize,
-    /// The machine's measured matrix-product peak, GFLOP/s (CPU).
+    /// The matrix-product peak the table compares against, GFLOP/s.
     pub peak_gflops: f64,
 }
 
@@ -321,15 +302,13 @@ impl Profile {
     }
 }
 
-/// Stops recording, writes the Chrome trace to `path` (atomically) and returns the summary.
-pub fn finish(path: &Path) -> Result<Profile> {
+/// Stops recording and returns the summary (its "% peak" against `peak_gflops`, e.g.
+/// [`crate::ops::matmul::measured_cpu_peak_gflops`]) and the Chrome trace-event JSON to write.
+pub fn finish(peak_gflops: f64) -> (Profile, String) {
     set_recording(false);
     *WINDOW.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let events = std::mem::take(&mut recorder().lock().unwrap_or_else(|e| e.into_inner()).events);
-    let peak_gflops = measured_cpu_peak_gflops();
-    let json = chrome_trace(&events);
-    crate::io::write_atomic(path, json.as_bytes())?;
-    Ok(summarise(&events, peak_gflops))
+    (summarise(&events, peak_gflops), chrome_trace(&events))
 }
 
 fn summarise(events: &[Event], peak_gflops: f64) -> Profile {

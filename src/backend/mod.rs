@@ -199,16 +199,24 @@ macro_rules! dispatch2 {
 /// and elements moved are computed only while it records.
 macro_rules! profiled {
     ($dev:expr, $name:expr, [$($shape:expr),*], $flops:expr, $elems:expr; $body:expr) => {
-        crate::profiler::kernel(
-            || crate::profiler::KernelInfo {
-                name: $name,
-                shapes: crate::profiler::shapes(&[$($shape),*]),
-                flops: ($flops) as u64,
-                bytes: 4 * ($elems) as u64,
-            },
-            || sync_for_profile($dev),
-            || $body,
-        )
+        {
+            let out = crate::profiler::kernel(
+                || crate::profiler::KernelInfo {
+                    name: $name,
+                    shapes: crate::profiler::shapes(&[$($shape),*]),
+                    flops: ($flops) as u64,
+                    bytes: 4 * ($elems) as u64,
+                },
+                || sync_for_profile($dev),
+                || $body,
+            );
+            if crate::profiler::is_recording() {
+                let s = cpu::pool::stats();
+                let values = vec![("in use", s.live_bytes as f64), ("cached", s.cached_bytes as f64)];
+                crate::profiler::counter("CPU buffer pool (bytes)", values);
+            }
+            out
+        }
     };
 }
 

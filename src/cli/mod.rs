@@ -145,7 +145,8 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// Writes the profiler's trace to `path` and prints its table.
 fn write_profile(path: &std::path::Path) -> Result<()> {
-    let profile = gradschool::profiler::finish(path)?;
+    let (profile, trace) = gradschool::profiler::finish(gradschool::ops::matmul::measured_cpu_peak_gflops());
+    gradschool::io::write_atomic(path, trace.as_bytes())?;
     gradschool::say!("\nprofile ({}):\n{}", path.display(), profile.table(25));
     gradschool::say!("wrote the trace to {} (open it in https://ui.perfetto.dev or chrome://tracing)", path.display());
     Ok(())

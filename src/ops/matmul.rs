@@ -219,3 +219,21 @@ impl Tensor {
         }
     }
 }
+
+/// The matrix-product rate this machine reaches on the CPU, GFLOP/s: the best of five 1024³
+/// products through the same GEMM the steps use (the "% peak" of the profiler's table).
+pub fn measured_cpu_peak_gflops() -> f64 {
+    let was = crate::profiler::is_recording();
+    crate::profiler::set_recording(false);
+    let n = 1024;
+    let (a, b) = (Tensor::ones([n, n]), Tensor::ones([n, n]));
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t0 = std::time::Instant::now();
+        let c = a.matmul(&b);
+        std::hint::black_box(c.numel());
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    crate::profiler::set_recording(was);
+    2.0 * (n * n * n) as f64 / best / 1e9
+}
