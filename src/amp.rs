@@ -8,9 +8,9 @@
 //! (8 significant bits each) has at most 16 significant bits, so it is exact in f32, and an f32
 //! GEMM on rounded inputs adds up exactly what a bf16 GEMM with f32 accumulation adds up. The
 //! numerics are the GPU's; the memory and speed are f32's (see ARCHITECTURE.md, "Mixed
-//! precision", for how a 16-bit storage would fit without a type parameter on `Tensor`).
+//! precision", for how a 16-bit storage would fit without a type parameter on `Tensor`). The
+//! rounding formulas live here too; the backend's `UnaryOp::RoundBf16`/`RoundFp16` call them.
 
-use crate::backend::op::UnaryOp;
 use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
@@ -29,18 +29,13 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// The rounding that casts an f32 to this format (`None` for f32).
-    pub fn rounding(self) -> Option<UnaryOp> {
-        match self {
-            Precision::F32 => None,
-            Precision::Bf16 => Some(UnaryOp::RoundBf16),
-            Precision::Fp16 => Some(UnaryOp::RoundFp16),
-        }
-    }
-
     /// `x` as this format holds it.
     pub fn round(self, x: f32) -> f32 {
-        self.rounding().map_or(x, |op| op.apply(x))
+        match self {
+            Precision::F32 => x,
+            Precision::Bf16 => round_bf16(x),
+            Precision::Fp16 => round_fp16(x),
+        }
     }
 
     /// The flag's spelling: `f32`, `bf16` or `fp16`.
@@ -68,6 +63,44 @@ impl FromStr for Precision {
             "fp16" | "f16" | "float16" | "half" => Ok(Precision::Fp16),
             _ => Err(format!("--precision: expected f32, bf16 or fp16, got `{s}`")),
         }
+    }
+}
+
+/// `x` rounded to the nearest bfloat16 — f32's top 16 bits — with ties to even, as an f32 (every
+/// bfloat16 is one). The dropped 16 bits are rounded by adding 0x7fff plus the kept part's lowest
+/// bit: below half rounds down, above rounds up, exactly half goes to the even neighbour. A carry
+/// may run into the exponent, which is right (1.99… rounds to 2.0); the largest finite values
+/// round to ∞, as in hardware. NaN stays NaN.
+#[inline(always)]
+pub fn round_bf16(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let rounded = f32::from_bits(bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) & 0xffff_0000);
+    // selects, not early returns: the loop over a tensor stays branch-free and vectorises
+    if x.is_nan() {
+        x
+    } else {
+        rounded
+    }
+}
+
+/// `x` rounded to the nearest IEEE half (fp16: 5 exponent bits, 10 of mantissa), ties to even, as
+/// an f32. In fp16's normal range the same bit rounding as bfloat16's, on the 13 bits fp16 drops;
+/// below 2⁻¹⁴ halves are evenly spaced 2⁻²⁴ apart (subnormals), so x rounds to a multiple of
+/// 2⁻²⁴; past 65,504 (after rounding) it overflows to ±∞ — which is what loss scaling watches for.
+#[inline(always)]
+pub fn round_fp16(x: f32) -> f32 {
+    const MIN_NORMAL: f32 = 6.103_515_6e-5; // 2⁻¹⁴
+    const TWO_POW_24: f32 = 16_777_216.0;
+    // both candidates, then selects (branch-free, so the loop vectorises): scaling by 2²⁴ is exact
+    let subnormal = (x * TWO_POW_24).round_ties_even() / TWO_POW_24;
+    let bits = x.to_bits();
+    let normal = f32::from_bits(bits.wrapping_add(0xfff + ((bits >> 13) & 1)) & 0xffff_e000);
+    let normal = if normal.abs() > 65504.0 { f32::INFINITY.copysign(x) } else { normal };
+    let rounded = if x.abs() < MIN_NORMAL { subnormal } else { normal };
+    if x.is_nan() {
+        x
+    } else {
+        rounded
     }
 }
 

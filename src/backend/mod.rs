@@ -17,6 +17,9 @@ pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod op;
+#[macro_use]
+mod profiled;
+use profiled::sync_for_profile;
 
 pub use available::set_num_threads;
 pub use cpu::CpuStorage;
@@ -193,43 +196,6 @@ macro_rules! dispatch2 {
             (a, b) => panic!("{}: operands on {} and {}", $op, a.device(), b.device()),
         }
     };
-}
-
-/// Runs a kernel through the profiler ([`crate::profiler`]): `name`, the operand shapes, FLOPs
-/// and elements moved are computed only while it records.
-macro_rules! profiled {
-    ($dev:expr, $name:expr, [$($shape:expr),*], $flops:expr, $elems:expr; $body:expr) => {
-        {
-            let out = crate::profiler::kernel(
-                || crate::profiler::KernelInfo {
-                    name: $name,
-                    shapes: crate::profiler::shapes(&[$($shape),*]),
-                    flops: ($flops) as u64,
-                    bytes: 4 * ($elems) as u64,
-                },
-                || sync_for_profile($dev),
-                || $body,
-            );
-            if crate::profiler::is_recording() {
-                let s = cpu::pool::stats();
-                let values = vec![("in use", s.live_bytes as f64), ("cached", s.cached_bytes as f64)];
-                crate::profiler::counter("CPU buffer pool (bytes)", values);
-            }
-            out
-        }
-    };
-}
-
-/// Waits for the device's queued kernels (the profiler times GPU kernels this way); nothing to
-/// wait for on the CPU.
-fn sync_for_profile(device: Device) {
-    #[cfg(feature = "cuda")]
-    if let Device::Cuda(ordinal) = device {
-        if let Ok(dev) = cuda::cuda_device(ordinal) {
-            let _ = dev.synchronize();
-        }
-    }
-    let _ = device;
 }
 
 impl Storage {

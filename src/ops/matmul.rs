@@ -8,6 +8,7 @@ use crate::amp::autocast_precision;
 use crate::autograd::Backward;
 use crate::backend::op::UnaryOp;
 use crate::backend::{MatmulLayout, Storage};
+use crate::ops::unary::cast_op;
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
 
@@ -70,7 +71,7 @@ impl Backward for BmmBackward {
 // ANCHOR_END: bmm_backward
 
 fn bmm(a: &Tensor, b: &Tensor, trans_b: bool) -> Tensor {
-    if let Some(round) = autocast_precision().rounding() {
+    if let Some(round) = cast_op(autocast_precision()) {
         return bmm_autocast(a, b, None, trans_b, round);
     }
     let (out, shape) = bmm_storage(a, b, false, trans_b);
@@ -207,7 +208,7 @@ impl Tensor {
         let (x, w) = (self.reshape([1, rows, k]), weight.reshape([1, n, k]));
         let mut shape = self.dims()[..self.rank() - 1].to_vec();
         shape.push(n);
-        if let (Some(round), Some(b)) = (autocast_precision().rounding(), bias) {
+        if let (Some(round), Some(b)) = (cast_op(autocast_precision()), bias) {
             // addmm in 16 bits: the bias joins the f32 sum before its one rounding
             assert_eq!(b.dims(), &[n], "linear: bias {} vs out_features {n}", b.shape());
             return bmm_autocast(&x, &w, Some(b), true, round).reshape(shape);

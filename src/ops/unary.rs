@@ -25,6 +25,15 @@ impl Backward for UnaryBackward {
 }
 // ANCHOR_END: unary_backward
 
+/// The elementwise op that casts an f32 to `precision` (`None` for f32).
+pub(crate) fn cast_op(precision: Precision) -> Option<UnaryOp> {
+    match precision {
+        Precision::F32 => None,
+        Precision::Bf16 => Some(UnaryOp::RoundBf16),
+        Precision::Fp16 => Some(UnaryOp::RoundFp16),
+    }
+}
+
 impl Tensor {
     /// Applies an elementwise op, recording it for autograd.
     pub fn unary(&self, op: UnaryOp) -> Tensor {
@@ -76,7 +85,7 @@ impl Tensor {
     /// The values as a 16-bit format holds them (`x.to(torch.bfloat16)`, kept in f32): rounded
     /// to nearest, ties to even; the gradient passes through. F32 leaves them as they are.
     pub fn round_to(&self, precision: Precision) -> Tensor {
-        match precision.rounding() {
+        match cast_op(precision) {
             Some(op) => self.unary(op),
             None => self.clone(),
         }

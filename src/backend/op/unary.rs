@@ -51,44 +51,6 @@ pub enum UnaryOp {
     RoundFp16,
 }
 
-/// `x` rounded to the nearest bfloat16 — f32's top 16 bits — with ties to even, as an f32 (every
-/// bfloat16 is one). The dropped 16 bits are rounded by adding 0x7fff plus the kept part's lowest
-/// bit: below half rounds down, above rounds up, exactly half goes to the even neighbour. A carry
-/// may run into the exponent, which is right (1.99… rounds to 2.0); the largest finite values
-/// round to ∞, as in hardware. NaN stays NaN.
-#[inline(always)]
-pub fn round_bf16(x: f32) -> f32 {
-    let bits = x.to_bits();
-    let rounded = f32::from_bits(bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) & 0xffff_0000);
-    // selects, not early returns: the loop over a tensor stays branch-free and vectorises
-    if x.is_nan() {
-        x
-    } else {
-        rounded
-    }
-}
-
-/// `x` rounded to the nearest IEEE half (fp16: 5 exponent bits, 10 of mantissa), ties to even, as
-/// an f32. In fp16's normal range the same bit rounding as bfloat16's, on the 13 bits fp16 drops;
-/// below 2⁻¹⁴ halves are evenly spaced 2⁻²⁴ apart (subnormals), so x rounds to a multiple of
-/// 2⁻²⁴; past 65,504 (after rounding) it overflows to ±∞ — which is what loss scaling watches for.
-#[inline(always)]
-pub fn round_fp16(x: f32) -> f32 {
-    const MIN_NORMAL: f32 = 6.103_515_6e-5; // 2⁻¹⁴
-    const TWO_POW_24: f32 = 16_777_216.0;
-    // both candidates, then selects (branch-free, so the loop vectorises): scaling by 2²⁴ is exact
-    let subnormal = (x * TWO_POW_24).round_ties_even() / TWO_POW_24;
-    let bits = x.to_bits();
-    let normal = f32::from_bits(bits.wrapping_add(0xfff + ((bits >> 13) & 1)) & 0xffff_e000);
-    let normal = if normal.abs() > 65504.0 { f32::INFINITY.copysign(x) } else { normal };
-    let rounded = if x.abs() < MIN_NORMAL { subnormal } else { normal };
-    if x.is_nan() {
-        x
-    } else {
-        rounded
-    }
-}
-
 /// eˣ as Cephes' `expf` computes it: x = n·ln 2 + r, eʳ by a degree-6 polynomial, 2ⁿ
 /// through the exponent bits. Plain arithmetic, so loops over it vectorise; ≤ 2e-7 relative
 /// over [−87, 88], exactly 0 below −87.3 (masked softmax entries stay 0), NaN kept.
@@ -184,8 +146,8 @@ impl UnaryOp {
             UnaryOp::AddScalar(c) => x + c,
             UnaryOp::MulScalar(c) => c * x,
             UnaryOp::Clamp(lo, hi) => x.max(lo).min(hi),
-            UnaryOp::RoundBf16 => round_bf16(x),
-            UnaryOp::RoundFp16 => round_fp16(x),
+            UnaryOp::RoundBf16 => crate::amp::round_bf16(x),
+            UnaryOp::RoundFp16 => crate::amp::round_fp16(x),
         }
     }
     // ANCHOR_END: apply
