@@ -42,7 +42,8 @@ pub fn bf16_bits(x: f32) -> u16 {
 /// One `GradScaler.update()` of fp16 training: given the loss scale S, the clean steps counted
 /// since S last changed, and whether this step's gradients held an inf or NaN, the new
 /// (S, count). PyTorch's rules: on inf/NaN, S × 0.5 and the count restarts at 0; otherwise one
-/// more clean step, and when the count reaches `growth_interval`, S × 2 and the count restarts.
+/// more clean step, and when the count reaches `growth_interval`, S × 2 (unless that overflows
+/// f32 to ∞: then S stays) and the count restarts.
 pub fn loss_scale_update(scale: f32, clean_steps: usize, found_inf: bool, growth_interval: usize) -> (f32, usize) {
     todo!("ex 17.4: the loss scaler's update")
 }

@@ -55,13 +55,15 @@ pub fn bf16_bits(x: f32) -> u16 {
 /// One `GradScaler.update()` of fp16 training: given the loss scale S, the clean steps counted
 /// since S last changed, and whether this step's gradients held an inf or NaN, the new
 /// (S, count). PyTorch's rules: on inf/NaN, S × 0.5 and the count restarts at 0; otherwise one
-/// more clean step, and when the count reaches `growth_interval`, S × 2 and the count restarts.
+/// more clean step, and when the count reaches `growth_interval`, S × 2 (unless that overflows
+/// f32 to ∞: then S stays) and the count restarts.
 pub fn loss_scale_update(scale: f32, clean_steps: usize, found_inf: bool, growth_interval: usize) -> (f32, usize) {
     // backs off on an overflow but keeps counting clean steps through it: S grows too soon
     if found_inf {
         (scale * 0.5, clean_steps)
     } else if clean_steps + 1 >= growth_interval {
-        (scale * 2.0, 0)
+        let grown = scale * 2.0;
+        (if grown.is_finite() { grown } else { scale }, 0)
     } else {
         (scale, clean_steps + 1)
     }
