@@ -84,7 +84,14 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     if args.profile.profile.is_some() {
         gradschool::profiler::start(); // the generation only: loading and tokenizing stay out
     }
+    let started = std::time::Instant::now();
     let out = model.generate(&prompt, args.max_new_tokens, &sampling, Some(EOS_ID), &mut manual_seed(args.seed));
+    let (new, secs) = (out.len() - prompt.len(), started.elapsed().as_secs_f64());
+    gradschool::warn!(
+        "{new} new tokens after a {}-token prompt in {secs:.2} s: {:.1} tokens/s (KV cache)",
+        prompt.len(),
+        new as f64 / secs
+    );
     if let Some(path) = &args.profile.profile {
         super::write_profile(path)?;
     }
