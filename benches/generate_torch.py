@@ -13,6 +13,7 @@ import os
 import time
 
 import torch
+import transformers
 from transformers import GPT2LMHeadModel
 
 p = argparse.ArgumentParser()
@@ -35,5 +36,5 @@ with torch.no_grad():
                              pad_token_id=tok.eos_token_id)
         secs = time.perf_counter() - t0
         new = out.shape[1] - ids.shape[1]
-        print(f"transformers {torch.__version__}: {new} new tokens after a {ids.shape[1]}-token prompt in {secs:.2f} s: "
+        print(f"transformers {transformers.__version__} (torch {torch.__version__}): {new} new tokens after a {ids.shape[1]}-token prompt in {secs:.2f} s: "
               f"{new / secs:.1f} tokens/s (KV cache)")
