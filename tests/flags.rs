@@ -42,6 +42,10 @@ fn bad_numbers_are_refused_at_parse_time_naming_the_flag() {
         (vec!["hotel-sft", "--model-dir", "/x", "--zero=-1"], "--zero"),
         (vec!["launch", "-n", "0", "mnist"], "--ranks"),
         (vec!["launch", "-n", "2", "--threads", "0", "mnist"], "--threads"),
+        ([&["sentiment"], &ft[..], &["--precision", "fp8"]].concat(), "--precision"),
+        (vec!["mnist", "--profile-steps", "0"], "--profile-steps"),
+        // a sweep is many trainings: --profile is refused, not silently ignored
+        ([&["sweep"], &ft[..], &["--profile", "t.json"]].concat(), "--profile"),
     ];
     for (args, flag) in cases {
         let o = gradschool(&args);

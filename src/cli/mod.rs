@@ -121,6 +121,14 @@ pub fn run(cli: Cli) -> Result<()> {
             world.size()
         )));
     }
+    if let Command::Sweep(a) = &cli.command {
+        if a.common.profile.profile.is_some() {
+            return Err(gradschool::Error::Config(
+                "--profile: a sweep runs many trainings; profile one point of the grid with `sentiment` or `classify`"
+                    .into(),
+            ));
+        }
+    }
     // --profile on a training command: record steps 2 ..= 1 + N (step 1 warms up), on rank 0
     let profile = match &cli.command {
         Command::Mnist(a) => Some(&a.profile),
