@@ -4,6 +4,9 @@
 //! PyTorch 2.15): one bf16 SGD step, and twelve fp16 steps with `GradScaler` whose first steps
 //! overflow and are skipped.
 
+mod common;
+
+use common::json_f32 as num;
 use gradschool::amp::{autocast, autocast_precision, Precision};
 use gradschool::ops::loss::cross_entropy;
 use gradschool::optim::{GradScaler, Optimizer, Sgd};
@@ -77,18 +80,6 @@ fn autocast_is_scoped_and_the_gradient_passes_through_a_cast() {
     assert_eq!(y.to_vec(), vec![1.0, f32::INFINITY]);
     (&y * &Tensor::from_vec(vec![3.0, -2.0], [2])).sum().backward();
     assert_eq!(x.grad().unwrap().to_vec(), vec![3.0, -2.0]);
-}
-
-fn num(v: &Value) -> f32 {
-    match v {
-        Value::String(s) => match s.as_str() {
-            "inf" => f32::INFINITY,
-            "-inf" => f32::NEG_INFINITY,
-            "nan" => f32::NAN,
-            x => x.parse().unwrap(),
-        },
-        v => v.as_f64().unwrap() as f32,
-    }
 }
 
 fn floats(v: &Value) -> Vec<f32> {

@@ -4,21 +4,13 @@
 //! tests/reference/make_grad_scaler_fixture.py with PyTorch 2.15 on the CPU). Every step's
 //! scale, unscaled gradients and skip must match to the bit; the parameters, SGD's rounding aside.
 
+mod common;
+
 use gradschool::optim::{GradScaler, Optimizer, Sgd};
 use gradschool::Tensor;
 use serde_json::Value;
 
-fn num(v: &Value) -> f32 {
-    match v {
-        Value::String(s) => match s.as_str() {
-            "inf" => f32::INFINITY,
-            "-inf" => f32::NEG_INFINITY,
-            "nan" => f32::NAN,
-            x => x.parse().unwrap(),
-        },
-        v => v.as_f64().unwrap() as f32,
-    }
-}
+use common::json_f32 as num;
 
 #[test]
 fn grad_scaler_matches_pytorch_on_a_scripted_overflow_sequence() {

@@ -548,20 +548,7 @@ impl Storage {
         shape: op::AttentionShape,
     ) -> (Storage, Storage, Storage) {
         let op::AttentionShape { b, h, t, d, .. } = shape;
-        let f = || Storage::fused_attention_grad_(q, k, v, out, lse, dout, key_mask, shape);
-        profiled!(q.device(), "fused_attention", [&[b, h, t, d]], 10 * b * h * t * t * d, 8 * q.len(); f())
-    }
-    #[allow(clippy::too_many_arguments)]
-    fn fused_attention_grad_(
-        q: &Storage,
-        k: &Storage,
-        v: &Storage,
-        out: &Storage,
-        lse: &Storage,
-        dout: &Storage,
-        key_mask: Option<&Storage>,
-        shape: op::AttentionShape,
-    ) -> (Storage, Storage, Storage) {
+        profiled!(q.device(), "fused_attention", [&[b, h, t, d]], 10 * b * h * t * t * d, 8 * q.len(); {
         let mask = match key_mask {
             None => None,
             Some(Storage::Cpu(m)) => Some(m),
@@ -576,5 +563,6 @@ impl Storage {
             #[allow(unreachable_patterns)]
             (q, ..) => panic!("fused attention backward: no kernel on {}", q.device()),
         }
+        })
     }
 }

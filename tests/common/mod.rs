@@ -176,3 +176,16 @@ pub fn metrics_without_time(dir: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
 }
+
+/// A number of a JSON fixture as f32: the fixture scripts write inf, -inf and NaN as strings.
+pub fn json_f32(v: &serde_json::Value) -> f32 {
+    match v {
+        serde_json::Value::String(s) => match s.as_str() {
+            "inf" => f32::INFINITY,
+            "-inf" => f32::NEG_INFINITY,
+            "nan" => f32::NAN,
+            x => x.parse().unwrap_or_else(|_| panic!("not a number: {x}")),
+        },
+        v => v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")) as f32,
+    }
+}
