@@ -395,16 +395,7 @@ impl Storage {
         cols: usize,
     ) -> (Storage, Storage, Storage) {
         let rows = [self.len() / cols.max(1), cols];
-        profiled!(self.device(), "layer_norm", [&rows], 0, 3 * self.len(); self.layer_norm_grad_(w, mean, rstd, g, cols))
-    }
-    fn layer_norm_grad_(
-        &self,
-        w: &Storage,
-        mean: &Storage,
-        rstd: &Storage,
-        g: &Storage,
-        cols: usize,
-    ) -> (Storage, Storage, Storage) {
+        profiled!(self.device(), "layer_norm", [&rows], 0, 3 * self.len(); {
         match (self, w, mean, rstd, g) {
             (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(m), Storage::Cpu(r), Storage::Cpu(g)) => {
                 let (dx, dw, db) = x.layer_norm_grad(w, m, r, g, cols);
@@ -418,6 +409,7 @@ impl Storage {
             #[allow(unreachable_patterns)]
             (x, _, _, _, g) => panic!("layer_norm backward: operands on {} and {}", x.device(), g.device()),
         }
+        })
     }
     /// See [`Backend::index_add_`].
     pub(crate) fn index_add_(&mut self, g: &Storage, shape: &[usize], dim: usize, idx: &[i64], out: &[usize]) {
