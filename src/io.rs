@@ -177,6 +177,17 @@ pub fn load_safetensors(path: &Path) -> Result<(NamedTensors, HashMap<String, St
     Ok((out, meta.metadata().clone().unwrap_or_default()))
 }
 
+/// The string metadata of a safetensors file (its header only: the tensors are not read, so a
+/// checkpoint of any size answers at once). A file that is not safetensors is an error naming it.
+pub fn safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: a read-only mapping; a file changed under it at worst gives a parse error.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let (_, meta) = SafeTensors::read_metadata(&map[..])
+        .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

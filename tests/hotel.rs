@@ -8,10 +8,10 @@
 
 mod common;
 
-use gradschool::data::hotel::{load_hotels, save_dialogues, Turn};
+use gradschool::data::hotel::{load_hotels, Turn};
 use gradschool::gpt2::{Gpt2, Gpt2Tokenizer};
 use gradschool::nn::Module;
-use gradschool::train::hotel::{evaluate_hotel, respond, train_hotel, Assistant, HotelConfig};
+use gradschool::train::hotel::{evaluate_hotel, respond, train_hotel, Assistant};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -26,14 +26,7 @@ fn tmp(name: &str) -> PathBuf {
 #[test]
 fn sft_learns_the_search_call_and_the_grounded_reply_and_the_bot_runs_the_loop() {
     let dir = tmp("sft");
-    common::write_hotels(&dir.join("hotels.json"));
-    let hotels = load_hotels(&dir.join("hotels.json")).unwrap();
-    let data = vec![common::dialogue(&hotels, "cheap", "E"), common::dialogue(&hotels, "lux", "L")];
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    save_dialogues(&dir.join("data/train.jsonl"), &data).unwrap();
-    // the same two dialogues: the metrics score memorisation here (see the header)
-    save_dialogues(&dir.join("data/valid.jsonl"), &data).unwrap();
-    common::tiny_hotel_model(&dir.join("model"));
+    let (data, cfg) = common::memorising_hotel_run(&dir);
 
     // Before training: an untrained model writes neither valid arguments nor the reply.
     let base = Gpt2::from_dir(&dir.join("model")).unwrap();
@@ -41,17 +34,6 @@ fn sft_learns_the_search_call_and_the_grounded_reply_and_the_bot_runs_the_loop()
     let before = evaluate_hotel(&Assistant { model: &base, tok: &tok, max_turn_tokens: 40 }, &data).unwrap();
     assert_eq!((before.slots.valid, before.reply_exact), (0, 0), "{before:?}");
 
-    let cfg = HotelConfig {
-        out_dir: dir.join("out"),
-        max_len: 160,
-        lr: 1e-2,
-        batch_size: 2,
-        epochs: 150,
-        eval_every: 150,
-        eval_dialogues: 2,
-        warmup: 0,
-        ..HotelConfig::new(dir.join("model"), dir.join("data"))
-    };
     let report = train_hotel(&cfg).unwrap();
     assert_eq!(report.train.steps, 150);
     let m = report.metrics;
@@ -78,6 +60,7 @@ fn sft_learns_the_search_call_and_the_grounded_reply_and_the_bot_runs_the_loop()
     let tok = Gpt2Tokenizer::from_dir(&dir.join("out/final")).unwrap();
     let bot = Assistant { model: &trained, tok: &tok, max_turn_tokens: 40 };
     let mut history = vec![Turn::User { content: "lux".into() }];
+    let hotels = load_hotels(&dir.join("hotels.json")).unwrap();
     let turns = respond(&bot, &hotels, &mut history).unwrap();
     assert_eq!(turns, data[1][1..].to_vec(), "the bot's turns");
 

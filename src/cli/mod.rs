@@ -18,6 +18,8 @@ mod memory;
 mod mnist;
 mod plot;
 mod quantize;
+#[cfg(feature = "serve")]
+mod serve;
 mod tokenize;
 
 use clap::{Parser, Subcommand};
@@ -81,6 +83,10 @@ enum Command {
     /// Talk to the fine-tuned assistant: it writes a search, the program queries the database,
     /// it writes the reply from the records.
     HotelBot(hotel::HotelBotArgs),
+    /// The course's pages in a browser (http://127.0.0.1:6006): the hotel assistant, a
+    /// generation playground that streams tokens, and the training runs as live charts.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
     /// Where the bytes of one fine-tuning step go (weights, gradients, AdamW state, activations),
     /// counted, then measured on a real step.
     Memory(memory::MemoryArgs),
@@ -181,6 +187,8 @@ fn run_command(command: Command) -> Result<()> {
         Command::HotelData(args) => hotel::run_data(&args),
         Command::HotelSft(args) => hotel::run_sft(&args),
         Command::HotelBot(args) => hotel::run_bot(&args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args),
         Command::Launch(args) => launch::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::Memory(args) => memory::run(&args),

@@ -72,6 +72,21 @@ impl Gpt2 {
         eos: Option<u32>,
         rng: &mut impl Rng,
     ) -> Vec<u32> {
+        self.generate_streaming(prompt, max_new, sampling, eos, rng, &mut |_| true)
+    }
+
+    /// [`Gpt2::generate`] that hands each new token to `on_token` as soon as it is chosen; when
+    /// `on_token` returns false (a reader who left) generation stops there. The tokens are the
+    /// same as `generate`'s for the same seed.
+    pub fn generate_streaming(
+        &self,
+        prompt: &[u32],
+        max_new: usize,
+        sampling: &Sampling,
+        eos: Option<u32>,
+        rng: &mut impl Rng,
+        on_token: &mut dyn FnMut(u32) -> bool,
+    ) -> Vec<u32> {
         assert!(!prompt.is_empty(), "generate: the prompt needs at least one token");
         let _guard = no_grad();
         let mut cache = KvCache::new(self);
@@ -87,7 +102,7 @@ impl Gpt2 {
             let last = logits.narrow(1, logits.dims()[1] - 1, 1).reshape([v]).to_vec();
             let token = sample(&last, sampling, rng) as u32;
             out.push(token);
-            if Some(token) == eos {
+            if !on_token(token) || Some(token) == eos {
                 break;
             }
             next_input = vec![token as i64];

@@ -171,6 +171,36 @@ pub fn tiny_hotel_model(dir: &std::path::Path) {
     byte_tokenizer(dir);
 }
 
+/// The capstone on the tiny model, set up to memorise: two dialogues ("cheap" → the economy
+/// hotel Inn, "lux" → the luxury Ritz) as both train.jsonl and valid.jsonl, hotels.json, the
+/// untrained model in `dir/model`, and fine-tuning settings (150 epochs, lr 1e-2) under which
+/// SFT reproduces both (tests/hotel.rs checks that it does).
+pub fn memorising_hotel_run(
+    dir: &std::path::Path,
+) -> (Vec<Vec<gradschool::data::hotel::Turn>>, gradschool::train::hotel::HotelConfig) {
+    use gradschool::data::hotel::{load_hotels, save_dialogues};
+    write_hotels(&dir.join("hotels.json"));
+    let hotels = load_hotels(&dir.join("hotels.json")).unwrap();
+    let data = vec![dialogue(&hotels, "cheap", "E"), dialogue(&hotels, "lux", "L")];
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    save_dialogues(&dir.join("data/train.jsonl"), &data).unwrap();
+    // the same two dialogues: the metrics score memorisation here
+    save_dialogues(&dir.join("data/valid.jsonl"), &data).unwrap();
+    tiny_hotel_model(&dir.join("model"));
+    let cfg = gradschool::train::hotel::HotelConfig {
+        out_dir: dir.join("out"),
+        max_len: 160,
+        lr: 1e-2,
+        batch_size: 2,
+        epochs: 150,
+        eval_every: 150,
+        eval_dialogues: 2,
+        warmup: 0,
+        ..gradschool::train::hotel::HotelConfig::new(dir.join("model"), dir.join("data"))
+    };
+    (data, cfg)
+}
+
 /// metrics.csv without the wall-clock column (train_seconds), which no two runs share.
 pub fn metrics_without_time(dir: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
