@@ -45,13 +45,15 @@ fn main() {
     });
     let wall = started.elapsed();
     let mut ok: Vec<Duration> = results.iter().filter(|r| r.0 == 200).map(|r| r.1).collect();
+    let busy_max = results.iter().filter(|r| r.0 == 503).map(|r| r.1).max().unwrap_or_default();
     let busy = results.iter().filter(|r| r.0 == 503).count();
     let other = results.len() - ok.len() - busy;
     ok.sort();
     let pct = |q: f64| ok.get(((ok.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or_default();
     println!(
-        "{clients} concurrent {kind} requests: {} answered, {busy} busy, {other} other; latency of the answered p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; all done in {:.2} s",
+        "{clients} concurrent {kind} requests: {} answered, {busy} busy (slowest refusal {:.1} ms), {other} other; latency of the answered p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; all done in {:.2} s",
         ok.len(),
+        busy_max.as_secs_f64() * 1e3,
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
         ok.last().copied().unwrap_or_default().as_secs_f64() * 1e3,

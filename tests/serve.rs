@@ -163,6 +163,9 @@ fn the_playground_streams_the_tokens_generate_chooses_and_refuses_bad_settings()
         (r#"{"prompt": "a", "max_tokens": 500}"#, "so at most 159 new tokens fit"),
         (r#"{"prompt": "a", "max_tokens": 0}"#, "max_tokens must be at least 1"),
         (r#"{"prompt": 3}"#, "invalid type"),
+        (r#"{"prompt": "a", "max_tokens": 18446744073709551615}"#, "so at most 159 new tokens fit"),
+        (r#"{"prompt": "a", "max_tokens": 18446744073709551616}"#, "not what this endpoint takes"),
+        ("[1, 2", "not what this endpoint takes"),
     ] {
         let (code, text) = server.request("/api/generate", Some(req));
         assert_eq!(code, 400, "{req} → {text}");

@@ -321,7 +321,7 @@ fn check_generate(s: &Loaded, r: &GenerateRequest) -> std::result::Result<Vec<u3
             s.vocab_size
         )));
     }
-    if prompt.len() + r.max_tokens > s.n_positions {
+    if prompt.len().saturating_add(r.max_tokens) > s.n_positions {
         return Err(ApiError::bad(format!(
             "max_tokens {}: the prompt is {} tokens and the model's context is {}, so at most {} new tokens fit",
             r.max_tokens,
