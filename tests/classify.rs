@@ -184,3 +184,42 @@ fn a_batch_larger_than_the_training_set_is_refused_as_mnist_refuses_it() {
     assert!(err.contains("--batch-size 64") && err.contains("18 training examples"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn freeze_embeddings_trains_every_weight_but_the_embeddings() {
+    use gradschool::nn::Module;
+    let dir = tmp("freeze");
+    common::tiny_gpt2(&dir.join("model"));
+    let csv: String = std::iter::once("text,label\n".to_string())
+        .chain((0..20).map(|i| format!("{} {i},{}\n", ["red", "blue"][i % 2], ["alpha", "beta"][i % 2])))
+        .collect();
+    std::fs::write(dir.join("two.csv"), csv).unwrap();
+    let cfg = SentimentConfig {
+        out_dir: dir.join("out"),
+        lr: 1e-2,
+        batch_size: 3,
+        epochs: 1,
+        eval_every: 100,
+        save_every: 1000,
+        progress: false,
+        freeze_embeddings: true,
+        ..SentimentConfig::with_data(dir.join("model"), TextData::Files { train: dir.join("two.csv"), valid: None })
+    };
+    let report = train_sentiment(&cfg).unwrap();
+    assert_eq!(report.steps, 6, "18 training examples (a tenth held out) in batches of 3");
+    let base = gradschool::gpt2::Gpt2::from_dir(&dir.join("model")).unwrap();
+    let tuned = gradschool::gpt2::Gpt2::from_dir(&dir.join("out/checkpoint-6")).unwrap();
+    for ((name, b), (_, t)) in base.named_parameters().into_iter().zip(tuned.named_parameters()) {
+        let same = b.to_vec() == t.to_vec();
+        // with the embeddings frozen (the token embedding is the tied head too), every other
+        // weight still moves: LayerNorms, biases, attention and MLP matrices
+        assert_eq!(same, name == "wte.weight" || name == "wpe.weight", "{name}: unchanged = {same}");
+    }
+    // LoRA already freezes them: the flag is refused with it
+    let lora =
+        gradschool::train::sentiment::LoraConfig { r: 2, alpha: 4.0, mlp: false, dropout: 0.0, quantize_base: None };
+    let both = SentimentConfig { lora: Some(lora), out_dir: dir.join("both"), ..cfg };
+    let err = train_sentiment(&both).unwrap_err().to_string();
+    assert!(err.contains("--freeze-embeddings is for full fine-tuning"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

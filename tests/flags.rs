@@ -44,6 +44,11 @@ fn bad_numbers_are_refused_at_parse_time_naming_the_flag() {
         (vec!["launch", "-n", "2", "--threads", "0", "mnist"], "--threads"),
         ([&["sentiment"], &ft[..], &["--precision", "fp8"]].concat(), "--precision"),
         (vec!["mnist", "--profile-steps", "0"], "--profile-steps"),
+        // LoRA freezes the embeddings already; the two together are refused by name
+        ([&["sentiment"], &ft[..], &["--lora-r", "8", "--freeze-embeddings"]].concat(), "--freeze-embeddings"),
+        (vec!["serve", "--model-dir", "/x", "--queue", "0"], "--queue"),
+        (vec!["serve", "--model-dir", "/x", "--host", "localhost:80"], "--host"),
+        (vec!["serve", "--hotels", "/x"], "--hotels needs --model-dir"),
         // a sweep is many trainings: --profile is refused, not silently ignored
         ([&["sweep"], &ft[..], &["--profile", "t.json"]].concat(), "--profile"),
     ];

@@ -308,6 +308,10 @@ pub struct FineTuneArgs {
     /// gradient_checkpointing=True: less memory, ~⅓ more compute).
     #[arg(long)]
     gradient_checkpointing: bool,
+    /// Full fine-tuning with the token and position embeddings (and so the tied output head)
+    /// frozen: what LoRA leaves frozen besides the layers it adapts (chapter 11's measurement).
+    #[arg(long, conflicts_with = "lora_r")]
+    freeze_embeddings: bool,
     /// Clip gradients to this global norm before each step (Hugging Face's max_grad_norm).
     #[arg(long, default_value_t = 1.0, value_parser = positive_f32)]
     max_grad_norm: f32,
@@ -354,6 +358,7 @@ fn config(a: &FineTuneArgs, data: TextData, out_dir: &std::path::Path) -> Sentim
         progress: std::io::stderr().is_terminal(),
         lora: a.lora.config(),
         lora_train_ln_f: a.lora.train_ln_f(),
+        freeze_embeddings: a.freeze_embeddings,
         gradient_checkpointing: a.gradient_checkpointing,
         grad_accum: a.grad_accum,
         zero: a.zero == 1,

@@ -55,6 +55,10 @@ pub struct SentimentConfig {
     /// With LoRA, also train the final LayerNorm (PEFT's `modules_to_save`; see
     /// `Gpt2::train_final_norm`).
     pub lora_train_ln_f: bool,
+    /// Full fine-tuning with the token and position embeddings frozen (the token embedding is
+    /// also the tied output head): the part of the model LoRA never trains, frozen alone, to
+    /// measure what freezing it costs (book chapter 11).
+    pub freeze_embeddings: bool,
     /// Recompute each block's activations in backward (`Gpt2::gradient_checkpointing`).
     pub gradient_checkpointing: bool,
     /// Accumulate gradients over this many batches per optimizer step (1).
@@ -115,6 +119,7 @@ impl SentimentConfig {
             progress: true,
             lora: None,
             lora_train_ln_f: false,
+            freeze_embeddings: false,
             gradient_checkpointing: false,
             grad_accum: 1,
             zero: false,
@@ -218,7 +223,7 @@ impl Task for SentimentTask<'_> {
             c.limit_eval,
             c.lora,
             c.lora_train_ln_f
-        )
+        ) + if c.freeze_embeddings { " freeze_embeddings=true" } else { "" }
     }
     fn state(&self) -> Vec<(String, Tensor)> {
         fine_tuned_state(&self.model, self.cfg.lora.is_some())
@@ -286,6 +291,23 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     let (train_pairs, valid_pairs, names) = load_text_data(&cfg.data, cfg.seed)?;
     let labels = label_tokens(&tok, &names)?;
     prepare_fine_tuning(&mut model, cfg.lora, cfg.lora_train_ln_f, cfg.seed);
+    if cfg.freeze_embeddings {
+        if cfg.lora.is_some() {
+            return Err(Error::Config(
+                "--freeze-embeddings is for full fine-tuning (LoRA freezes them already)".into(),
+            ));
+        }
+        let frozen: usize = model
+            .named_parameters()
+            .into_iter()
+            .filter(|(name, _)| name == "wte.weight" || name == "wpe.weight")
+            .map(|(_, p)| {
+                p.set_requires_grad(false);
+                p.numel()
+            })
+            .sum();
+        crate::say!("embeddings frozen (wte = the tied head, wpe): {frozen} parameters not trained");
+    }
     model.gradient_checkpointing = cfg.gradient_checkpointing;
     model.to_device(&cfg.device)?;
     let mut train_set = process_all(&train_pairs, &tok, &labels, cfg.max_len)?;
