@@ -30,7 +30,7 @@ async fn main() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let caps = serde_json::json!({ "goog:chromeOptions": {
-        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,800", "--hide-scrollbars"] } });
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,860", "--hide-scrollbars"] } });
     let serde_json::Value::Object(caps) = caps else { unreachable!() };
     let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)

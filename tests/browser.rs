@@ -157,7 +157,8 @@ fn the_pages_work_in_chromium() -> Result<(), String> {
     let tok = Gpt2Tokenizer::from_dir(&model_dir).unwrap();
     let prompt = tok.encode("lux!").unwrap();
     let out = model.generate(&prompt, 20, &Sampling::default(), Some(EOS_ID), &mut gradschool::manual_seed(0));
-    let greedy = tok.decode(&out[prompt.len()..]).unwrap().trim_end_matches('\u{FFFD}').to_string();
+    let written: Vec<u32> = out[prompt.len()..].iter().copied().filter(|&t| t != EOS_ID).collect();
+    let greedy = tok.decode(&written).unwrap().trim_end_matches('\u{FFFD}').to_string();
 
     let path = |p: &Path| p.display().to_string();
     let server = Server::start(&[

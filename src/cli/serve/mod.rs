@@ -271,9 +271,17 @@ struct TokenizeRequest {
 
 async fn tokenize(State(s): State<Shared>, body: Bytes) -> std::result::Result<Response, ApiError> {
     let req: TokenizeRequest = parse_json(&body)?;
-    let pieces = s.loaded()?.tok.encode_with_pieces(&req.text).map_err(|e| ApiError::bad(e.to_string()))?;
-    let tokens: Vec<_> =
-        pieces.into_iter().map(|(id, piece)| serde_json::json!({ "id": id, "piece": piece })).collect();
+    let m = s.loaded()?;
+    let pieces = m.tok.encode_with_pieces(&req.text).map_err(|e| ApiError::bad(e.to_string()))?;
+    // a piece as GPT-2's byte alphabet writes it (Ġ for a space) and as text: a token that is
+    // part of a character (most Chinese characters take 2–3) decodes to U+FFFD alone
+    let tokens: Vec<_> = pieces
+        .into_iter()
+        .map(|(id, piece)| {
+            let text = m.tok.decode(&[id]).unwrap_or_default();
+            serde_json::json!({ "id": id, "piece": piece, "text": text })
+        })
+        .collect();
     Ok(Json(serde_json::json!({ "tokens": tokens })).into_response())
 }
 

@@ -196,7 +196,9 @@ fn generate(
     // ANCHOR: on_token
     let mut on_token = |id: u32| {
         stats.tokens.fetch_add(1, Ordering::SeqCst);
-        new.push(id);
+        if id != EOS_ID {
+            new.push(id); // the end is reported by `done`, not written as text
+        }
         // byte-level BPE: a character can span tokens; show text once it is whole
         let text = match m.tok.decode(&new) {
             Ok(t) => t,

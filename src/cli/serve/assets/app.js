@@ -89,7 +89,10 @@ function showPieces() {
     try {
       const { tokens } = await api("/api/tokenize", { text: $("prompt").value });
       $("pieces").replaceChildren(...tokens.map((t) => {
-        const p = el("span", "piece", t.piece);
+        // the token's text when it is whole characters, else its bytes in GPT-2's alphabet
+        const whole = t.text !== "" && !t.text.includes("\uFFFD");
+        const p = el("span", whole ? "piece" : "piece bytes", whole ? t.text : t.piece);
+        p.title = `id ${t.id}, piece ${t.piece}`;
         p.append(el("small", "", String(t.id)));
         return p;
       }));
@@ -168,7 +171,7 @@ function colour(name) {
 }
 
 function chart(metric, series) {
-  const W = 420, H = 220, L = 48, R = 10, T = 10, B = 28;
+  const W = 420, H = 220, L = 48, R = 18, T = 10, B = 28;
   const pts = series.flatMap((s) => s.points);
   const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
   let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
