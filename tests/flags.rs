@@ -46,6 +46,7 @@ fn bad_numbers_are_refused_at_parse_time_naming_the_flag() {
         (vec!["mnist", "--profile-steps", "0"], "--profile-steps"),
         // LoRA freezes the embeddings already; the two together are refused by name
         ([&["sentiment"], &ft[..], &["--lora-r", "8", "--freeze-embeddings"]].concat(), "--freeze-embeddings"),
+        (vec!["hotel-sft", "--model-dir", "/x", "--lora-r", "8", "--freeze-embeddings"], "--freeze-embeddings"),
         (vec!["serve", "--model-dir", "/x", "--queue", "0"], "--queue"),
         (vec!["serve", "--model-dir", "/x", "--host", "localhost:80"], "--host"),
         (vec!["serve", "--hotels", "/x"], "--hotels needs --model-dir"),

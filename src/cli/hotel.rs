@@ -155,6 +155,10 @@ pub struct HotelSftArgs {
     seed: u64,
     #[command(flatten)]
     lora: super::gpt2_train::LoraArgs,
+    /// Full fine-tuning with the token and position embeddings (and so the tied output head)
+    /// frozen: what LoRA leaves frozen besides the layers it adapts.
+    #[arg(long, conflicts_with = "lora_r")]
+    freeze_embeddings: bool,
     /// Recompute each block's activations in the backward pass.
     #[arg(long)]
     gradient_checkpointing: bool,
@@ -198,6 +202,7 @@ pub fn run_sft(a: &HotelSftArgs) -> Result<()> {
         warmup: a.warmup,
         lora: a.lora.config(),
         lora_train_ln_f: a.lora.train_ln_f(),
+        freeze_embeddings: a.freeze_embeddings,
         gradient_checkpointing: a.gradient_checkpointing,
         device: a.device,
         grad_accum: a.grad_accum,

@@ -4,7 +4,9 @@
 //! database. Evaluation generates on held-out dialogues: JSON validity, exact match and slot F1
 //! of the arguments, and whether each reply is exact and quotes the facts it should.
 
-use super::sentiment::{epoch_order, export_fine_tuned, fine_tuned_state, prepare_fine_tuning, LoraConfig};
+use super::sentiment::{
+    epoch_order, export_fine_tuned, fine_tuned_state, freeze_embeddings, prepare_fine_tuning, LoraConfig,
+};
 use super::{train_in, RunDir, Start, Task, TrainReport, TrainerConfig};
 use crate::data::hotel::{load_dialogues, parse_model_turn, query, serialise, Hotel, Record, SlotCounts, Turn};
 use crate::error::{Error, Result};
@@ -47,6 +49,8 @@ pub struct HotelConfig {
     pub lora: Option<LoraConfig>,
     /// With LoRA, also train ln_f.
     pub lora_train_ln_f: bool,
+    /// Full fine-tuning with the embeddings frozen (`--freeze-embeddings`).
+    pub freeze_embeddings: bool,
     /// Recompute each block in backward.
     pub gradient_checkpointing: bool,
     /// Where to train.
@@ -85,6 +89,7 @@ impl HotelConfig {
             warmup: 20,
             lora: None,
             lora_train_ln_f: false,
+            freeze_embeddings: false,
             gradient_checkpointing: false,
             device: crate::Device::Cpu,
             resume: false,
@@ -326,7 +331,7 @@ impl Task for HotelTask<'_> {
             c.lora,
             c.lora_train_ln_f,
             c.eval_dialogues
-        )
+        ) + if c.freeze_embeddings { " freeze_embeddings=true" } else { "" }
     }
     fn state(&self) -> Vec<(String, Tensor)> {
         fine_tuned_state(&self.model, self.cfg.lora.is_some())
@@ -429,6 +434,9 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
         );
     }
     prepare_fine_tuning(&mut model, cfg.lora, cfg.lora_train_ln_f, cfg.seed);
+    if cfg.freeze_embeddings {
+        freeze_embeddings(&model, cfg.lora.is_some())?;
+    }
     model.gradient_checkpointing = cfg.gradient_checkpointing;
     model.to_device(&cfg.device)?;
     let mut opt = AdamW::new(model.trainable_parameters(), cfg.lr).weight_decay(0.0);

@@ -292,21 +292,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     let labels = label_tokens(&tok, &names)?;
     prepare_fine_tuning(&mut model, cfg.lora, cfg.lora_train_ln_f, cfg.seed);
     if cfg.freeze_embeddings {
-        if cfg.lora.is_some() {
-            return Err(Error::Config(
-                "--freeze-embeddings is for full fine-tuning (LoRA freezes them already)".into(),
-            ));
-        }
-        let frozen: usize = model
-            .named_parameters()
-            .into_iter()
-            .filter(|(name, _)| name == "wte.weight" || name == "wpe.weight")
-            .map(|(_, p)| {
-                p.set_requires_grad(false);
-                p.numel()
-            })
-            .sum();
-        crate::say!("embeddings frozen (wte = the tied head, wpe): {frozen} parameters not trained");
+        freeze_embeddings(&model, cfg.lora.is_some())?;
     }
     model.gradient_checkpointing = cfg.gradient_checkpointing;
     model.to_device(&cfg.device)?;
@@ -388,6 +374,26 @@ pub(crate) fn epoch_order(n: usize, seed: u64) -> Vec<usize> {
 
 /// Full fine-tuning (`lora` None: every weight trains) or LoRA (adapters, and `ln_f` if
 /// `train_ln_f`), seeded; prints how many parameters train.
+/// `--freeze-embeddings`: full fine-tuning with `wte` (also the tied output head) and `wpe`
+/// frozen — what LoRA leaves frozen besides the layers it adapts, frozen alone, to measure what
+/// that costs. Refused with LoRA, which freezes them already.
+pub(crate) fn freeze_embeddings(model: &Gpt2, lora: bool) -> Result<()> {
+    if lora {
+        return Err(Error::Config("--freeze-embeddings is for full fine-tuning (LoRA freezes them already)".into()));
+    }
+    let frozen: usize = model
+        .named_parameters()
+        .into_iter()
+        .filter(|(name, _)| name == "wte.weight" || name == "wpe.weight")
+        .map(|(_, p)| {
+            p.set_requires_grad(false);
+            p.numel()
+        })
+        .sum();
+    crate::say!("embeddings frozen (wte = the tied head, wpe): {frozen} parameters not trained");
+    Ok(())
+}
+
 pub(crate) fn prepare_fine_tuning(model: &mut Gpt2, lora: Option<LoraConfig>, train_ln_f: bool, seed: u64) {
     if let Some(LoraConfig { r, alpha, mlp, dropout, quantize_base }) = lora {
         if let Some(kind) = quantize_base {
