@@ -196,6 +196,7 @@ fn a_generation_whose_client_leaves_stops() {
     let body = r#"{"prompt": "once", "max_tokens": 1000}"#;
     let addr = server.url.trim_start_matches("http://");
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     write!(
         conn,
         "POST /api/generate HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",

@@ -42,7 +42,12 @@ impl Server {
 
     /// `GET`/`POST` (with a JSON body) to `path`: the status and the body as text.
     pub fn request(&self, path: &str, body: Option<&str>) -> (u16, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        // bounded in time: a server that stops answering fails the test instead of hanging it
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(300)))
+            .build()
+            .into();
         let url = format!("{}{path}", self.url);
         let mut resp = match body {
             Some(b) => agent.post(&url).header("content-type", "application/json").send(b),
