@@ -174,9 +174,41 @@ fn the_playground_streams_the_tokens_generate_chooses_and_refuses_bad_settings()
     }
 }
 
+/// Sends `body` to `path` on a raw connection and hangs up: at once (`wait_for` None) or after
+/// the first line starting with `wait_for`.
+fn send_and_leave(addr: &str, path: &str, body: &str, wait_for: Option<&str>) {
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n");
+    write!(conn, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    if let Some(prefix) = wait_for {
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut line = String::new();
+        while !line.starts_with(prefix) {
+            line.clear();
+            assert!(reader.read_line(&mut line).unwrap() > 0, "the answer ended before `{prefix}`");
+        }
+    } else {
+        std::thread::sleep(Duration::from_millis(50)); // the request is read, the model started
+    }
+    conn.shutdown(std::net::Shutdown::Both).unwrap();
+}
+
+/// `/api/status` once `served` reaches `n` (the model thread has finished the request).
+fn status_once_served(server: &Server, n: u64) -> Value {
+    let started = Instant::now();
+    loop {
+        let st = server.status();
+        if st["served"] == n || started.elapsed() > Duration::from_secs(120) {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
-fn a_generation_whose_client_leaves_stops() {
-    // a random model with room for 1000 tokens, so the generation outlasts the client
+fn a_generation_or_a_chat_whose_client_leaves_stops() {
+    // a random model with room for 1000 tokens, so a generation or a turn outlasts the client
     let dir = tmp("cancel");
     let config = gradschool::gpt2::Gpt2Config {
         n_embd: 64,
@@ -187,40 +219,40 @@ fn a_generation_whose_client_leaves_stops() {
     };
     Gpt2::new(config, &mut gradschool::manual_seed(11)).save_dir(&dir).unwrap();
     common::byte_tokenizer(&dir);
+    common::write_hotels(&dir.join("hotels.json"));
     let model = Gpt2::from_dir(&dir).unwrap();
-    let prompt = Gpt2Tokenizer::from_dir(&dir).unwrap().encode("once").unwrap();
-    let full = model.generate(&prompt, 1000, &Sampling::default(), Some(EOS_ID), &mut gradschool::manual_seed(0));
-    assert_eq!(full.len(), prompt.len() + 1000, "this model writes no EOS in 1000 greedy tokens");
-    let server = Server::start(&["--model-dir".into(), s(&dir), "--runs".into(), s(dir.join("runs"))]);
-
-    let body = r#"{"prompt": "once", "max_tokens": 1000}"#;
-    let addr = server.url.trim_start_matches("http://");
-    let mut conn = std::net::TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    write!(
-        conn,
-        "POST /api/generate HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("event: token") {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended before a token");
+    let tok = Gpt2Tokenizer::from_dir(&dir).unwrap();
+    let greedy = Sampling::default();
+    let chat = [Turn::User { content: "hello".into() }];
+    let (chat_prompt, _) = gradschool::data::hotel::serialise(&chat, &mut |t| tok.encode(t), EOS_ID).unwrap();
+    for prompt in [tok.encode("once").unwrap(), chat_prompt] {
+        let full = model.generate(&prompt, 1000, &greedy, Some(EOS_ID), &mut gradschool::manual_seed(0));
+        assert_eq!(full.len(), prompt.len() + 1000, "this model writes no EOS in 1000 greedy tokens");
     }
-    conn.shutdown(std::net::Shutdown::Both).unwrap();
-    drop((reader, conn));
-    let started = Instant::now();
-    let st = loop {
-        let st = server.status();
-        if st["served"] == 1 || started.elapsed() > Duration::from_secs(120) {
-            break st;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let server = Server::start(&[
+        "--model-dir".into(),
+        s(&dir),
+        "--hotels".into(),
+        s(dir.join("hotels.json")),
+        "--max-turn-tokens".into(),
+        "1000".into(),
+        "--runs".into(),
+        s(dir.join("runs")),
+    ]);
+    let addr = server.url.trim_start_matches("http://");
+
+    // a streamed generation: the reader leaves after the first token
+    send_and_leave(addr, "/api/generate", r#"{"prompt": "once", "max_tokens": 1000}"#, Some("event: token"));
+    let st = status_once_served(&server, 1);
     assert_eq!(st["cancelled"], 1, "{st}");
-    assert!(st["tokens"].as_u64().unwrap() < 1000, "the generation ran on after the client left: {st}");
+    let tokens = st["tokens"].as_u64().unwrap();
+    assert!(tokens < 1000, "the generation ran on after the client left: {st}");
+
+    // a chat request abandoned while the model writes its turn
+    send_and_leave(addr, "/api/chat", r#"{"message": "hello"}"#, None);
+    let st = status_once_served(&server, 2);
+    assert_eq!(st["cancelled"], 2, "{st}");
+    assert!(st["tokens"].as_u64().unwrap() - tokens < 1000, "the turn ran on after the client left: {st}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

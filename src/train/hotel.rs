@@ -157,6 +157,12 @@ impl Assistant<'_> {
     /// The text the model writes after `history` (role marker included, EOS excluded), greedy,
     /// at most `max_turn_tokens` and what is left of the context.
     pub fn next_turn(&self, history: &[Turn]) -> Result<String> {
+        self.next_turn_while(history, &|| true)
+    }
+
+    /// [`Assistant::next_turn`] that asks `keep_going` after each token and stops (an error)
+    /// when it says no: a server's client that has left.
+    pub fn next_turn_while(&self, history: &[Turn], keep_going: &dyn Fn() -> bool) -> Result<String> {
         let (prompt, _) = serialise(history, &mut |s| self.tok.encode(s), EOS_ID)?;
         let room = self.model.config.n_positions.saturating_sub(prompt.len());
         if room == 0 {
@@ -167,7 +173,22 @@ impl Assistant<'_> {
             )));
         }
         let max_new = self.max_turn_tokens.min(room);
-        let out = self.model.generate(&prompt, max_new, &Sampling::default(), Some(EOS_ID), &mut manual_seed(0));
+        let mut stopped = false;
+        let mut on_token = |_| {
+            stopped = !keep_going();
+            !stopped
+        };
+        let out = self.model.generate_streaming(
+            &prompt,
+            max_new,
+            &Sampling::default(),
+            Some(EOS_ID),
+            &mut manual_seed(0),
+            &mut on_token,
+        );
+        if stopped {
+            return Err(Error::Config("stopped: nobody is waiting for this turn".into()));
+        }
         let new: Vec<u32> = out[prompt.len()..].iter().copied().filter(|&t| t != EOS_ID).collect();
         self.tok.decode(&new)
     }
@@ -500,10 +521,21 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
 /// One exchange of `hotel-bot`: the model's turns after the user's last, with the program's
 /// search in between. Appends every turn to `history` and returns them.
 pub fn respond(assistant: &Assistant, hotels: &[Hotel], history: &mut Vec<Turn>) -> Result<Vec<Turn>> {
+    respond_while(assistant, hotels, history, &|| true)
+}
+
+/// [`respond`], asking `keep_going` after each token the model writes (see
+/// [`Assistant::next_turn_while`]).
+pub fn respond_while(
+    assistant: &Assistant,
+    hotels: &[Hotel],
+    history: &mut Vec<Turn>,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<Vec<Turn>> {
     let mut new = Vec::new();
     for _ in 0..3 {
         assistant.forget_to_fit(history)?;
-        let text = assistant.next_turn(history)?;
+        let text = assistant.next_turn_while(history, keep_going)?;
         match parse_model_turn(&text) {
             Ok(Turn::Search { arguments }) => {
                 let records = query(hotels, &arguments).first().map(|h| Record::of(h)).into_iter().collect();

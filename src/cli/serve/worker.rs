@@ -3,13 +3,13 @@
 //! One model answers every page, one request at a time (a 2-core machine gains nothing from two
 //! generations fighting over the same cores). Requests wait in a queue of fixed length; past it a
 //! request is answered "busy" at once instead of piling up. A generation whose reader has left
-//! (the browser tab closed, the SSE stream dropped) stops at its next token; a chat turn whose
-//! client has left before its turn is skipped.
+//! (the browser tab closed, the SSE stream dropped, the chat request abandoned) stops at its
+//! next token; a request whose client left while it waited is skipped.
 
 use gradschool::data::hotel::{Hotel, Turn};
 use gradschool::gpt2::{Gpt2, Gpt2Tokenizer, Sampling, EOS_ID};
 use gradschool::nn::Module;
-use gradschool::train::hotel::{respond, Assistant};
+use gradschool::train::hotel::{respond_while, Assistant};
 use gradschool::{manual_seed, Result};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -146,7 +146,10 @@ fn serve_jobs(m: &Model, rx: &Receiver<Job>, stats: &Stats) {
                     stats.cancelled.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
-                let answer = chat(m, history, message, stats);
+                let answer = chat(m, history, message, stats, &|| !reply.is_closed());
+                if reply.is_closed() {
+                    stats.cancelled.fetch_add(1, Ordering::SeqCst);
+                }
                 stats.served.fetch_add(1, Ordering::SeqCst);
                 let _ = reply.send(answer);
             }
@@ -164,19 +167,24 @@ fn serve_jobs(m: &Model, rx: &Receiver<Job>, stats: &Stats) {
     }
 }
 
-/// `hotel-bot`'s loop for one message; an error leaves the client's history as it was.
-fn chat(m: &Model, mut history: Vec<Turn>, message: String, stats: &Stats) -> std::result::Result<ChatAnswer, String> {
+/// `hotel-bot`'s loop for one message, stopping between tokens once `waited_for` says the
+/// client has left; an error leaves the client's history as it was.
+fn chat(
+    m: &Model,
+    mut history: Vec<Turn>,
+    message: String,
+    stats: &Stats,
+    waited_for: &dyn Fn() -> bool,
+) -> std::result::Result<ChatAnswer, String> {
     let hotels = m.hotels.as_deref().ok_or("this server has no hotel database (start it with --hotels FILE)")?;
     let assistant = Assistant { model: &m.model, tok: &m.tok, max_turn_tokens: m.max_turn_tokens };
     let started = Instant::now();
     history.push(Turn::User { content: message });
-    let turns = respond(&assistant, hotels, &mut history).map_err(|e| e.to_string())?;
-    let written: usize = turns
-        .iter()
-        .filter(|t| matches!(t, Turn::Search { .. } | Turn::Assistant { .. }))
-        .map(|t| m.tok.encode(&t.body()).map_or(0, |ids| ids.len()))
-        .sum();
-    stats.tokens.fetch_add(written as u64, Ordering::SeqCst);
+    let keep_going = || {
+        stats.tokens.fetch_add(1, Ordering::SeqCst);
+        waited_for()
+    };
+    let turns = respond_while(&assistant, hotels, &mut history, &keep_going).map_err(|e| e.to_string())?;
     Ok(ChatAnswer { turns, history, seconds: started.elapsed().as_secs_f64() })
 }
 
