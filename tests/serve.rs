@@ -32,7 +32,10 @@ fn tmp(name: &str) -> PathBuf {
 fn assistant_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tmp("assistant");
+        // shared by this file's tests, so kept to the end: under target/, replaced by each run
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-assistant");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let (_, cfg) = common::memorising_hotel_run(&dir);
         train_hotel(&cfg).unwrap();
         dir
