@@ -63,4 +63,20 @@ if [ -n "${BASE_DIR:-}" ] && [ -d "$BASE_DIR" ]; then
 else
   echo "chapter 10: set BASE_DIR to chapter 13's pretrained base to redraw attention-base.png"
 fi
+# Chapters 8 and 15: the pages of `gradschool serve`, in headless Chromium (Debian chromium +
+# chromium-driver, and fonts-noto-cjk for the Chinese), on the capstone's model (HOTEL_DIR: the
+# runs/hotel/final that chapter 15's commands write) and three MNIST runs for the runs page.
+if [ -n "${HOTEL_DIR:-}" ] && [ -d "$HOTEL_DIR" ] && command -v chromedriver >/dev/null && [ -n "${shared:-}" ]; then
+  $gs mnist --out-dir "$runs/serve/mnist-lr0.01" >/dev/null
+  $gs mnist --lr 0.1 --out-dir "$runs/serve/mnist-lr0.1" >/dev/null
+  $gs mnist --optimizer adam --lr 0.001 --out-dir "$runs/serve/mnist-adam" >/dev/null
+  $gs serve --model-dir "$HOTEL_DIR" --hotels "$shared/hotel/hotel.json" --runs "$runs/serve" --port 6006 &
+  server=$!
+  sleep 3
+  cargo run --release --quiet --example serve_screenshots -- http://127.0.0.1:6006 "$fig" \
+    "您好，我要找一家舒适型酒店，希望酒店提供暖气和行李寄存。" "时光漫步怀旧主题酒店是一家"
+  kill $server
+else
+  echo "chapters 8 and 15: set HOTEL_DIR (and GRADSCHOOL_SHARED_DATA; chromedriver installed) to redraw serve-*.png"
+fi
 rm -rf "$runs"
