@@ -372,8 +372,6 @@ pub(crate) fn epoch_order(n: usize, seed: u64) -> Vec<usize> {
     order
 }
 
-/// Full fine-tuning (`lora` None: every weight trains) or LoRA (adapters, and `ln_f` if
-/// `train_ln_f`), seeded; prints how many parameters train.
 /// `--freeze-embeddings`: full fine-tuning with `wte` (also the tied output head) and `wpe`
 /// frozen — what LoRA leaves frozen besides the layers it adapts, frozen alone, to measure what
 /// that costs. Refused with LoRA, which freezes them already.
@@ -394,6 +392,8 @@ pub(crate) fn freeze_embeddings(model: &Gpt2, lora: bool) -> Result<()> {
     Ok(())
 }
 
+/// Full fine-tuning (`lora` None: every weight trains) or LoRA (adapters, and `ln_f` if
+/// `train_ln_f`), seeded; prints how many parameters train.
 pub(crate) fn prepare_fine_tuning(model: &mut Gpt2, lora: Option<LoraConfig>, train_ln_f: bool, seed: u64) {
     if let Some(LoraConfig { r, alpha, mlp, dropout, quantize_base }) = lora {
         if let Some(kind) = quantize_base {
