@@ -66,7 +66,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// The model's side of the server.
 struct Loaded {
     queue: Queue,
-    tok: Gpt2Tokenizer,
+    tok: Arc<Gpt2Tokenizer>,
     n_positions: usize,
     vocab_size: usize,
     info: serde_json::Value,
@@ -146,7 +146,7 @@ pub fn run(a: &ServeArgs) -> Result<()> {
 fn load(a: &ServeArgs, dir: &Path) -> Result<Loaded> {
     let model = Gpt2::from_dir(dir)?;
     let tok_dir = a.tokenizer.as_deref().unwrap_or(dir);
-    let tok = Gpt2Tokenizer::from_dir(tok_dir)?;
+    let tok = Arc::new(Gpt2Tokenizer::from_dir(tok_dir)?);
     tok.fits(model.config.vocab_size)?;
     if a.hotels.is_some() && a.max_turn_tokens >= model.config.n_positions {
         return Err(Error::Config(format!(
@@ -163,9 +163,8 @@ fn load(a: &ServeArgs, dir: &Path) -> Result<Loaded> {
     });
     let (n_positions, vocab_size) = (c.n_positions, c.vocab_size);
     let n_hotels = hotels.as_ref().map(Vec::len);
-    let worker_tok = Gpt2Tokenizer::from_dir(tok_dir)?;
-    let queue =
-        worker::start(worker::Model { model, tok: worker_tok, hotels, max_turn_tokens: a.max_turn_tokens }, a.queue)?;
+    let model = worker::Model { model, tok: Arc::clone(&tok), hotels, max_turn_tokens: a.max_turn_tokens };
+    let queue = worker::start(model, a.queue)?;
     Ok(Loaded { queue, tok, n_positions, vocab_size, info, hotels: n_hotels })
 }
 

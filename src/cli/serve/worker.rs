@@ -116,8 +116,8 @@ impl Queue {
 pub struct Model {
     /// The network, in evaluation mode.
     pub model: Gpt2,
-    /// Its tokenizer.
-    pub tok: Gpt2Tokenizer,
+    /// Its tokenizer (shared with the handlers, which tokenize and check prompts).
+    pub tok: Arc<Gpt2Tokenizer>,
     /// The database the assistant's searches run on (None: no chat).
     pub hotels: Option<Vec<Hotel>>,
     /// Most tokens one assistant turn may take.
