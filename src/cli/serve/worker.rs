@@ -199,28 +199,28 @@ fn generate(
     stats: &Stats,
 ) -> bool {
     let started = Instant::now();
-    let (mut new, mut shown, mut reader_left) = (Vec::new(), 0usize, false);
+    // the tokens written since the text last ended on a whole character
+    let (mut pending, mut reader_left) = (Vec::new(), false);
     let mut failed = None;
     // ANCHOR: on_token
     let mut on_token = |id: u32| {
         stats.tokens.fetch_add(1, Ordering::SeqCst);
         if id != EOS_ID {
-            new.push(id); // the end is reported by `done`, not written as text
+            pending.push(id); // the end is reported by `done`, not written as text
         }
         // byte-level BPE: a character can span tokens; show text once it is whole
-        let text = match m.tok.decode(&new) {
+        let text = match m.tok.decode(&pending) {
             Ok(t) => t,
             Err(e) => {
                 failed = Some(e.to_string());
                 return false;
             }
         };
-        let delta = match text.get(shown..) {
-            Some(d) if !text.ends_with('\u{FFFD}') => {
-                shown = text.len();
-                d.to_string()
-            }
-            _ => String::new(),
+        let delta = if text.ends_with('\u{FFFD}') {
+            String::new()
+        } else {
+            pending.clear();
+            text
         };
         let piece = m.tok.decode(&[id]).unwrap_or_default();
         reader_left = events.send(Streamed::Token { id, piece, text: delta }).is_err();
