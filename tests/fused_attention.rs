@@ -26,9 +26,17 @@ fn qkv(dims: [usize; 4], seed: u64) -> (Tensor, Tensor, Tensor) {
 
 #[test]
 fn values_and_gradients_match_the_unfused_ops() {
-    // T = 70 crosses the 64-key tile; a padding mask whose first key is padding leaves query 0
-    // with no visible key (Hugging Face: uniform weights)
-    for (dims, masked) in [([2, 3, 5, 4], false), ([1, 2, 70, 8], false), ([2, 2, 6, 3], true), ([1, 1, 1, 2], false)] {
+    // T = 70 crosses the 64-row query tile and T = 130 two of them (the last tile partial); a
+    // padding mask whose first key is padding leaves query 0 with no visible key (Hugging Face:
+    // uniform weights)
+    let cases = [
+        ([2, 3, 5, 4], false),
+        ([1, 2, 70, 8], false),
+        ([2, 2, 6, 3], true),
+        ([1, 1, 1, 2], false),
+        ([2, 1, 130, 5], true),
+    ];
+    for (dims, masked) in cases {
         let (b, t) = (dims[0], dims[2]);
         let key_mask = masked.then(|| {
             let m: Vec<f32> =

@@ -47,10 +47,50 @@ fn gemm_block(
     n: usize,
     k: usize,
 ) {
+    // SAFETY of passing `false`: the block may be uninitialised; gemm then only writes it.
+    unsafe { gemm_raw(c, c_rs, a, (a_rs, a_cs), b, (b_rs, b_cs), (m, n, k), false) }
+}
+
+/// A strided operand: the stored values from its first addressed element, and its row and column
+/// strides in elements.
+pub(super) type Strided<'a> = (&'a [f32], (isize, isize));
+
+/// c (m×n, row stride `c_rs`) = a·b, or c += a·b with `accumulate`, on the calling thread: the
+/// small products a kernel runs inside its own parallel loop (the fused attention's tiles).
+pub(super) fn gemm_into(
+    c: &mut [f32],
+    c_rs: usize,
+    a: Strided,
+    b: Strided,
+    mnk: (usize, usize, usize),
+    accumulate: bool,
+) {
+    // SAFETY: an initialised f32 slice viewed as MaybeUninit (same layout); gemm writes only
+    // f32 values into it, so it stays initialised, and reads it only when `accumulate`.
+    let c = unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr().cast::<MaybeUninit<f32>>(), c.len()) };
+    unsafe { gemm_raw(c, c_rs, a.0, a.1, b.0, b.1, mnk, accumulate) }
+}
+
+/// The one call into `gemm`. Safety: with `accumulate`, every element of the m×n block of `c`
+/// must be initialised (it is read).
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw(
+    c: &mut [MaybeUninit<f32>],
+    c_rs: usize,
+    a: &[f32],
+    (a_rs, a_cs): (isize, isize),
+    b: &[f32],
+    (b_rs, b_cs): (isize, isize),
+    (m, n, k): (usize, usize, usize),
+    accumulate: bool,
+) {
     assert!(n <= c_rs && (m == 0 || n == 0 || (m - 1) * c_rs + n <= c.len()), "matmul: output block");
     // The largest element the strides address must lie inside each slice.
     let last = |rows: usize, cols: usize, rs: isize, cs: isize| (rows - 1) as isize * rs + (cols - 1) as isize * cs;
     if m * n == 0 {
+        return;
+    }
+    if k == 0 && accumulate {
         return;
     }
     if k == 0 {
@@ -68,7 +108,8 @@ fn gemm_block(
     // the asserts above prove every element of a (m×k) and b (k×n) that the strides address is
     // inside its slice; the slices do not overlap `c` (a distinct &mut). With read_dst = false,
     // gemm writes every element of c = 1.0·a·b and never reads it, so c may be uninitialised
-    // (`MaybeUninit<f32>` has the layout of f32).
+    // (`MaybeUninit<f32>` has the layout of f32); with read_dst (c += a·b) the caller promised
+    // the block is initialised.
     unsafe {
         gemm::gemm(
             m,
@@ -77,14 +118,14 @@ fn gemm_block(
             c.as_mut_ptr().cast::<f32>(),
             1,
             c_rs as isize,
-            false,
+            accumulate,
             a.as_ptr(),
             a_cs,
             a_rs,
             b.as_ptr(),
             b_cs,
             b_rs,
-            0.0,
+            if accumulate { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
