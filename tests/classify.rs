@@ -93,11 +93,7 @@ fn labels_that_share_a_first_token_and_bad_files_are_clear_errors() {
 fn a_sweep_runs_every_combination_and_tables_them() {
     use gradschool::train::sweep::{sweep, SweepGrid};
     let dir = tmp("sweep");
-    common::tiny_gpt2(&dir.join("model"));
-    let csv: String = std::iter::once("text,label\n".to_string())
-        .chain((0..20).map(|i| format!("t{i},{}\n", ["x", "z"][i % 2])))
-        .collect();
-    std::fs::write(dir.join("d.csv"), csv).unwrap();
+    common::sweep_fixture(&dir);
     let base = SentimentConfig {
         out_dir: dir.join("sweep"),
         batch_size: 6,

@@ -2,7 +2,10 @@
 //! ran in, its shapes and its FLOPs (products: 2·m·n·k, the formula), the backward rules as
 //! spans, the optimizer's update and the buffer pool's bytes; the table adds them up; off, it
 //! records nothing. And `gradschool mnist --profile` writes a trace with exactly the steps asked
-//! for. One test function: the profiler is process-wide, and tests in one binary run in parallel.
+//! for, and `gradschool sweep --profile` one trace a run. One test function in this process: the
+//! profiler is process-wide, and tests in one binary run in parallel (the sweep runs in its own).
+
+mod common;
 
 use gradschool::ops::loss::cross_entropy;
 use gradschool::optim::{Optimizer, Sgd};
@@ -130,4 +133,35 @@ fn the_trace_holds_every_kernel_with_its_phase_shapes_and_flops() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("folder /nonexistent-dir does not exist"));
     assert!(!dir.join("run2").join("metrics.csv").exists(), "nothing trained");
+}
+
+#[test]
+fn a_sweep_with_profile_writes_one_trace_a_run_with_its_recorded_steps() {
+    let dir = tmp("sweep");
+    common::sweep_fixture(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_gradschool"))
+        .args(["sweep", "--sweep-lr", "1e-3,1e-2", "--batch-size", "6", "--eval-every", "2", "--save-every", "1000"])
+        .args(["--profile-steps", "2"])
+        .arg("--model-dir")
+        .arg(dir.join("model"))
+        .arg("--train")
+        .arg(dir.join("d.csv"))
+        .arg("--out-dir")
+        .arg(dir.join("sweep"))
+        .arg("--profile")
+        .arg(dir.join("t.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.join("t.json").exists(), "the traces are per run");
+    // 18 training examples at batch 6: 3 steps a run, so --profile-steps 2 records steps 2 and 3
+    // of each run, and each trace holds its own run's steps only
+    for n in [1, 2] {
+        let ev = events(&dir.join(format!("t-run-{n}.json")));
+        let steps: Vec<&str> = ev.iter().filter(|e| e["cat"] == "step").map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(steps, ["ProfilerStep#2", "ProfilerStep#3"], "run {n}");
+        assert!(ev.iter().any(|e| e["name"] == "matmul" && e["cat"] == "backward"), "run {n}: no products");
+    }
+    assert!(!dir.join("t-run-3.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }

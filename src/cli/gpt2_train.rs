@@ -6,7 +6,7 @@ use gradschool::amp::Precision;
 use gradschool::gpt2::Gpt2Config;
 use gradschool::train::pretrain::{pretrain, PretrainConfig};
 use gradschool::train::sentiment::{train_sentiment, LoraConfig, SentimentConfig, TextData};
-use gradschool::train::sweep::{sweep, SweepGrid};
+use gradschool::train::sweep::{sweep_with, SweepGrid};
 use gradschool::{Device, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -212,12 +212,37 @@ pub fn run_sweep(a: &SweepArgs) -> Result<()> {
         lora_alpha: a.sweep_lora_alpha.clone(),
         lora_dropout: a.sweep_lora_dropout.iter().map(|&d| d as f32).collect(),
     };
-    let runs = sweep(&base, &grid)?;
+    // --profile FILE: each run's recorded steps into its own trace, FILE's name + `-run-N`
+    let profile = a.common.profile.profile.as_deref();
+    if let Some(path) = profile {
+        super::args::trace_output(path)?;
+        gradschool::profiler::record_steps(2, a.common.profile.profile_steps);
+    }
+    let runs = sweep_with(&base, &grid, |n, _| {
+        if let Some(path) = profile {
+            super::write_profile(&run_trace(path, n))?;
+            gradschool::profiler::record_steps(2, a.common.profile.profile_steps);
+        }
+        Ok(())
+    })?;
+    if profile.is_some() {
+        gradschool::profiler::finish(0.0); // the window set for a run that does not follow
+    }
     for r in &runs {
         gradschool::say!("{:<50} eval_accuracy={:.4}", r.label, r.report.last("eval_accuracy").unwrap_or(f64::NAN));
     }
     gradschool::say!("wrote {0}/sweep.csv, {0}/sweep.png, {0}/run-*/", a.out_dir.display());
+    if let Some(path) = profile {
+        gradschool::say!("and one trace a run: {} …", run_trace(path, 1).display());
+    }
     Ok(())
+}
+
+/// The trace of sweep run `n` for `--profile FILE`: `trace.json` → `trace-run-N.json`.
+fn run_trace(path: &std::path::Path, n: usize) -> PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    path.with_file_name(format!("{stem}-run-{n}{ext}"))
 }
 
 /// The LoRA flags every fine-tuning command shares.

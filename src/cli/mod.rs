@@ -127,14 +127,6 @@ pub fn run(cli: Cli) -> Result<()> {
             world.size()
         )));
     }
-    if let Command::Sweep(a) = &cli.command {
-        if a.common.profile.profile.is_some() {
-            return Err(gradschool::Error::Config(
-                "--profile: a sweep runs many trainings; profile one point of the grid with `sentiment` or `classify`"
-                    .into(),
-            ));
-        }
-    }
     // --profile on a training command: record steps 2 ..= 1 + N (step 1 warms up), on rank 0
     let profile = match &cli.command {
         Command::Mnist(a) => Some(&a.profile),
@@ -158,7 +150,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// Writes the profiler's trace to `path` and prints its table.
-fn write_profile(path: &std::path::Path) -> Result<()> {
+pub(super) fn write_profile(path: &std::path::Path) -> Result<()> {
     let (profile, trace) = gradschool::profiler::finish(gradschool::ops::matmul::measured_cpu_peak_gflops());
     gradschool::io::write_atomic(path, trace.as_bytes())?;
     gradschool::say!("\nprofile ({}):\n{}", path.display(), profile.table(25));

@@ -93,6 +93,16 @@ impl SweepGrid {
 /// settings, final and best validation accuracy, final validation loss, training seconds) and
 /// `sweep.png` (the validation curves side by side) into `base.out_dir`.
 pub fn sweep(base: &SentimentConfig, grid: &SweepGrid) -> Result<Vec<SweepRun>> {
+    sweep_with(base, grid, |_, _| Ok(()))
+}
+
+/// [`sweep`], calling `after_run(n, run)` as run `n` (from 1) ends: `gradschool sweep --profile`
+/// writes each run's own trace there.
+pub fn sweep_with(
+    base: &SentimentConfig,
+    grid: &SweepGrid,
+    mut after_run: impl FnMut(usize, &SweepRun) -> Result<()>,
+) -> Result<Vec<SweepRun>> {
     let configs = grid.configs(base)?;
     std::fs::create_dir_all(&base.out_dir).map_err(|e| Error::io(&base.out_dir, e))?;
     let (mut runs, total) = (Vec::new(), configs.len());
@@ -102,6 +112,7 @@ pub fn sweep(base: &SentimentConfig, grid: &SweepGrid) -> Result<Vec<SweepRun>> 
         let seconds = report.rows.iter().filter_map(|r| r.train_seconds).sum();
         runs.push(SweepRun { label, config, report, seconds });
         write_summary(&base.out_dir, &runs)?;
+        after_run(i + 1, runs.last().expect("just pushed"))?;
     }
     Ok(runs)
 }

@@ -121,6 +121,16 @@ pub fn tiny_config() -> gradschool::gpt2::Gpt2Config {
     }
 }
 
+/// A sweep's fixture in `dir`: the tiny GPT-2 in `model/` and `d.csv`, 20 texts of two labels
+/// (x, z) — 18 to train on, 2 held out.
+pub fn sweep_fixture(dir: &std::path::Path) {
+    tiny_gpt2(&dir.join("model"));
+    let csv: String = std::iter::once("text,label\n".to_string())
+        .chain((0..20).map(|i| format!("t{i},{}\n", ["x", "z"][i % 2])))
+        .collect();
+    std::fs::write(dir.join("d.csv"), csv).unwrap();
+}
+
 /// A tiny GPT-2 saved as a Hugging Face directory with the byte tokenizer.
 pub fn tiny_gpt2(dir: &std::path::Path) {
     gradschool::gpt2::Gpt2::new(tiny_config(), &mut gradschool::manual_seed(3)).save_dir(dir).unwrap();
