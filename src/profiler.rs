@@ -62,11 +62,45 @@ pub struct KernelInfo {
     pub bytes: u64,
 }
 
+/// A GPU kernel timed on the device's own clock: two events recorded on its stream around the
+/// launch, read only when the profile is finished (reading waits for the kernel), so recording
+/// never stops the host to wait for the GPU after a kernel.
+pub(crate) trait DeviceSpan: std::fmt::Debug + Send + Sync {
+    /// (start, duration) in µs, the start counted from `origin`'s start on the same clock
+    /// (`origin` is another span's [`DeviceSpan::as_any`]); `None` where the device cannot tell
+    /// (a span of another kind or device, a driver error).
+    fn times(&self, origin: &dyn std::any::Any) -> Option<(f64, f64)>;
+    /// The span itself, for a span of the same kind to read its events.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// A [`DeviceSpan`] whose first event is recorded: `end` records the second, after the launch.
+pub(crate) trait DeviceTimer {
+    fn end(self: Box<Self>) -> Option<std::sync::Arc<dyn DeviceSpan>>;
+}
+
 #[derive(Clone, Debug)]
 enum Event {
-    Kernel { info: KernelInfo, phase: Phase, start: f64, dur: f64, backward_of: Option<&'static str> },
-    Span { name: String, cat: &'static str, start: f64, dur: f64 },
-    Counter { name: &'static str, at: f64, values: Vec<(&'static str, f64)> },
+    Kernel {
+        info: KernelInfo,
+        phase: Phase,
+        start: f64,
+        dur: f64,
+        backward_of: Option<&'static str>,
+        /// A GPU kernel's events: its `start` and `dur` are replaced by theirs at [`finish`].
+        device: Option<std::sync::Arc<dyn DeviceSpan>>,
+    },
+    Span {
+        name: String,
+        cat: &'static str,
+        start: f64,
+        dur: f64,
+    },
+    Counter {
+        name: &'static str,
+        at: f64,
+        values: Vec<(&'static str, f64)>,
+    },
 }
 
 struct Recorder {
@@ -109,18 +143,23 @@ pub fn set_recording(on: bool) {
     RECORDING.store(on, Ordering::Relaxed);
 }
 
-/// Runs one kernel; when recording, times it and records `info()` with it. `sync` makes the
-/// device finish its queued work (a no-op on the CPU), so that a GPU kernel's time is its own.
+/// Runs one kernel; when recording, times it and records `info()` with it. On the CPU the call
+/// is the kernel and the host clock times it; on a GPU `device_timer` records an event before
+/// the launch and one after it, and the kernel's time is read from them at [`finish`].
 #[inline(always)]
-pub(crate) fn kernel<R>(info: impl FnOnce() -> KernelInfo, sync: impl Fn(), f: impl FnOnce() -> R) -> R {
+pub(crate) fn kernel<R>(
+    info: impl FnOnce() -> KernelInfo,
+    device_timer: impl FnOnce() -> Option<Box<dyn DeviceTimer>>,
+    f: impl FnOnce() -> R,
+) -> R {
     if !is_recording() {
         return f();
     }
-    sync();
+    let timer = device_timer();
     let t0 = Instant::now();
     let out = f();
-    sync();
     let dur = t0.elapsed().as_secs_f64() * 1e6;
+    let device = timer.and_then(|t| t.end());
     let backward_of = IN_BACKWARD.with(|b| b.get());
     let phase = if backward_of.is_some() {
         Phase::Backward
@@ -130,7 +169,7 @@ pub(crate) fn kernel<R>(info: impl FnOnce() -> KernelInfo, sync: impl Fn(), f: i
         Phase::Forward
     };
     let start = micros_since_origin(t0);
-    push(Event::Kernel { info: info(), phase, start, dur, backward_of });
+    push(Event::Kernel { info: info(), phase, start, dur, backward_of, device });
     out
 }
 
@@ -307,8 +346,26 @@ impl Profile {
 pub fn finish(peak_gflops: f64) -> (Profile, String) {
     set_recording(false);
     *WINDOW.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    let events = std::mem::take(&mut recorder().lock().unwrap_or_else(|e| e.into_inner()).events);
+    let mut events = std::mem::take(&mut recorder().lock().unwrap_or_else(|e| e.into_inner()).events);
+    device_times(&mut events);
     (summarise(&events, peak_gflops), chrome_trace(&events))
+}
+
+/// GPU kernels get their events' times: durations as the device measured them, and starts on the
+/// device's clock from the first GPU kernel's (placed at that kernel's launch on the host clock).
+fn device_times(events: &mut [Event]) {
+    let origin = events.iter().find_map(|e| match e {
+        Event::Kernel { device: Some(span), start, .. } => Some((span.clone(), *start)),
+        _ => None,
+    });
+    let Some((origin, host_start)) = origin else { return };
+    for e in events.iter_mut() {
+        if let Event::Kernel { device: Some(span), start, dur, .. } = e {
+            if let Some((s, d)) = span.times(origin.as_any()) {
+                (*start, *dur) = (host_start + s, d);
+            }
+        }
+    }
 }
 
 fn summarise(events: &[Event], peak_gflops: f64) -> Profile {
@@ -354,7 +411,7 @@ fn chrome_trace(events: &[Event]) -> String {
     ];
     for e in events {
         out.push(match e {
-            Event::Kernel { info, phase, start, dur, backward_of } => json!({
+            Event::Kernel { info, phase, start, dur, backward_of, .. } => json!({
                 "name": info.name, "cat": phase.name(), "ph": "X", "ts": start, "dur": dur, "pid": pid, "tid": 2,
                 "args": {"shapes": info.shapes, "flops": info.flops, "bytes": info.bytes,
                          "backward_of": backward_of.unwrap_or("")},
@@ -370,4 +427,69 @@ fn chrome_trace(events: &[Event]) -> String {
         });
     }
     json!({"traceEvents": out, "displayTimeUnit": "ms"}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A device clock of our own: a span's absolute start and duration on it (µs).
+    #[derive(Debug)]
+    struct FakeSpan(f64, f64);
+
+    impl DeviceSpan for FakeSpan {
+        fn times(&self, origin: &dyn std::any::Any) -> Option<(f64, f64)> {
+            let origin = origin.downcast_ref::<FakeSpan>()?;
+            Some((self.0 - origin.0, self.1))
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    /// A span of another kind: its times cannot be read against a FakeSpan origin.
+    #[derive(Debug)]
+    struct Foreign;
+
+    impl DeviceSpan for Foreign {
+        fn times(&self, origin: &dyn std::any::Any) -> Option<(f64, f64)> {
+            origin.downcast_ref::<Foreign>().map(|_| (0.0, 0.0))
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    fn kernel(start: f64, dur: f64, device: Option<Arc<dyn DeviceSpan>>) -> Event {
+        let info = KernelInfo { name: "k", shapes: String::new(), flops: 0, bytes: 0 };
+        Event::Kernel { info, phase: Phase::Forward, start, dur, backward_of: None, device }
+    }
+
+    fn times(events: &[Event]) -> Vec<(f64, f64)> {
+        events
+            .iter()
+            .filter_map(|e| if let Event::Kernel { start, dur, .. } = e { Some((*start, *dur)) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn gpu_kernels_take_their_events_times_and_cpu_kernels_keep_the_host_clock() {
+        // host: launches at 100 and 150 µs (5 µs each: the launch, not the kernel); the device's
+        // events: the first kernel ran 1000–1030 on its clock, the second 1040–1060
+        let mut events = vec![
+            kernel(100.0, 5.0, Some(Arc::new(FakeSpan(1000.0, 30.0)))),
+            kernel(150.0, 5.0, Some(Arc::new(FakeSpan(1040.0, 20.0)))),
+            kernel(200.0, 7.0, None),
+            kernel(260.0, 4.0, Some(Arc::new(Foreign))),
+        ];
+        device_times(&mut events);
+        // the first GPU kernel stays at its launch; the second 40 µs after it on the device clock
+        // (it waited for the first), not at its own launch; the CPU kernel and the unreadable
+        // span keep their host times
+        assert_eq!(times(&events), [(100.0, 30.0), (140.0, 20.0), (200.0, 7.0), (260.0, 4.0)]);
+        let mut cpu_only = vec![kernel(1.0, 2.0, None)];
+        device_times(&mut cpu_only);
+        assert_eq!(times(&cpu_only), [(1.0, 2.0)]);
+    }
 }

@@ -19,7 +19,7 @@ pub mod cuda;
 pub mod op;
 #[macro_use]
 mod profiled;
-use profiled::sync_for_profile;
+use profiled::device_timer;
 
 pub use available::set_num_threads;
 pub use cpu::CpuStorage;

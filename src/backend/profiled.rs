@@ -17,7 +17,7 @@ macro_rules! profiled {
                     flops: ($flops) as u64,
                     bytes: 4 * ($elems) as u64,
                 },
-                || sync_for_profile($dev),
+                || device_timer($dev),
                 || $body,
             );
             if crate::profiler::is_recording() {
@@ -30,14 +30,14 @@ macro_rules! profiled {
     };
 }
 
-/// Waits for the device's queued kernels (the profiler times GPU kernels this way); nothing to
-/// wait for on the CPU.
-pub(super) fn sync_for_profile(device: Device) {
+/// A GPU kernel's first event, recorded on the device's stream before its launch (see
+/// [`crate::profiler::DeviceSpan`]); none on the CPU, where the host clock times the call.
+pub(super) fn device_timer(device: Device) -> Option<Box<dyn crate::profiler::DeviceTimer>> {
     #[cfg(feature = "cuda")]
     if let Device::Cuda(ordinal) = device {
-        if let Ok(dev) = cuda::cuda_device(ordinal) {
-            let _ = dev.synchronize();
-        }
+        let dev = cuda::cuda_device(ordinal).ok()?;
+        return dev.start_event_timer().map(|t| Box::new(t) as Box<dyn crate::profiler::DeviceTimer>);
     }
     let _ = device;
+    None
 }

@@ -5,7 +5,7 @@ use super::{compile_all_kernels, probe_device, CudaLibrary};
 use crate::error::{Error, Result};
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::sys::{self as cu, CUmemPool_attribute as PoolAttr};
-use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr};
+use cudarc::driver::{CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -277,5 +277,51 @@ mod tests {
             names.contains(&"unary_f32".to_string()) && names.contains(&"strided_copy_f32".to_string()),
             "{names:?}"
         );
+    }
+}
+
+/// The profiler's clock for one kernel: a CUDA event (timing enabled) recorded on the stream
+/// before the launch; [`crate::profiler::DeviceTimer::end`] records the second after it.
+pub(crate) struct EventTimer {
+    start: CudaEvent,
+    stream: Arc<CudaStream>,
+}
+
+/// A kernel's two events, read when the profile is finished.
+#[derive(Debug)]
+pub(crate) struct EventSpan {
+    start: CudaEvent,
+    end: CudaEvent,
+}
+
+fn timing_event(stream: &CudaStream) -> Option<CudaEvent> {
+    stream.record_event(Some(cu::CUevent_flags::CU_EVENT_DEFAULT)).ok()
+}
+
+impl CudaDevice {
+    /// Starts timing the next launch on this device's stream (`None` if the driver refuses an
+    /// event: the profiler then keeps the launch's host time).
+    pub(crate) fn start_event_timer(&self) -> Option<EventTimer> {
+        Some(EventTimer { start: timing_event(&self.stream)?, stream: self.stream.clone() })
+    }
+}
+
+impl crate::profiler::DeviceTimer for EventTimer {
+    fn end(self: Box<Self>) -> Option<Arc<dyn crate::profiler::DeviceSpan>> {
+        let end = timing_event(&self.stream)?;
+        Some(Arc::new(EventSpan { start: self.start, end }))
+    }
+}
+
+impl crate::profiler::DeviceSpan for EventSpan {
+    fn times(&self, origin: &dyn std::any::Any) -> Option<(f64, f64)> {
+        let origin = origin.downcast_ref::<EventSpan>()?;
+        // elapsed_ms waits for both events: the kernels have run by the time the profile is read
+        let start = origin.start.elapsed_ms(&self.start).ok()?;
+        let dur = self.start.elapsed_ms(&self.end).ok()?;
+        Some((f64::from(start) * 1e3, f64::from(dur) * 1e3))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
