@@ -222,3 +222,35 @@ fn quantizing_while_loading_equals_loading_then_quantizing() {
         assert_eq!(streamed.forward(&ids(), None).to_vec(), whole.forward(&ids(), None).to_vec(), "{kind:?}");
     }
 }
+
+#[test]
+fn saving_merged_streams_the_file_merging_in_place_writes_and_leaves_the_model_alone() {
+    for kind in [None, Some(QuantKind::Nf4)] {
+        let mut m = Gpt2::from_dir(&fixture()).unwrap();
+        if let Some(k) = kind {
+            m.quantize_base(k);
+        }
+        m.enable_lora(4, 8.0, true, &mut gradschool::manual_seed(1));
+        // B starts at zero, where merging changes nothing: random adapters instead
+        let mut rng = gradschool::manual_seed(2);
+        for (_, t) in m.lora_parameters() {
+            t.set_data(&(Tensor::randn(t.dims().to_vec(), &mut rng) * 0.1));
+        }
+        let ids = ids();
+        let adapted = m.forward(&ids, None);
+        let (streamed, in_place) = (tmp(&format!("streamed-{kind:?}")), tmp(&format!("in-place-{kind:?}")));
+        m.save_merged_dir(&streamed).unwrap();
+        assert_eq!(m.forward(&ids, None).to_vec(), adapted.to_vec(), "{kind:?}: the model is left as it was");
+        assert!(m.blocks[0].c_attn.lora.is_some());
+        assert_eq!(m.blocks[0].c_attn.quantized.is_some(), kind.is_some());
+        m.merge_lora();
+        m.save_dir(&in_place).unwrap();
+        let read = |d: &PathBuf| std::fs::read(d.join("model.safetensors")).unwrap();
+        assert!(read(&streamed) == read(&in_place), "{kind:?}: not the same file byte for byte");
+        // and the merged folder computes what the adapted model did (W + BA·α/r vs the two paths)
+        let back = Gpt2::from_dir(&streamed).unwrap();
+        common::assert_close(&format!("{kind:?}: logits"), &back.forward(&ids, None), &adapted, 1e-4, 1e-5);
+        let _ = std::fs::remove_dir_all(&streamed);
+        let _ = std::fs::remove_dir_all(&in_place);
+    }
+}

@@ -496,10 +496,10 @@ pub fn train_hotel(cfg: &HotelConfig) -> Result<HotelReport> {
     }
     if cfg.halt_after.is_none_or(|h| report.steps < h) {
         let final_dir = cfg.out_dir.join("final");
-        if cfg.lora.is_some() {
-            task.model.merge_lora();
+        match cfg.lora {
+            Some(_) => task.model.save_merged_dir(&final_dir)?,
+            None => task.model.save_dir(&final_dir)?,
         }
-        task.model.save_dir(&final_dir)?;
         copy_tokenizer(&tok_dir, &final_dir)?;
     }
     let json = serde_json::json!({

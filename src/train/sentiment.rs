@@ -330,8 +330,7 @@ pub fn train_sentiment(cfg: &SentimentConfig) -> Result<TrainReport> {
     };
     let report = train_in(&run, &mut task, &mut opt, &trainer)?;
     if cfg.lora.is_some() && cfg.halt_after.is_none_or(|h| report.steps < h) && crate::distributed::is_leader() {
-        task.model.merge_lora();
-        task.model.save_dir(&cfg.out_dir.join("merged"))?;
+        task.model.save_merged_dir(&cfg.out_dir.join("merged"))?;
     }
     if let Some(profile) = cfg.device.profile_report() {
         crate::warn!("{profile}"); // GRADSCHOOL_CUDA_PROFILE's per-kernel table
