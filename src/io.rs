@@ -88,49 +88,47 @@ pub struct LazyTensor<'a> {
     name: String,
     /// Its shape (the values' length is its product).
     shape: Vec<usize>,
-    /// Makes its values (row-major f32).
-    values: Box<dyn Fn() -> Vec<f32> + 'a>,
-    /// A stored tensor, written from its storage directly (one copy, as bytes) instead.
-    tensor: Option<&'a Tensor>,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    /// A stored tensor's storage, held for reading while the file is written: a CPU tensor's
+    /// bytes are written from it as they are, with no copy at all.
+    Stored(std::sync::RwLockReadGuard<'a, crate::backend::Storage>),
+    /// Makes the values (row-major f32) when the writer reaches them.
+    Made(Box<dyn Fn() -> Vec<f32> + 'a>),
 }
 
 impl<'a> LazyTensor<'a> {
     /// A tensor as it is stored.
     pub fn of(name: String, t: &'a Tensor) -> LazyTensor<'a> {
-        LazyTensor { name, shape: t.dims().to_vec(), values: Box::new(|| t.to_vec()), tensor: Some(t) }
+        LazyTensor { name, shape: t.dims().to_vec(), source: Source::Stored(t.storage()) }
     }
 
     /// Values `values()` makes, of shape `shape`.
     pub fn made(name: String, shape: Vec<usize>, values: impl Fn() -> Vec<f32> + 'a) -> LazyTensor<'a> {
-        LazyTensor { name, shape, values: Box::new(values), tensor: None }
+        LazyTensor { name, shape, source: Source::Made(Box::new(values)) }
     }
 
-    /// The little-endian bytes: a CPU tensor's straight from its storage (no f32 copy first: for
-    /// GPT-2's 154 MB embedding that is 154 MB less at the save's peak).
+    /// A CPU tensor's values as the file's little-endian bytes, borrowed from its storage.
     #[allow(irrefutable_let_patterns)] // without the cuda feature, every storage is on the CPU
-    fn bytes(&self) -> Vec<u8> {
-        if let Some(t) = self.tensor {
-            if let crate::backend::Storage::Cpu(c) = &*t.storage() {
-                let values = c.as_slice();
-                if values.len() == t.numel() {
-                    return values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                }
-            }
+    fn stored_bytes(&self) -> Option<&[u8]> {
+        let Source::Stored(storage) = &self.source else { return None };
+        let crate::backend::Storage::Cpu(c) = &**storage else { return None };
+        let values = c.as_slice();
+        if !cfg!(target_endian = "little") || values.len() != self.shape.iter().product::<usize>() {
+            return None;
         }
-        let values = (self.values)();
-        assert_eq!(
-            values.len(),
-            self.shape.iter().product::<usize>(),
-            "{}: values for shape {:?}",
-            self.name,
-            self.shape
-        );
-        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+        // SAFETY: f32 has no padding and every byte is a valid u8 (alignment 1); the bytes are
+        // the slice's own, borrowed for as long as `self` holds the storage's read guard; on a
+        // little-endian machine they are exactly the file's little-endian f32s.
+        Some(unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) })
     }
 }
 
-/// [`save_safetensors`] streamed: the header first, then each tensor's bytes, made when the
-/// writer reaches it, so saving holds one tensor's values at a time — not the whole file twice
+/// [`save_safetensors`] streamed: the header first, then each tensor's bytes — a stored CPU
+/// tensor's straight from its storage, others made when the writer reaches them — so saving
+/// holds at most one made tensor's values at a time — not the whole file twice
 /// over as building it in memory did (0.95 GB for GPT-2 124M), nor every tensor at once (a
 /// merged model's weights, see `Gpt2::save_merged_dir`). Atomic as [`write_atomic`] is.
 pub fn save_safetensors_lazy(
@@ -154,7 +152,21 @@ impl safetensors::View for LazyTensor<'_> {
         &self.shape
     }
     fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        std::borrow::Cow::Owned(self.bytes())
+        if let Some(bytes) = self.stored_bytes() {
+            return std::borrow::Cow::Borrowed(bytes);
+        }
+        let values = match &self.source {
+            Source::Stored(storage) => storage.to_vec(), // on a GPU: copied to the host first
+            Source::Made(make) => make(),
+        };
+        assert_eq!(
+            values.len(),
+            self.shape.iter().product::<usize>(),
+            "{}: values for shape {:?}",
+            self.name,
+            self.shape
+        );
+        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
     }
     fn data_len(&self) -> usize {
         self.shape.iter().product::<usize>() * 4
@@ -201,9 +213,15 @@ impl MappedSafetensors {
 
     /// Tensor `name` as f32, shape and values.
     pub fn read(&self, name: &str) -> Result<Tensor> {
+        let (shape, values) = self.read_values(name)?;
+        Ok(Tensor::from_vec(values, shape))
+    }
+
+    /// Tensor `name`'s shape and values as f32, for a loader that moves them into a parameter.
+    pub(crate) fn read_values(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
         let st = self.tensors();
         let view = st.tensor(name).map_err(|_| Error::format(&self.path, format!("missing tensor {name}")))?;
-        Ok(Tensor::from_vec(view_to_f32(&self.path, name, &view)?, view.shape().to_vec()))
+        Ok((view.shape().to_vec(), view_to_f32(&self.path, name, &view)?))
     }
 
     /// Gives the pages of tensor `name` back to the kernel (they are read again from the file if
