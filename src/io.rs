@@ -126,11 +126,12 @@ impl<'a> LazyTensor<'a> {
     }
 }
 
-/// [`save_safetensors`] streamed: the header first, then each tensor's bytes — a stored CPU
-/// tensor's straight from its storage, others made when the writer reaches them — so saving
-/// holds at most one made tensor's values at a time — not the whole file twice
-/// over as building it in memory did (0.95 GB for GPT-2 124M), nor every tensor at once (a
-/// merged model's weights, see `Gpt2::save_merged_dir`). Atomic as [`write_atomic`] is.
+/// [`save_safetensors`] streamed: the header first, then each tensor's bytes (a stored CPU
+/// tensor's straight from its storage, others made when the writer reaches them). Saving so holds
+/// at most one made tensor's values at a time: not the whole file twice over, as building it in
+/// memory did (0.95 GB for GPT-2 124M), nor every merged weight at once (see
+/// `Gpt2::save_merged_dir`). Atomic as [`write_atomic`] is. Every stored tensor's storage is
+/// held for reading until the file is written.
 pub fn save_safetensors_lazy(
     path: &Path,
     tensors: Vec<LazyTensor<'_>>,
