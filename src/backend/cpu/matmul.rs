@@ -47,8 +47,7 @@ fn gemm_block(
     n: usize,
     k: usize,
 ) {
-    // SAFETY of passing `false`: the block may be uninitialised; gemm then only writes it.
-    unsafe { gemm_raw(c, c_rs, a, (a_rs, a_cs), b, (b_rs, b_cs), (m, n, k), false) }
+    gemm_raw(Dst::Write(c), c_rs, a, (a_rs, a_cs), b, (b_rs, b_cs), (m, n, k))
 }
 
 /// A strided operand: the stored values from its first addressed element, and its row and column
@@ -65,57 +64,65 @@ pub(super) fn gemm_into(
     mnk: (usize, usize, usize),
     accumulate: bool,
 ) {
-    // SAFETY: an initialised f32 slice viewed as MaybeUninit (same layout); gemm writes only
-    // f32 values into it, so it stays initialised, and reads it only when `accumulate`.
-    let c = unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr().cast::<MaybeUninit<f32>>(), c.len()) };
-    unsafe { gemm_raw(c, c_rs, a.0, a.1, b.0, b.1, mnk, accumulate) }
+    gemm_raw(Dst::Init(c, accumulate), c_rs, a.0, a.1, b.0, b.1, mnk)
 }
 
-/// The one call into `gemm`. Safety: with `accumulate`, every element of the m×n block of `c`
-/// must be initialised (it is read).
+/// Where a product goes: a block that may be uninitialised (written, never read), or an
+/// initialised one, overwritten or (`true`) added to.
+enum Dst<'a> {
+    Write(&'a mut [MaybeUninit<f32>]),
+    Init(&'a mut [f32], bool),
+}
+
+/// The one call into `gemm`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn gemm_raw(
-    c: &mut [MaybeUninit<f32>],
+fn gemm_raw(
+    c: Dst,
     c_rs: usize,
     a: &[f32],
     (a_rs, a_cs): (isize, isize),
     b: &[f32],
     (b_rs, b_cs): (isize, isize),
     (m, n, k): (usize, usize, usize),
-    accumulate: bool,
 ) {
-    assert!(n <= c_rs && (m == 0 || n == 0 || (m - 1) * c_rs + n <= c.len()), "matmul: output block");
+    let (c_len, accumulate) = match &c {
+        Dst::Write(c) => (c.len(), false),
+        Dst::Init(c, acc) => (c.len(), *acc),
+    };
+    assert!(n <= c_rs && (m == 0 || n == 0 || (m - 1) * c_rs + n <= c_len), "matmul: output block");
     // The largest element the strides address must lie inside each slice.
     let last = |rows: usize, cols: usize, rs: isize, cs: isize| (rows - 1) as isize * rs + (cols - 1) as isize * cs;
-    if m * n == 0 {
-        return;
-    }
-    if k == 0 && accumulate {
+    if m * n == 0 || (k == 0 && accumulate) {
         return;
     }
     if k == 0 {
-        for row in c.chunks_mut(c_rs).take(m) {
-            row[..n].iter_mut().for_each(|x| {
-                x.write(0.0);
-            });
+        match c {
+            Dst::Write(c) => {
+                c.chunks_mut(c_rs).take(m).for_each(|row| row[..n].iter_mut().for_each(|x| _ = x.write(0.0)))
+            }
+            Dst::Init(c, _) => c.chunks_mut(c_rs).take(m).for_each(|row| row[..n].fill(0.0)),
         }
         return;
     }
     assert!((last(m, k, a_rs, a_cs) as usize) < a.len(), "matmul: lhs block out of bounds");
     assert!((last(k, n, b_rs, b_cs) as usize) < b.len(), "matmul: rhs block out of bounds");
+    let dst = match c {
+        Dst::Write(c) => c.as_mut_ptr().cast::<f32>(),
+        Dst::Init(c, _) => c.as_mut_ptr(),
+    };
     // SAFETY: the assert above proves the m×n elements addressed with row stride c_rs and column
     // stride 1 lie inside `c`;
     // the asserts above prove every element of a (m×k) and b (k×n) that the strides address is
     // inside its slice; the slices do not overlap `c` (a distinct &mut). With read_dst = false,
     // gemm writes every element of c = 1.0·a·b and never reads it, so c may be uninitialised
-    // (`MaybeUninit<f32>` has the layout of f32); with read_dst (c += a·b) the caller promised
-    // the block is initialised.
+    // (`Dst::Write`: `MaybeUninit<f32>` has the layout of f32); it reads c (c += a·b) only for
+    // `Dst::Init`, whose slice is initialised f32s.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            c.as_mut_ptr().cast::<f32>(),
+            dst,
             1,
             c_rs as isize,
             accumulate,
