@@ -76,6 +76,26 @@ fn dropout_is_inverted_and_off_in_eval() {
 }
 
 #[test]
+fn dropout_masks_are_one_uniform_draw_per_element_compared_with_p() {
+    // The definition the layer promises (PyTorch's too): element i is dropped when its uniform
+    // draw uᵢ ∈ [0, 1) is below p. Drawn here one `random::<f32>()` at a time from a copy of
+    // the layer's generator; the layer draws whole buffers of u32s and compares integers. Odd
+    // sizes and two calls in a row check the stream stays aligned; p = 0.1 and 0.2 are not
+    // multiples of 2⁻²⁴, 0.25 and 0.5 are.
+    use rand::{Rng, SeedableRng};
+    for p in [0.1f32, 0.2, 0.25, 0.5, 0.9] {
+        let d = Dropout::new(p, &mut manual_seed(7));
+        let mut reference = rand::rngs::StdRng::seed_from_u64(manual_seed(7).random());
+        for n in [1001, 777, 64 * 256] {
+            let got = d.forward(&Tensor::ones([n])).to_vec();
+            let want: Vec<f32> =
+                (0..n).map(|_| if reference.random::<f32>() < p { 0.0 } else { 1.0 / (1.0 - p) }).collect();
+            assert_eq!(got, want, "p = {p}, n = {n}");
+        }
+    }
+}
+
+#[test]
 fn save_and_load_round_trip_and_errors_name_the_tensor() {
     let dir = std::env::temp_dir().join(format!("gradschool-nn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

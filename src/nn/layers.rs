@@ -137,8 +137,13 @@ impl Forward for Dropout {
             return x.clone();
         }
         let scale = 1.0 / (1.0 - self.p);
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let mask: Vec<f32> = (0..x.numel()).map(|_| if rng.random::<f32>() < self.p { 0.0 } else { scale }).collect();
+        // One uniform draw u ∈ [0, 1) per element; drop it when u < p. `random::<f32>()` is
+        // (b >> 8)·2⁻²⁴ for a random u32 b, so the same test in integers is b >> 8 < ⌈p·2²⁴⌉:
+        // the same mask, from a whole buffer of draws at once (benches/README.md: MNIST epoch −20%).
+        let mut bits = vec![0u32; x.numel()];
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).fill(&mut bits[..]);
+        let below = (f64::from(self.p) * f64::from(1u32 << 24)).ceil() as u32;
+        let mask: Vec<f32> = bits.iter().map(|&b| if b >> 8 < below { 0.0 } else { scale }).collect();
         // ∂(x·m)/∂x = m: the backward pass drops the same elements.
         x * &x.new_from_vec(mask, x.dims().to_vec())
     }
