@@ -221,6 +221,14 @@ pub fn record_steps(first: usize, count: usize) {
     *WINDOW.lock().unwrap_or_else(|e| e.into_inner()) = Some((first, first + count.max(1) - 1));
 }
 
+/// Stops recording and forgets an armed [`record_steps`] window and whatever was recorded
+/// (what a sweep does after its last run, whose trace has been written).
+pub fn disarm() {
+    set_recording(false);
+    *WINDOW.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    recorder().lock().unwrap_or_else(|e| e.into_inner()).events.clear();
+}
+
 /// The trainer starts step `step` (1-based): recording turns on if it is a profiled step.
 pub fn step_begin(step: usize) {
     if let Some((first, last)) = *WINDOW.lock().unwrap_or_else(|e| e.into_inner()) {

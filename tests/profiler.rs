@@ -101,6 +101,13 @@ fn the_trace_holds_every_kernel_with_its_phase_shapes_and_flops() {
     let table = report.table(10);
     assert!(table.contains("matmul (backward)") && table.contains("(outside kernels)"), "{table}");
     assert!(report.peak_gflops > 0.0);
+    // armed, then disarmed: step 1 is not recorded, and nothing is left to report
+    profiler::record_steps(1, 1);
+    profiler::disarm();
+    profiler::step_begin(1);
+    assert!(!profiler::is_recording(), "a disarmed window still recorded its step");
+    mlp_step(&w1, &w2, &mut opt, &x, &y);
+    assert!(profiler::finish(100.0).0.ops.is_empty(), "recorded after disarm");
 
     // the command: --profile-steps 3 records steps 2, 3 and 4 of an MNIST run, and nothing else
     let out_dir = dir.join("run");

@@ -222,12 +222,11 @@ pub fn run_sweep(a: &SweepArgs) -> Result<()> {
         if let Some(path) = profile {
             super::write_profile(&run_trace(path, n))?;
             gradschool::profiler::record_steps(2, a.common.profile.profile_steps);
+            // the next run's
         }
         Ok(())
     })?;
-    if profile.is_some() {
-        gradschool::profiler::finish(0.0); // the window set for a run that does not follow
-    }
+    gradschool::profiler::disarm(); // the window armed for a run that does not follow
     for r in &runs {
         gradschool::say!("{:<50} eval_accuracy={:.4}", r.label, r.report.last("eval_accuracy").unwrap_or(f64::NAN));
     }
