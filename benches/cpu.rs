@@ -88,6 +88,27 @@ fn gemm(c: &mut Criterion) {
     group.finish();
 }
 
+/// A layer's product with its bias: `Tensor::addmm` (the bias is the GEMM's starting output) vs
+/// the product, then a broadcast add over the output — GPT-2's c_fc (256 × 768 → 3072) and the
+/// MNIST network's first layer (64 × 784 → 256).
+fn bias(c: &mut Criterion) {
+    let mut group = c.benchmark_group("bias");
+    for (rows, k, n) in [(256usize, 768usize, 3072usize), (64, 784, 256)] {
+        let mut rng = manual_seed(5);
+        let (x, w, b) =
+            (Tensor::randn([rows, k], &mut rng), Tensor::randn([k, n], &mut rng), Tensor::randn([n], &mut rng));
+        group.throughput(Throughput::Elements((2 * rows * k * n) as u64));
+        let id = format!("{rows}x{k}x{n}");
+        group.bench_function(BenchmarkId::new("addmm", &id), |bench| {
+            bench.iter(|| black_box(Tensor::addmm(&b, &x, &w)))
+        });
+        group.bench_function(BenchmarkId::new("matmul_then_add", &id), |bench| {
+            bench.iter(|| black_box(x.matmul(&w) + &b))
+        });
+    }
+    group.finish();
+}
+
 fn elementwise(c: &mut Criterion) {
     let mut rng = manual_seed(1);
     let n = 1 << 22;
@@ -185,7 +206,7 @@ fn optim(c: &mut Criterion) {
     c.bench_function("optim_sgd_momentum_step_12x768x768", |bench| bench.iter(|| sgd.step()));
 }
 
-criterion_group!(benches, gemm, elementwise, layer_norm, softmax, mlp, optim);
+criterion_group!(benches, gemm, bias, elementwise, layer_norm, softmax, mlp, optim);
 
 fn main() {
     benches();

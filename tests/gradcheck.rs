@@ -90,6 +90,11 @@ fn matmul_all_shapes() {
         &[&randn(&[2, 3, 4], 27), &randn(&[5, 4], 28), &randn(&[5], 29)],
     );
     check("transposed", |t| t[0].t().matmul(&t[1]), &[&randn(&[4, 3], 25), &randn(&[4, 2], 26)]);
+    check(
+        "addmm (Conv1D)",
+        |t| Tensor::addmm(&t[2], &t[0], &t[1]),
+        &[&randn(&[2, 3, 4], 30), &randn(&[4, 5], 31), &randn(&[5], 32)],
+    );
 }
 
 #[test]

@@ -77,6 +77,10 @@ pub trait Backend: Sized + Send + Sync {
     fn arg_reduce(&self, shape: &[usize], dim: usize, largest: bool) -> Vec<i64>;
     /// Batched matrix product, see [`MatmulLayout`].
     fn matmul(&self, rhs: &Self, layout: &MatmulLayout) -> Self;
+    /// [`Backend::matmul`] plus `bias` (`n` values) added to every row of every product, in the
+    /// product itself: the output starts as the bias and the GEMM accumulates into it (BLAS's
+    /// C = A·B + 1·C, PyTorch's `addmm`), so no second pass over the output adds it.
+    fn matmul_bias(&self, rhs: &Self, bias: &Self, layout: &MatmulLayout) -> Self;
     /// Gathers a contiguous tensor of `out_shape` whose element `i` is at
     /// `offset + Σ i_k · strides[k]` in `self`: permute, expand and narrow are all this.
     fn strided_copy(&self, out_shape: &[usize], strides: &[usize], offset: usize) -> Self;
@@ -273,6 +277,24 @@ impl Storage {
         );
         let elems = a.iter().product::<usize>() + b.iter().product::<usize>() + batch * m * n;
         profiled!(self.device(), "matmul", [&a, &b], 2 * batch * m * n * k, elems; dispatch2!("matmul", self, rhs, |a, b| a.matmul(b, layout)))
+    }
+    pub(crate) fn matmul_bias(&self, rhs: &Storage, bias: &Storage, layout: &MatmulLayout) -> Storage {
+        let MatmulLayout { batch, m, n, k, .. } = *layout;
+        let (a, b) = (
+            [if layout.a_batch_stride == 0 { 1 } else { batch }, m, k],
+            [if layout.b_batch_stride == 0 { 1 } else { batch }, k, n],
+        );
+        let elems = a.iter().product::<usize>() + b.iter().product::<usize>() + n + batch * m * n;
+        profiled!(self.device(), "matmul", [&a, &b], 2 * batch * m * n * k, elems; self.matmul_bias_(rhs, bias, layout))
+    }
+    fn matmul_bias_(&self, rhs: &Storage, bias: &Storage, layout: &MatmulLayout) -> Storage {
+        match (self, rhs, bias) {
+            (Storage::Cpu(a), Storage::Cpu(b), Storage::Cpu(c)) => Storage::Cpu(a.matmul_bias(b, c, layout)),
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(a), Storage::Cuda(b), Storage::Cuda(c)) => Storage::Cuda(a.matmul_bias(b, c, layout)),
+            #[allow(unreachable_patterns)]
+            (a, b, c) => panic!("matmul: operands on {}, {} and {}", a.device(), b.device(), c.device()),
+        }
     }
     pub(crate) fn strided_copy(&self, out: &[usize], strides: &[usize], offset: usize) -> Storage {
         let n: usize = out.iter().product();

@@ -114,7 +114,7 @@ impl Forward for Conv1D {
     fn forward(&self, x: &Tensor) -> Tensor {
         let y = match &self.quantized {
             Some(q) => x.matmul_quantized(q) + &self.bias,
-            None => x.matmul(&self.weight) + &self.bias,
+            None => Tensor::addmm(&self.bias, x, &self.weight), // x·W + b, b added inside the GEMM
         };
         match &self.lora {
             Some(l) => y + l.dropout.forward(x).linear(&l.a, None).linear(&l.b, None) * l.scale,

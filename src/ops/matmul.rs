@@ -15,6 +15,17 @@ use crate::tensor::Tensor;
 /// Batched product of rank-3 operands `a: (Ba, ·, ·)`, `b: (Bb, ·, ·)` with `Ba, Bb ∈ {1, B}`,
 /// each read transposed when asked. Returns the output storage and its shape `(B, m, n)`.
 fn bmm_storage(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> (Storage, [usize; 3]) {
+    bmm_bias_storage(a, b, None, trans_a, trans_b)
+}
+
+/// [`bmm_storage`], plus `bias` (n,) added to every row inside the product when given.
+fn bmm_bias_storage(
+    a: &Tensor,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    trans_a: bool,
+    trans_b: bool,
+) -> (Storage, [usize; 3]) {
     let (ad, bd) = (a.dims(), b.dims());
     let (m, k) = if trans_a { (ad[2], ad[1]) } else { (ad[1], ad[2]) };
     let (kb, n) = if trans_b { (bd[2], bd[1]) } else { (bd[1], bd[2]) };
@@ -30,7 +41,14 @@ fn bmm_storage(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> (Storage
         trans_a,
         trans_b,
     };
-    (a.storage().matmul(&b.storage(), &layout), [batch, m, n])
+    let out = match bias {
+        Some(c) => {
+            assert_eq!(c.dims(), &[n], "matmul: bias {} vs {n} output features", c.shape());
+            a.storage().matmul_bias(&b.storage(), &c.storage(), &layout)
+        }
+        None => a.storage().matmul(&b.storage(), &layout),
+    };
+    (out, [batch, m, n])
 }
 
 /// [`bmm_storage`] as a tensor without autograd: the building block of the backward pass.
@@ -42,7 +60,8 @@ fn bmm_raw(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Tensor {
 // ANCHOR: bmm_backward
 /// C = A·B ⇒ ∂L/∂A = ∂L/∂C·Bᵀ, ∂L/∂B = Aᵀ·∂L/∂C (summed over the batch where an operand was
 /// shared by every batch entry). With `trans_b` (C = A·Bᵀ, B stored n×k):
-/// ∂L/∂A = ∂L/∂C·B and ∂L/∂B = (∂L/∂C)ᵀ·A.
+/// ∂L/∂A = ∂L/∂C·B and ∂L/∂B = (∂L/∂C)ᵀ·A. With a bias c (C = A·B + c, one row added to every
+/// row of C): ∂L/∂c = the sum of ∂L/∂C over every row.
 struct BmmBackward {
     trans_b: bool,
 }
@@ -65,17 +84,29 @@ impl Backward for BmmBackward {
             let grad = if self.trans_b { bmm_raw(g, a, true, false) } else { bmm_raw(a, g, true, false) };
             shared(grad, b)
         });
-        vec![grad_a, grad_b]
+        let mut grads = vec![grad_a, grad_b];
+        if let Some(bias) = inputs.get(2) {
+            grads.push(bias.requires_grad().then(|| g.sum_dims(&[0, 1], false)));
+        }
+        grads
     }
 }
 // ANCHOR_END: bmm_backward
 
 fn bmm(a: &Tensor, b: &Tensor, trans_b: bool) -> Tensor {
+    bmm_bias(a, b, None, trans_b)
+}
+
+/// The product `a·b` (`a·bᵀ` with `trans_b`) plus `bias` on every row when given, recorded for
+/// autograd; under autocast, in the 16-bit format.
+fn bmm_bias(a: &Tensor, b: &Tensor, bias: Option<&Tensor>, trans_b: bool) -> Tensor {
     if let Some(round) = cast_op(autocast_precision()) {
-        return bmm_autocast(a, b, None, trans_b, round);
+        return bmm_autocast(a, b, bias, trans_b, round);
     }
-    let (out, shape) = bmm_storage(a, b, false, trans_b);
-    Tensor::from_op(out, shape, &[a, b], || BmmBackward { trans_b })
+    let (out, shape) = bmm_bias_storage(a, b, bias, false, trans_b);
+    let mut inputs = vec![a, b];
+    inputs.extend(bias);
+    Tensor::from_op(out, shape, &inputs, || BmmBackward { trans_b })
 }
 
 /// `x` cast to the 16-bit format (`round`), outside the graph.
@@ -204,20 +235,35 @@ impl Tensor {
             self.shape(),
             weight.shape()
         );
+        if let Some(b) = bias {
+            assert_eq!(b.dims(), &[n], "linear: bias {} vs out_features {n}", b.shape());
+        }
         let rows = self.numel() / k.max(1);
         let (x, w) = (self.reshape([1, rows, k]), weight.reshape([1, n, k]));
         let mut shape = self.dims()[..self.rank() - 1].to_vec();
         shape.push(n);
-        if let (Some(round), Some(b)) = (cast_op(autocast_precision()), bias) {
-            // addmm in 16 bits: the bias joins the f32 sum before its one rounding
-            assert_eq!(b.dims(), &[n], "linear: bias {} vs out_features {n}", b.shape());
-            return bmm_autocast(&x, &w, Some(b), true, round).reshape(shape);
-        }
-        let y = bmm(&x, &w, true).reshape(shape); // (…, out)
-        match bias {
-            Some(b) => y + b,
-            None => y,
-        }
+        // The bias is added inside the product (`Backend::matmul_bias`; in 16 bits it joins the
+        // f32 sum before its one rounding).
+        bmm_bias(&x, &w, bias, true).reshape(shape) // (…, out)
+    }
+
+    /// `torch.addmm(bias, x, w)` as Hugging Face's `Conv1D` calls it: x·w + bias for
+    /// `x: (…, in)`, `w: (in, out)` and `bias: (out,)`, the bias added inside the product rather
+    /// than by a second pass over the output.
+    pub fn addmm(bias: &Tensor, x: &Tensor, w: &Tensor) -> Tensor {
+        assert_eq!(w.rank(), 2, "addmm: weight must be (in, out), got {}", w.shape());
+        let (k, n) = (w.dims()[0], w.dims()[1]);
+        assert!(
+            x.rank() >= 1 && x.dims()[x.rank() - 1] == k,
+            "addmm: input {} vs weight {} (in_features {k})",
+            x.shape(),
+            w.shape()
+        );
+        assert_eq!(bias.dims(), &[n], "addmm: bias {} vs out_features {n}", bias.shape());
+        let rows = x.numel() / k.max(1);
+        let mut shape = x.dims()[..x.rank() - 1].to_vec();
+        shape.push(n);
+        bmm_bias(&x.reshape([1, rows, k]), &w.reshape([1, k, n]), Some(bias), false).reshape(shape)
     }
 }
 

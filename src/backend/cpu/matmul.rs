@@ -30,12 +30,13 @@ fn strides(cols: usize, rows: usize, trans: bool) -> (isize, isize) {
     }
 }
 
-/// c (m×n with row stride `c_rs`) = a (m×k) · b (k×n) on the calling thread; every element of
-/// the m×n block is written (it may start uninitialised). `a` and `b` are the stored operands
-/// from their first addressed element; `a_rs/a_cs`, `b_rs/b_cs` their row and column strides.
+/// c (m×n with row stride `c_rs`) = a (m×k) · b (k×n) on the calling thread, written into an
+/// uninitialised block or added to the initialised one (see [`Dst`]). `a` and `b` are the stored
+/// operands from their first addressed element; `a_rs/a_cs`, `b_rs/b_cs` their row and column
+/// strides.
 #[allow(clippy::too_many_arguments)]
 fn gemm_block(
-    c: &mut [MaybeUninit<f32>],
+    c: Dst,
     c_rs: usize,
     a: &[f32],
     a_rs: isize,
@@ -47,7 +48,7 @@ fn gemm_block(
     n: usize,
     k: usize,
 ) {
-    gemm_raw(Dst::Write(c), c_rs, a, (a_rs, a_cs), b, (b_rs, b_cs), (m, n, k))
+    gemm_raw(c, c_rs, a, (a_rs, a_cs), b, (b_rs, b_cs), (m, n, k))
 }
 
 /// A strided operand: the stored values from its first addressed element, and its row and column
@@ -142,10 +143,49 @@ fn gemm_raw(
     }
 }
 
-/// A new buffer of `len` elements, every one of which `fill` must initialise.
-fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+/// A product's output as it is built: uninitialised (each block written once), or, with a bias,
+/// each block set to the bias rows by the thread that computes it, just before it adds the
+/// product in (so that pass is shared by the threads and leaves the block in their cache).
+enum Out<'a> {
+    Fresh(&'a mut [MaybeUninit<f32>]),
+    Biased(&'a mut [f32], &'a [f32]),
+}
+
+impl Out<'_> {
+    /// The block of `rows` rows (row stride `c_rs`) and columns `cols` whose first element is at
+    /// `from`, as a GEMM destination: written, or holding the bias's `cols` and added to.
+    fn at(&mut self, from: usize, c_rs: usize, rows: usize, cols: (usize, usize)) -> Dst<'_> {
+        match self {
+            Out::Fresh(c) => Dst::Write(&mut c[from..]),
+            Out::Biased(c, bias) => {
+                let width = cols.1 - cols.0;
+                for r in 0..rows {
+                    c[from + r * c_rs..from + r * c_rs + width].copy_from_slice(&bias[cols.0..cols.1]);
+                }
+                Dst::Init(&mut c[from..], true)
+            }
+        }
+    }
+
+    /// Puts a block computed elsewhere (`src`, one row of it) at element `from`.
+    fn put(&mut self, from: usize, src: &[f32]) {
+        match self {
+            Out::Fresh(c) => c[from..from + src.len()].iter_mut().zip(src).for_each(|(d, &v)| _ = d.write(v)),
+            Out::Biased(c, _) => c[from..from + src.len()].copy_from_slice(src),
+        }
+    }
+}
+
+/// A new buffer of `len` elements built by `fill`, which must write every element (or, with
+/// `bias`, add to every element the bias it sets first: see [`Out`]).
+fn filled(len: usize, bias: Option<&[f32]>, fill: impl FnOnce(Out)) -> Vec<f32> {
+    if let Some(bias) = bias {
+        let mut out = pool::take(len); // initialised (old values): every block sets its bias
+        fill(Out::Biased(&mut out, bias));
+        return out;
+    }
     let mut out = pool::with_capacity(len);
-    fill(&mut out.spare_capacity_mut()[..len]);
+    fill(Out::Fresh(&mut out.spare_capacity_mut()[..len]));
     // SAFETY: `fill` is only ever given closures (below) that pass the whole slice, in disjoint
     // blocks, to gemm_block, which initialises every element of its block.
     unsafe { out.set_len(len) };
@@ -164,11 +204,11 @@ struct Operands {
 
 impl Operands {
     /// Rows `r0..r1` × columns `c0..c1` of the product whose operands start at `a_off` /
-    /// `b_off`, written to `c` with row stride `c_rs`.
+    /// `b_off`, into `c` with row stride `c_rs`.
     #[allow(clippy::too_many_arguments)]
     fn block(
         &self,
-        c: &mut [MaybeUninit<f32>],
+        c: Dst,
         c_rs: usize,
         a: &[f32],
         a_off: usize,
@@ -183,33 +223,46 @@ impl Operands {
     }
 }
 
-pub(super) fn matmul(a: &Arc<Buffer>, b: &Arc<Buffer>, l: &MatmulLayout) -> Vec<f32> {
+/// `l.batch` products a·b, each plus `bias` (n values added to every row) when given: the bias
+/// is the output's starting value and each product is accumulated into it, as BLAS's
+/// C = A·B + 1·C does (PyTorch's `addmm`), so no separate pass adds it.
+pub(super) fn matmul(a: &Arc<Buffer>, b: &Arc<Buffer>, bias: Option<&Arc<Buffer>>, l: &MatmulLayout) -> Vec<f32> {
     let (m, n, k) = (l.m, l.n, l.k);
     let (a_rs, a_cs) = strides(k, m, l.trans_a);
     let (b_rs, b_cs) = strides(n, k, l.trans_b);
     let ops = Operands { a_rs, a_cs, b_rs, b_cs, k };
     let work = m * n * k;
-    filled(l.batch * m * n, |out| {
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), n, "matmul: a bias of {} for {n} output columns", bias.len());
+    }
+    filled(l.batch * m * n, bias.map(|b| &b[..]), |mut out| {
         if m * n == 0 {
             return;
         }
         if l.batch > 1 && work * l.batch >= PAR_MIN_WORK {
             // Many products (attention heads): one per rayon task.
-            out.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| {
-                ops.block(c, n, a, i * l.a_batch_stride, b, i * l.b_batch_stride, (0, m), (0, n));
-            });
+            let one = |i: usize, mut c: Out| {
+                ops.block(c.at(0, n, m, (0, n)), n, a, i * l.a_batch_stride, b, i * l.b_batch_stride, (0, m), (0, n))
+            };
+            match out {
+                Out::Fresh(c) => c.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| one(i, Out::Fresh(c))),
+                Out::Biased(c, bias) => {
+                    c.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| one(i, Out::Biased(c, bias)))
+                }
+            }
             return;
         }
         let parts = helper::parallelism();
-        for (i, c) in out.chunks_mut(m * n).enumerate() {
-            let (a_off, b_off) = (i * l.a_batch_stride, i * l.b_batch_stride);
+        for i in 0..l.batch {
+            let (a_off, b_off, at) = (i * l.a_batch_stride, i * l.b_batch_stride, i * m * n);
             if work < SPLIT_MIN_WORK || parts == 1 || m.max(n) < 2 * parts {
-                ops.block(c, n, a, a_off, b, b_off, (0, m), (0, n));
+                ops.block(out.at(at, n, m, (0, n)), n, a, a_off, b, b_off, (0, m), (0, n));
                 continue;
             }
             // Split the longer side of the output in `parts` blocks, so each thread packs only
             // its share of the operand along that side. The first block is computed here into
-            // place; the helpers own Arc clones of the operands and return theirs, copied in.
+            // place; the helpers own Arc clones of the operands (and the bias) and return
+            // theirs, copied in.
             let by_rows = m > n;
             let len = if by_rows { m } else { n };
             let step = len.div_ceil(parts);
@@ -217,17 +270,22 @@ pub(super) fn matmul(a: &Arc<Buffer>, b: &Arc<Buffer>, l: &MatmulLayout) -> Vec<
             let whole = |span: (usize, usize)| if by_rows { (span, (0, n)) } else { ((0, m), span) };
             let jobs: Vec<Box<dyn FnOnce() -> Vec<f32> + Send>> = (1..parts)
                 .map(|p| {
-                    let (a, b) = (Arc::clone(a), Arc::clone(b));
+                    let (a, b, bias) = (Arc::clone(a), Arc::clone(b), bias.map(Arc::clone));
                     let (rows, cols) = whole(span(p));
                     let width = cols.1 - cols.0;
                     Box::new(move || {
-                        filled((rows.1 - rows.0) * width, |c| ops.block(c, width, &a, a_off, &b, b_off, rows, cols))
+                        let bias = bias.as_ref().map(|b| &b[cols.0..cols.1]);
+                        filled((rows.1 - rows.0) * width, bias, |mut c| {
+                            let c = c.at(0, width, rows.1 - rows.0, (0, width));
+                            ops.block(c, width, &a, a_off, &b, b_off, rows, cols)
+                        })
                     }) as Box<dyn FnOnce() -> Vec<f32> + Send>
                 })
                 .collect();
             let (rows, cols) = whole(span(0));
             let blocks = helper::split(
                 || {
+                    let c = out.at(at + rows.0 * n + cols.0, n, rows.1 - rows.0, cols);
                     ops.block(c, n, a, a_off, b, b_off, rows, cols);
                     Vec::new()
                 },
@@ -237,10 +295,7 @@ pub(super) fn matmul(a: &Arc<Buffer>, b: &Arc<Buffer>, l: &MatmulLayout) -> Vec<
                 let (rows, cols) = whole(span(p));
                 let width = cols.1 - cols.0;
                 for (r, src) in (rows.0..rows.1).zip(data.chunks_exact(width.max(1))) {
-                    let dst = &mut c[r * n + cols.0..r * n + cols.1];
-                    dst.iter_mut().zip(src).for_each(|(d, &v)| {
-                        d.write(v);
-                    });
+                    out.put(at + r * n + cols.0, src);
                 }
                 pool::give(data); // the helper's block, for the next product of this shape
             }

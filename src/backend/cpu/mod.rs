@@ -125,7 +125,10 @@ impl Backend for CpuStorage {
         reduce::arg_reduce(&self.0, shape, dim, largest)
     }
     fn matmul(&self, rhs: &Self, layout: &MatmulLayout) -> Self {
-        CpuStorage::new(matmul::matmul(&self.0, &rhs.0, layout))
+        CpuStorage::new(matmul::matmul(&self.0, &rhs.0, None, layout))
+    }
+    fn matmul_bias(&self, rhs: &Self, bias: &Self, layout: &MatmulLayout) -> Self {
+        CpuStorage::new(matmul::matmul(&self.0, &rhs.0, Some(&bias.0), layout))
     }
     fn strided_copy(&self, out_shape: &[usize], strides: &[usize], offset: usize) -> Self {
         CpuStorage::new(elementwise::strided_copy(&self.0, out_shape, strides, offset))

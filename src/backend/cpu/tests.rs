@@ -2,6 +2,7 @@
 //! the general (strided) broadcasting path, each against a naive element-by-element definition.
 
 use crate::backend::cpu::PAR_THRESHOLD;
+use crate::backend::MatmulLayout;
 use crate::shape::contiguous_strides;
 use crate::{manual_seed, Tensor};
 
@@ -127,6 +128,49 @@ fn products_split_over_threads_match_the_definition() {
         let want = naive_matmul(&av[i * 64 * 96..], &bv[i * 96 * 80..], 64, 96, 80, false, false);
         for (j, &(w, bound)) in want.iter().enumerate() {
             assert!((got[i * 64 * 80 + j] as f64 - w).abs() <= bound, "batch {i} element {j}");
+        }
+    }
+}
+
+#[test]
+fn a_bias_inside_the_product_is_the_product_plus_the_bias() {
+    // C = A·B + 1·bias on every path of the CPU GEMM: one block on this thread (small), split
+    // over the helpers by columns (64 × 784 × 256, the MNIST layer) and by rows (203 × 130 × 151),
+    // and batched over rayon tasks. Against the definition in f64: each element within the
+    // rounding bound of its dot product (Higham) plus one rounding of the sum with the bias.
+    let mut rng = manual_seed(9);
+    for (batch, m, k, n, tb) in
+        [(1, 5, 7, 3, true), (1, 64, 784, 256, true), (1, 203, 130, 151, false), (6, 64, 96, 80, false)]
+    {
+        let a = Tensor::randn([batch, m, k], &mut rng);
+        let b = Tensor::randn(if tb { [1, n, k] } else { [batch, k, n] }, &mut rng);
+        let bias = Tensor::randn([n], &mut rng);
+        let layout = MatmulLayout {
+            batch,
+            m,
+            n,
+            k,
+            a_batch_stride: m * k,
+            b_batch_stride: if tb { 0 } else { k * n },
+            trans_a: false,
+            trans_b: tb,
+        };
+        let got = a.storage().matmul_bias(&b.storage(), &bias.storage(), &layout).to_vec();
+        let (av, bv, cv) = (a.to_vec(), b.to_vec(), bias.to_vec());
+        for i in 0..batch {
+            let bs = if tb { 0 } else { i * k * n };
+            let want = naive_matmul(&av[i * m * k..], &bv[bs..], m, k, n, false, tb);
+            // k + 1 terms now, the bias one of them: γₖ₊₁ (Σ|aₚbₚ| + |bias|).
+            let (u, gk) = (f64::from(f32::EPSILON) / 2.0, |k: f64| k * f64::from(f32::EPSILON) / 2.0);
+            let gamma = |k: usize| gk(k as f64) / (1.0 - k as f64 * u);
+            for (j, &(w, bound)) in want.iter().enumerate() {
+                let (g, w) = (got[i * m * n + j] as f64, w + cv[j % n] as f64);
+                let bound = gamma(k + 1) * (bound / gamma(k) + (cv[j % n] as f64).abs());
+                assert!(
+                    (g - w).abs() <= bound,
+                    "{batch}×{m}×{k}×{n} entry {i} element {j}: {g} vs {w} (bound {bound:.1e})"
+                );
+            }
         }
     }
 }

@@ -144,6 +144,54 @@ impl CudaStorage {
         self.dev.stream.clone_htod(&v).or_fatal("copy to device")
     }
 
+    /// `out` (batch·m·n values) = self·rhs + β·out for the products `l` describes: cuBLAS's
+    /// SGEMM (β = 0: out is only written; β = 1: the product is added to it).
+    fn gemm_into(&self, rhs: &Self, l: &MatmulLayout, out: &mut CudaSlice<f32>, beta: f32) {
+        let (m, n, k) = (l.m, l.n, l.k);
+        // With β ≠ 0 cuBLAS reads `out`: every caller has written all of it first (the bias).
+        assert!(out.len() >= l.batch * m * n, "matmul: an output of {} for {}·{m}·{n}", out.len(), l.batch);
+        // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: cuBLAS gets B first, with m and n
+        // swapped. A row-major r×c matrix is a column-major c×r one with leading dimension c.
+        let op = |t: bool| if t { cublasOperation_t::CUBLAS_OP_T } else { cublasOperation_t::CUBLAS_OP_N };
+        let gemm = GemmConfig {
+            transa: op(l.trans_b),
+            transb: op(l.trans_a),
+            m: n as i32,
+            n: m as i32,
+            k: k as i32,
+            alpha: 1.0f32,
+            lda: if l.trans_b { k } else { n } as i32,
+            ldb: if l.trans_a { m } else { k } as i32,
+            beta,
+            ldc: n as i32,
+        };
+        let _timer = self.dev.profile_named(|| {
+            let t = |on: bool| if on { "T" } else { "N" };
+            format!("sgemm {}x({}x{}x{}) {}{}", l.batch, m, n, k, t(l.trans_a), t(l.trans_b))
+        });
+        if l.batch == 1 {
+            // One product: plain cublasSgemm, whose kernel choice for a single matrix can be far
+            // better than the strided-batched call's (measured on the H100: c_attn's 8192×2304×768
+            // took 4.3 ms through the batched API; see benches/README.md).
+            // SAFETY: the leading dimensions describe exactly the k·n, m·k and m·n elements of
+            // rhs, self and out.
+            unsafe { self.dev.blas.gemm(gemm, &rhs.data, &self.data, out) }.or_fatal("cublasSgemm");
+        } else {
+            let cfg = StridedBatchedConfig {
+                gemm,
+                batch_size: l.batch as i32,
+                stride_a: l.b_batch_stride as i64,
+                stride_b: l.a_batch_stride as i64,
+                stride_c: (m * n) as i64,
+            };
+            // SAFETY: the strides and leading dimensions describe exactly the batch·k·n,
+            // batch·m·k and batch·m·n elements of rhs, self and out (batch stride 0 re-reads one
+            // matrix).
+            unsafe { self.dev.blas.gemm_strided_batched(cfg, &rhs.data, &self.data, out) }
+                .or_fatal("cublasSgemmStridedBatched");
+        }
+    }
+
     /// Launches a strided copy of `dims` elements from `src` into `out` (see strided_copy_f32).
     #[allow(clippy::too_many_arguments)]
     fn strided_copy_into(
@@ -330,48 +378,19 @@ impl Backend for CudaStorage {
     }
 
     fn matmul(&self, rhs: &Self, l: &MatmulLayout) -> Self {
-        let (m, n, k) = (l.m, l.n, l.k);
-        let mut out = self.alloc(l.batch * m * n);
-        // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: cuBLAS gets B first, with m and n
-        // swapped. A row-major r×c matrix is a column-major c×r one with leading dimension c.
-        let op = |t: bool| if t { cublasOperation_t::CUBLAS_OP_T } else { cublasOperation_t::CUBLAS_OP_N };
-        let gemm = GemmConfig {
-            transa: op(l.trans_b),
-            transb: op(l.trans_a),
-            m: n as i32,
-            n: m as i32,
-            k: k as i32,
-            alpha: 1.0f32,
-            lda: if l.trans_b { k } else { n } as i32,
-            ldb: if l.trans_a { m } else { k } as i32,
-            beta: 0.0f32,
-            ldc: n as i32,
-        };
-        let _timer = self.dev.profile_named(|| {
-            let t = |on: bool| if on { "T" } else { "N" };
-            format!("sgemm {}x({}x{}x{}) {}{}", l.batch, m, n, k, t(l.trans_a), t(l.trans_b))
-        });
-        if l.batch == 1 {
-            // One product: plain cublasSgemm, whose kernel choice for a single matrix can be far
-            // better than the strided-batched call's (measured on the H100: c_attn's 8192×2304×768
-            // took 4.3 ms through the batched API; see benches/README.md).
-            // SAFETY: the leading dimensions describe exactly the k·n, m·k and m·n elements of
-            // rhs, self and out.
-            unsafe { self.dev.blas.gemm(gemm, &rhs.data, &self.data, &mut out) }.or_fatal("cublasSgemm");
-        } else {
-            let cfg = StridedBatchedConfig {
-                gemm,
-                batch_size: l.batch as i32,
-                stride_a: l.b_batch_stride as i64,
-                stride_b: l.a_batch_stride as i64,
-                stride_c: (m * n) as i64,
-            };
-            // SAFETY: the strides and leading dimensions describe exactly the batch·k·n,
-            // batch·m·k and batch·m·n elements of rhs, self and out (batch stride 0 re-reads one
-            // matrix).
-            unsafe { self.dev.blas.gemm_strided_batched(cfg, &rhs.data, &self.data, &mut out) }
-                .or_fatal("cublasSgemmStridedBatched");
-        }
+        let mut out = self.alloc(l.batch * l.m * l.n);
+        self.gemm_into(rhs, l, &mut out, 0.0);
+        self.wrap(out)
+    }
+
+    fn matmul_bias(&self, rhs: &Self, bias: &Self, l: &MatmulLayout) -> Self {
+        assert_eq!(bias.len(), l.n, "matmul: a bias of {} for {} output columns", bias.len(), l.n);
+        // Every row of the output starts as the bias (a stride-0 copy), and cuBLAS adds the
+        // product to it (β = 1).
+        let rows = l.batch * l.m;
+        let mut out = self.alloc(rows * l.n);
+        self.strided_copy_into(&bias.data, &[rows, l.n], &[0, 1], 0, &mut out, &[l.n, 1], 0);
+        self.gemm_into(rhs, l, &mut out, 1.0);
         self.wrap(out)
     }
 
