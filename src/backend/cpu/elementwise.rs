@@ -195,13 +195,35 @@ pub(super) fn binary(a: &[f32], b: &[f32], op: BinaryOp, shapes: [&[usize]; 3]) 
 
 pub(super) fn where_cond(c: &[f32], a: &[f32], b: &[f32], shapes: [&[usize]; 4]) -> Vec<f32> {
     let [sc, sa, sb, so] = shapes;
+    let n: usize = so.iter().product();
+    // Fast path: a mask over the trailing dims repeated along the leading ones (attention's
+    // causal mask over every batch entry and head), each value operand a scalar or the full
+    // output — masked_fill and its backward. Flat loops over whole mask periods, in parallel.
+    let plain = |x: &[f32], s: &[usize]| x.len() == 1 || s == so;
+    if is_suffix(sc, so) && !c.is_empty() && n > 0 && plain(a, sa) && plain(b, sb) {
+        let period = c.len();
+        let at = |x: &[f32], i: usize| if x.len() == 1 { x[0] } else { x[i] };
+        let run = |(p, o): (usize, &mut [f32])| {
+            let base = p * period;
+            for (j, (o, &m)) in o.iter_mut().zip(c).enumerate() {
+                *o = if m != 0.0 { at(a, base + j) } else { at(b, base + j) };
+            }
+        };
+        let mut out = pool::take(n);
+        if n >= PAR_THRESHOLD {
+            out.par_chunks_mut(period).enumerate().for_each(run);
+        } else {
+            out.chunks_mut(period).enumerate().for_each(run);
+        }
+        return out;
+    }
     let (vc, va, vb) = (view(c, sc), view(a, sa), view(b, sb));
     let (vc, va, vb) = (
         vc.broadcast(so).expect("where: broadcast"),
         va.broadcast(so).expect("where: broadcast"),
         vb.broadcast(so).expect("where: broadcast"),
     );
-    let mut out = pool::take(so.iter().product());
+    let mut out = pool::take(n);
     Zip::from(view_mut(&mut out, so))
         .and(&vc)
         .and(&va)

@@ -176,6 +176,50 @@ fn a_bias_inside_the_product_is_the_product_plus_the_bias() {
 }
 
 #[test]
+fn where_picks_by_the_broadcast_mask_on_every_path() {
+    // out[i] = a[i] if mask[i mod its period] ≠ 0 else b[i], by the definition, for the masked_fill
+    // shapes (a mask over the trailing dims, a scalar and a full operand, both ways round; small
+    // and above the parallel threshold) and a mask that is not a trailing block (general path).
+    use super::elementwise::where_cond;
+    let mut rng = manual_seed(11);
+    for (lead, tail, mask_lead) in [
+        (vec![2, 3], vec![4, 5], vec![1, 1]),
+        (vec![8, 12], vec![32, 32], vec![]),
+        (vec![2, 3], vec![4, 5], vec![2, 1]),
+    ] {
+        let so: Vec<usize> = lead.iter().chain(&tail).copied().collect();
+        let sc: Vec<usize> = mask_lead.iter().chain(&tail).copied().collect();
+        let n: usize = so.iter().product();
+        let c: Vec<f32> =
+            Tensor::rand(sc.as_slice(), &mut rng).to_vec().iter().map(|&u| if u < 0.5 { 1.0 } else { 0.0 }).collect();
+        let full = Tensor::randn(so.as_slice(), &mut rng).to_vec();
+        // the mask's element for output element i: its index in each dim, 0 where the mask has 1
+        let mask_of = |i: usize| {
+            let (mut rest, mut idx, mut stride) = (i, 0, 1);
+            for (d, &size) in so.iter().enumerate().rev() {
+                let k = rest % size;
+                rest /= size;
+                let ms = if d + sc.len() >= so.len() { sc[d + sc.len() - so.len()] } else { 1 };
+                idx += if ms == 1 { 0 } else { k * stride };
+                stride *= ms;
+            }
+            c[idx]
+        };
+        let scalar = [-7.5f32];
+        for (a, sa, b, sb) in [(&scalar[..], &[][..], &full[..], &so[..]), (&full[..], &so[..], &scalar[..], &[][..])] {
+            let got = where_cond(&c, a, b, [&sc, sa, sb, &so]);
+            assert_eq!(got.len(), n);
+            for (i, &g) in got.iter().enumerate() {
+                let pick = |x: &[f32]| if x.len() == 1 { x[0] } else { x[i] };
+                let want = if mask_of(i) != 0.0 { pick(a) } else { pick(b) };
+                assert_eq!(g, want, "output {so:?}, mask {sc:?}, element {i}");
+            }
+        }
+        assert_eq!(n >= PAR_THRESHOLD, tail == [32, 32], "the 8×12×32×32 case must take the parallel path");
+    }
+}
+
+#[test]
 fn fused_cross_entropy_matches_log_softmax_then_pick() {
     // Both kernel paths (serial and rayon), with ignored rows, against the definition
     // ℓᵢ = −log_softmax(zᵢ)[tᵢ] built from the separately PyTorch-checked ops.
