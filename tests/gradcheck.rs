@@ -131,6 +131,12 @@ fn fused_layer_norm() {
         |t| t[0].layer_norm(&t[1], &t[2], 1e-5),
         &[&randn(&[2, 3, 5], 43), &randn(&[5], 44), &randn(&[5], 45)],
     );
+    // 19 columns: the kernels' 8-lane sums (two blocks of 8) and their 3-column tail
+    check(
+        "layer_norm 19",
+        |t| t[0].layer_norm(&t[1], &t[2], 1e-5),
+        &[&randn(&[3, 19], 46), &randn(&[19], 47), &randn(&[19], 48)],
+    );
 }
 
 #[test]
