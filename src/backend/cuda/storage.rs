@@ -147,8 +147,7 @@ impl CudaStorage {
     /// `out` (batch·m·n values) = self·rhs + β·out for the products `l` describes: cuBLAS's
     /// SGEMM (β = 0: out is only written; β = 1: the product is added to it).
     fn gemm_into(&self, rhs: &Self, l: &MatmulLayout, out: &mut CudaSlice<f32>, beta: f32) {
-        let (m, n, k) = (l.m, l.n, l.k);
-        // With β ≠ 0 cuBLAS reads `out`: every caller has written all of it first (the bias).
+        let (m, n, k) = (l.m, l.n, l.k); // with β ≠ 0 cuBLAS reads `out`: the caller wrote all of it
         assert!(out.len() >= l.batch * m * n, "matmul: an output of {} for {}·{m}·{n}", out.len(), l.batch);
         // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: cuBLAS gets B first, with m and n
         // swapped. A row-major r×c matrix is a column-major c×r one with leading dimension c.
@@ -385,9 +384,7 @@ impl Backend for CudaStorage {
 
     fn matmul_bias(&self, rhs: &Self, bias: &Self, l: &MatmulLayout) -> Self {
         assert_eq!(bias.len(), l.n, "matmul: a bias of {} for {} output columns", bias.len(), l.n);
-        // Every row of the output starts as the bias (a stride-0 copy), and cuBLAS adds the
-        // product to it (β = 1).
-        let rows = l.batch * l.m;
+        let rows = l.batch * l.m; // every row starts as the bias (a stride-0 copy); cuBLAS adds to it
         let mut out = self.alloc(rows * l.n);
         self.strided_copy_into(&bias.data, &[rows, l.n], &[0, 1], 0, &mut out, &[l.n, 1], 0);
         self.gemm_into(rhs, l, &mut out, 1.0);
