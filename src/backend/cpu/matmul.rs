@@ -30,27 +30,6 @@ fn strides(cols: usize, rows: usize, trans: bool) -> (isize, isize) {
     }
 }
 
-/// c (m×n with row stride `c_rs`) = a (m×k) · b (k×n) on the calling thread, written into an
-/// uninitialised block or added to the initialised one (see [`Dst`]). `a` and `b` are the stored
-/// operands from their first addressed element; `a_rs/a_cs`, `b_rs/b_cs` their row and column
-/// strides.
-#[allow(clippy::too_many_arguments)]
-fn gemm_block(
-    c: Dst,
-    c_rs: usize,
-    a: &[f32],
-    a_rs: isize,
-    a_cs: isize,
-    b: &[f32],
-    b_rs: isize,
-    b_cs: isize,
-    m: usize,
-    n: usize,
-    k: usize,
-) {
-    gemm_raw(c, c_rs, a, (a_rs, a_cs), b, (b_rs, b_cs), (m, n, k))
-}
-
 /// A strided operand: the stored values from its first addressed element, and its row and column
 /// strides in elements.
 pub(super) type Strided<'a> = (&'a [f32], (isize, isize));
@@ -75,7 +54,10 @@ enum Dst<'a> {
     Init(&'a mut [f32], bool),
 }
 
-/// The one call into `gemm`.
+/// c (m×n, row stride `c_rs`) = a (m×k)·b (k×n) on the calling thread, written into an
+/// uninitialised block or added to an initialised one ([`Dst`]); `a` and `b` are the stored
+/// operands from their first addressed element, with their row and column strides. The one call
+/// into `gemm`.
 #[allow(clippy::too_many_arguments)]
 fn gemm_raw(
     c: Dst,
@@ -187,7 +169,7 @@ fn filled(len: usize, bias: Option<&[f32]>, fill: impl FnOnce(Out)) -> Vec<f32> 
     let mut out = pool::with_capacity(len);
     fill(Out::Fresh(&mut out.spare_capacity_mut()[..len]));
     // SAFETY: `fill` is only ever given closures (below) that pass the whole slice, in disjoint
-    // blocks, to gemm_block, which initialises every element of its block.
+    // blocks, to gemm_raw as `Dst::Write`, which initialises every element of its block.
     unsafe { out.set_len(len) };
     out
 }
@@ -219,7 +201,8 @@ impl Operands {
     ) {
         let a = &a[a_off + rows.0 * self.a_rs as usize..];
         let b = &b[b_off + cols.0 * self.b_cs as usize..];
-        gemm_block(c, c_rs, a, self.a_rs, self.a_cs, b, self.b_rs, self.b_cs, rows.1 - rows.0, cols.1 - cols.0, self.k);
+        let mnk = (rows.1 - rows.0, cols.1 - cols.0, self.k);
+        gemm_raw(c, c_rs, a, (self.a_rs, self.a_cs), b, (self.b_rs, self.b_cs), mnk);
     }
 }
 
