@@ -172,3 +172,58 @@ fn a_sweep_with_profile_writes_one_trace_a_run_with_its_recorded_steps() {
     assert!(!dir.join("t-run-3.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--profile` on the other commands the issue names: a GPT-2 fine-tune (`classify`, the same
+/// trainer as `sentiment` and `hotel-sft`), `pretrain`, and `generate`; each trace read back.
+#[test]
+fn classify_pretrain_and_generate_write_traces_of_what_they_ran() {
+    let dir = tmp("commands");
+    common::sweep_fixture(&dir);
+    let tok = dir.join("tok");
+    std::fs::create_dir_all(&tok).unwrap();
+    common::byte_tokenizer(&tok);
+    std::fs::write(dir.join("text.txt"), "to be or not to be, that is the question. ".repeat(30)).unwrap();
+    let run = |args: &[&str], trace: &str| -> Vec<Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_gradschool"))
+            .args(args)
+            .arg("--profile")
+            .arg(dir.join(trace))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        events(&dir.join(trace))
+    };
+    let d = |f: &str| dir.join(f).display().to_string();
+    let steps = |ev: &[Value]| -> Vec<String> {
+        ev.iter().filter(|e| e["cat"] == "step").map(|e| e["name"].as_str().unwrap().to_string()).collect()
+    };
+    let count = |ev: &[Value], cat: &str| ev.iter().filter(|e| e["name"] == "matmul" && e["cat"] == cat).count();
+
+    // classify: 18 training examples at batch 6 are 3 steps; --profile-steps 2 records 2 and 3
+    let (model, csv, out) = (d("model"), d("d.csv"), d("classify"));
+    let args = ["classify", "--model-dir", &model, "--train", &csv, "--batch-size", "6", "--epochs", "1"];
+    let ev = run(
+        &[&args[..], &["--eval-every", "2", "--save-every", "1000", "--profile-steps", "2", "--out-dir", &out]]
+            .concat(),
+        "c.json",
+    );
+    assert_eq!(steps(&ev), ["ProfilerStep#2", "ProfilerStep#3"]);
+    assert!(count(&ev, "forward") > 0 && count(&ev, "backward") > 0, "classify: products forward and backward");
+
+    // pretrain: 4 steps of a 1-layer model; --profile-steps 2 records 2 and 3
+    let (text, tokd, out) = (d("text.txt"), d("tok"), d("pretrain"));
+    let args = ["pretrain", "--text", &text, "--tokenizer", &tokd, "--n-layer", "1", "--n-embd", "16", "--n-head", "2"];
+    let more = ["--block-size", "16", "--batch-size", "2", "--steps", "4", "--profile-steps", "2", "--out-dir", &out];
+    let ev = run(&[&args[..], &more[..]].concat(), "p.json");
+    assert_eq!(steps(&ev), ["ProfilerStep#2", "ProfilerStep#3"]);
+    // one layer: the four products of a block (qkv, attention's two, its projection, the MLP's
+    // two) and the head's — at least 6 forward products a step, each with a backward
+    assert!(count(&ev, "forward") >= 2 * 6 && count(&ev, "backward") >= 2 * 6, "pretrain: products");
+
+    // generate: inference only — forward products, nothing backward, no training steps
+    let ev = run(&["generate", "--model-dir", &model, "--prompt", "t1", "--max-new-tokens", "4"], "g.json");
+    assert!(count(&ev, "forward") > 0, "generate recorded no products");
+    assert_eq!(count(&ev, "backward"), 0, "generate ran a backward pass");
+    assert!(steps(&ev).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
