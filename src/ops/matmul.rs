@@ -42,10 +42,8 @@ fn bmm_bias_storage(
         trans_b,
     };
     let out = match bias {
-        Some(c) => {
-            assert_eq!(c.dims(), &[n], "matmul: bias {} vs {n} output features", c.shape());
-            a.storage().matmul_bias(&b.storage(), &c.storage(), &layout)
-        }
+        // (the bias's shape is checked by the caller, features_product, and by the backend)
+        Some(c) => a.storage().matmul_bias(&b.storage(), &c.storage(), &layout),
         None => a.storage().matmul(&b.storage(), &layout),
     };
     (out, [batch, m, n])
@@ -227,44 +225,38 @@ impl Tensor {
     /// PyTorch's `nn.Linear` stores it, and an optional bias `b: (out,)`. The transpose is read
     /// through strides, never copied.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
-        assert_eq!(weight.rank(), 2, "linear: weight must be (out, in), got {}", weight.shape());
-        let (n, k) = (weight.dims()[0], weight.dims()[1]);
-        assert!(
-            self.rank() >= 1 && self.dims()[self.rank() - 1] == k,
-            "linear: input {} vs weight {} (in_features {k})",
-            self.shape(),
-            weight.shape()
-        );
-        if let Some(b) = bias {
-            assert_eq!(b.dims(), &[n], "linear: bias {} vs out_features {n}", b.shape());
-        }
-        let rows = self.numel() / k.max(1);
-        let (x, w) = (self.reshape([1, rows, k]), weight.reshape([1, n, k]));
-        let mut shape = self.dims()[..self.rank() - 1].to_vec();
-        shape.push(n);
-        // The bias is added inside the product (`Backend::matmul_bias`; in 16 bits it joins the
-        // f32 sum before its one rounding).
-        bmm_bias(&x, &w, bias, true).reshape(shape) // (…, out)
+        features_product("linear", self, weight, bias, true)
     }
 
     /// `torch.addmm(bias, x, w)` as Hugging Face's `Conv1D` calls it: x·w + bias for
     /// `x: (…, in)`, `w: (in, out)` and `bias: (out,)`, the bias added inside the product rather
     /// than by a second pass over the output.
     pub fn addmm(bias: &Tensor, x: &Tensor, w: &Tensor) -> Tensor {
-        assert_eq!(w.rank(), 2, "addmm: weight must be (in, out), got {}", w.shape());
-        let (k, n) = (w.dims()[0], w.dims()[1]);
-        assert!(
-            x.rank() >= 1 && x.dims()[x.rank() - 1] == k,
-            "addmm: input {} vs weight {} (in_features {k})",
-            x.shape(),
-            w.shape()
-        );
-        assert_eq!(bias.dims(), &[n], "addmm: bias {} vs out_features {n}", bias.shape());
-        let rows = x.numel() / k.max(1);
-        let mut shape = x.dims()[..x.rank() - 1].to_vec();
-        shape.push(n);
-        bmm_bias(&x.reshape([1, rows, k]), &w.reshape([1, k, n]), Some(bias), false).reshape(shape)
+        features_product("addmm", x, w, Some(bias), false)
     }
+}
+
+/// x·w (x·wᵀ with `trans_w`, w stored `(out, in)`) + bias over the last dimension of `x: (…, in)`:
+/// the leading dimensions folded into the rows of one GEMM, the bias added inside it
+/// (`Backend::matmul_bias`; in 16 bits it joins the f32 sum before its one rounding).
+fn features_product(op: &str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, trans_w: bool) -> Tensor {
+    let stored = if trans_w { "(out, in)" } else { "(in, out)" };
+    assert_eq!(w.rank(), 2, "{op}: weight must be {stored}, got {}", w.shape());
+    let (k, n) = if trans_w { (w.dims()[1], w.dims()[0]) } else { (w.dims()[0], w.dims()[1]) };
+    assert!(
+        x.rank() >= 1 && x.dims()[x.rank() - 1] == k,
+        "{op}: input {} vs weight {} (in_features {k})",
+        x.shape(),
+        w.shape()
+    );
+    if let Some(b) = bias {
+        assert_eq!(b.dims(), &[n], "{op}: bias {} vs out_features {n}", b.shape());
+    }
+    let rows = x.numel() / k.max(1);
+    let mut shape = x.dims()[..x.rank() - 1].to_vec();
+    shape.push(n);
+    let w = if trans_w { w.reshape([1, n, k]) } else { w.reshape([1, k, n]) };
+    bmm_bias(&x.reshape([1, rows, k]), &w, bias, trans_w).reshape(shape) // (…, out)
 }
 
 /// The matrix-product rate this machine reaches on the CPU, GFLOP/s: the best of five 1024³
