@@ -13,8 +13,13 @@
 //! process), the memory pool's peak on a GPU.
 //! Weights are random (N(0, 0.02)); only the arithmetic matters here. The real model, loaded from
 //! Hugging Face weights, comes with the GPT-2 chapters.
+//!
+//! `cargo test` runs this binary too (without `--bench`): then it profiles a 2-block model and
+//! checks the traces it wrote (see `self_test`). Run by hand, the binary needs `--bench` first.
 
+use gradschool::gpt2::{Gpt2, Gpt2Config};
 use gradschool::nn::functional::cross_entropy;
+use gradschool::nn::Module;
 use gradschool::{manual_seed, Device, IntTensor, Tensor};
 use std::time::Instant;
 
@@ -64,6 +69,11 @@ fn block_forward(blk: &Block, x: &Tensor, mask: &Tensor, t: usize) -> Tensor {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `cargo bench` passes `--bench`; `cargo test` runs this binary without it (as criterion's
+    // benches are run), and then it checks its own `--profile` on a small model instead.
+    if !args.iter().any(|a| a == "--bench") {
+        return self_test();
+    }
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let device = Device::parse(&flag("--device").unwrap_or_else(|| "cpu".into())).expect("--device");
     device.ensure_available().unwrap_or_else(|e| panic!("{e}"));
@@ -95,17 +105,18 @@ fn main() {
     if args.iter().any(|a| a == "--model") {
         let labels = flag("--labels").unwrap_or_else(|| "all".into());
         assert!(["all", "one"].contains(&labels.as_str()), "--labels all|one, got {labels}");
-        let fused = args.iter().any(|a| a == "--fused-attention");
-        let profile = flag("--profile");
-        return run_model(
-            &device,
-            t,
+        let config = Gpt2Config { resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, ..Gpt2Config::gpt2() };
+        let run = ModelRun {
+            config,
+            batch: B,
+            tokens: t,
             steps,
-            args.iter().any(|a| a == "--gradient-checkpointing"),
-            labels == "one",
-            fused,
-            profile.as_deref(),
-        );
+            checkpointing: args.iter().any(|a| a == "--gradient-checkpointing"),
+            one_label: labels == "one",
+            fused: args.iter().any(|a| a == "--fused-attention"),
+            profile: flag("--profile"),
+        };
+        return run_model(&device, &run);
     }
     let lnf = ln_params(&device);
     let ids = IntTensor::from_vec((0..B * t).map(|i| ((i * 7919) % VOCAB) as i64).collect(), [B, t]);
@@ -163,32 +174,35 @@ fn main() {
     }
 }
 
-/// The step on the library's model: embeddings, 12 blocks, tied head, the fused cross-entropy.
-fn run_model(
-    device: &Device,
-    t: usize,
+/// What `--model` runs: the model's shape, the batch and the flags.
+struct ModelRun {
+    config: Gpt2Config,
+    batch: usize,
+    tokens: usize,
     steps: usize,
     checkpointing: bool,
     one_label: bool,
     fused: bool,
-    profile: Option<&str>,
-) {
-    use gradschool::gpt2::{Gpt2, Gpt2Config};
-    use gradschool::nn::Module;
-    let config = Gpt2Config { resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, ..Gpt2Config::gpt2() };
-    let mut model = Gpt2::new(config, &mut manual_seed(0));
+    profile: Option<String>,
+}
+
+/// The step on the library's model: embeddings, the blocks, tied head, the fused cross-entropy.
+fn run_model(device: &Device, run: &ModelRun) {
+    let ModelRun { batch: b, tokens: t, steps, checkpointing, one_label, fused, .. } = *run;
+    let vocab = run.config.vocab_size;
+    let mut model = Gpt2::new(run.config.clone(), &mut manual_seed(0));
     model.fused_attention = fused; // --fused-attention: no (B, NH, T, T) tensors stored
     model.gradient_checkpointing = checkpointing;
     model.to_device(device).expect("device");
-    let ids = IntTensor::from_vec((0..B * t).map(|i| ((i * 7919) % VOCAB) as i64).collect(), [B, t]);
+    let ids = IntTensor::from_vec((0..b * t).map(|i| ((i * 7919) % vocab) as i64).collect(), [b, t]);
     // --labels one: the course's sentiment batch, -100 except one label per sequence (at
     // T − 1 − row % 4, as benches/gpt2_step_torch.py --labels one), trained as
     // `gradschool sentiment` does: the head only at the labelled positions.
     let labels = IntTensor::from_vec(
-        (0..B * t)
-            .map(|i| if i % t == t - 1 - (i / t) % 4 { ((i * 104_729 + 1) % VOCAB) as i64 } else { -100 })
+        (0..b * t)
+            .map(|i| if i % t == t - 1 - (i / t) % 4 { ((i * 104_729 + 1) % vocab) as i64 } else { -100 })
             .collect(),
-        [B, t],
+        [b, t],
     );
     let step = || {
         let loss = if one_label {
@@ -229,12 +243,12 @@ fn run_model(
         _ => String::new(),
     };
     println!(
-        "gpt2_step model device={device} batch={B} tokens={t} checkpointing={checkpointing} one_label={one_label} \
+        "gpt2_step model device={device} batch={b} tokens={t} checkpointing={checkpointing} one_label={one_label} \
          loss={warm:.4}: \
          {ms:.1} ms/step (mean of {steps}), {:.0} tokens/s, {peak}",
-        (B * t) as f64 / (ms / 1e3)
+        (b * t) as f64 / (ms / 1e3)
     );
-    if let Some(path) = profile {
+    if let Some(path) = &run.profile {
         // the profiler's cost: steps alternately recorded and not, so drift hits both alike
         gradschool::profiler::start();
         let (mut on, mut off) = (0.0, 0.0);
@@ -261,6 +275,62 @@ fn run_model(
             100.0 * (on / ms - 1.0)
         );
     }
+}
+
+/// What `cargo test` runs: `--model --profile` on a 2-block model, every position labelled and
+/// then one label a sequence, each trace read back. Its products are known by formula: per block
+/// the qkv projection 2·N·C·3C, the attention scores and their use 2·B·NH·T²·(C/NH) each, the
+/// output projection 2·N·C², the MLP 2·2·N·C·4C; the tied head 2·R·C·V over the R rows it is
+/// applied to (N = B·T, or B with one label a sequence). Every product has both operands in
+/// the graph, so its backward is two products of the same size: twice the forward's FLOPs.
+fn self_test() {
+    let config = Gpt2Config {
+        vocab_size: 96,
+        n_positions: 16,
+        n_embd: 32,
+        n_layer: 2,
+        n_head: 4,
+        resid_pdrop: 0.0,
+        embd_pdrop: 0.0,
+        attn_pdrop: 0.0,
+        ..Gpt2Config::gpt2()
+    };
+    let (b, t, c, v, nh) = (2u64, 8u64, 32u64, 96u64, 4u64);
+    let n = b * t;
+    let block = 2 * n * c * 3 * c + 2 * (2 * b * nh * t * t * (c / nh)) + 2 * n * c * c + 2 * (2 * n * c * 4 * c);
+    let dir = std::env::temp_dir().join(format!("gradschool-gpt2-step-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    for one_label in [false, true] {
+        let path = dir.join(format!("trace-{one_label}.json"));
+        let run = ModelRun {
+            config: config.clone(),
+            batch: b as usize,
+            tokens: t as usize,
+            steps: 2,
+            checkpointing: false,
+            one_label,
+            fused: false,
+            profile: Some(path.display().to_string()),
+        };
+        run_model(&Device::Cpu, &run);
+        let trace: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("the trace")).expect("trace JSON");
+        let ev = trace["traceEvents"].as_array().expect("traceEvents");
+        let steps: Vec<&str> = ev.iter().filter(|e| e["cat"] == "step").filter_map(|e| e["name"].as_str()).collect();
+        assert_eq!(steps, ["ProfilerStep#1", "ProfilerStep#2"], "the recorded steps (every other step of 4)");
+        let flops = |cat: &str| -> u64 {
+            let products = ev.iter().filter(|e| e["name"] == "matmul" && e["cat"] == cat);
+            products.map(|e| e["args"]["flops"].as_u64().expect("flops")).sum()
+        };
+        let head_rows = if one_label { b } else { n };
+        let want = 2 * (config.n_layer as u64 * block + 2 * head_rows * c * v); // two steps
+        assert_eq!(flops("forward"), want, "forward products, one_label={one_label}");
+        assert_eq!(flops("backward"), 2 * want, "backward products, one_label={one_label}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "gpt2_step: --model --profile on a 2-block model, both label settings: traces read back, FLOPs as the formula"
+    );
 }
 
 /// `--gemms`: every matrix product of one step (per block ×12, the tied head once) on the CPU,
