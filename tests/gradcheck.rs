@@ -95,6 +95,9 @@ fn matmul_all_shapes() {
         |t| Tensor::addmm(&t[2], &t[0], &t[1]),
         &[&randn(&[2, 3, 4], 30), &randn(&[4, 5], 31), &randn(&[5], 32)],
     );
+    // q·kᵀ with k read transposed in place: both gradients, batch dims broadcast
+    check("matmul_t", |t| t[0].matmul_t(&t[1]), &[&randn(&[2, 2, 3, 4], 33), &randn(&[2, 2, 5, 4], 34)]);
+    check("matmul_t broadcast", |t| t[0].matmul_t(&t[1]), &[&randn(&[2, 3, 4], 35), &randn(&[5, 4], 36)]);
 }
 
 #[test]
@@ -106,6 +109,14 @@ fn movement_ops() {
     check("broadcast_to", |t| t[0].broadcast_to(&[2, 3, 4]).square(), &[&randn(&[3, 1], 28)]);
     check("squeeze/unsqueeze", |t| t[0].unsqueeze(1).squeeze(1).exp(), &[&x]);
     check("narrow", |t| t[0].narrow(1, 1, 2).square(), &[&x]);
+    // the heads of columns 4..10 of (2, 3, 12): 3 heads of 2; the columns outside get 0
+    check("split_heads", |t| t[0].split_heads(4, 6, 3).square(), &[&randn(&[2, 3, 12], 37)]);
+    // the same input split twice, as q and k are from one qkv: the two windows' gradients add up
+    check(
+        "split_heads twice",
+        |t| t[0].split_heads(0, 4, 2).matmul_t(&t[0].split_heads(4, 4, 2)),
+        &[&randn(&[2, 3, 8], 38)],
+    );
     check("cat", |t| Tensor::cat(&[&t[0], &t[1], &t[0]], 1).square(), &[&randn(&[2, 2], 29), &randn(&[2, 3], 30)]);
     check("stack", |t| Tensor::stack(&[&t[0], &t[1]], 0).tanh(), &[&randn(&[2, 3], 31), &randn(&[2, 3], 32)]);
 }

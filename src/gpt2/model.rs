@@ -199,8 +199,10 @@ impl BlockStep {
     fn attention(&self, x: &Tensor, mask: &Tensor, cache: Option<&mut LayerCache>) -> Tensor {
         let (blk, (b, t, c)) = (&self.block, (x.dims()[0], x.dims()[1], x.dims()[2]));
         let (nh, hs) = (self.config.n_head, c / self.config.n_head);
-        let qkv = blk.c_attn.forward(x); // (B, T, 3C)
-        let heads = |i: usize| qkv.narrow(-1, i * c, c).reshape([b, t, nh, hs]).transpose(1, 2); // (B, NH, T, HS)
+        let qkv = blk.c_attn.forward(x);
+        // q, k, v: columns i·C.. of qkv (B, T, 3C) as (B, NH, T, HS) — narrow, reshape and
+        // transpose in one copy
+        let heads = |i: usize| qkv.split_heads(i * c, c, nh);
         let (q, mut k, mut v) = (heads(0), heads(1), heads(2));
         if let Some(cache) = cache {
             // Keys and values of earlier positions are kept: each new token attends to them
@@ -224,8 +226,9 @@ impl BlockStep {
                 return self.dropout.forward(&blk.attn_proj.forward(&y));
             }
         }
-        let scores = q.matmul(&k.transpose(-2, -1)) * scale; // (B, NH, T, T_all)
-                                                             // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
+        // q·kᵀ: (B, NH, T, T_all), k read transposed in place
+        let scores = q.matmul_t(&k) * scale;
+        // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
         let att = scores.masked_fill(mask, f32::MIN).softmax(-1);
         if let Some(probe) = &self.probe {
             probe.lock().unwrap_or_else(|e| e.into_inner()).push(att.detach());

@@ -199,26 +199,24 @@ impl Tensor {
                 shape.push(n);
                 out.reshape(shape)
             }
-            _ => {
-                let (m, n) = (self.dims()[ra - 2], rhs.dims()[rb - 1]);
-                let batch = broadcast_shapes("matmul", &self.dims()[..ra - 2], &rhs.dims()[..rb - 2]);
-                let bn: usize = batch.iter().product();
-                let as_batch = |x: &Tensor, r: usize, c: usize| {
-                    let xb: usize = x.dims()[..x.rank() - 2].iter().product();
-                    if xb == 1 {
-                        x.reshape([1, r, c])
-                    } else {
-                        let mut full = batch.clone();
-                        full.extend([r, c]);
-                        x.broadcast_to(&full).reshape([bn, r, c])
-                    }
-                };
-                let out = bmm(&as_batch(self, m, k), &as_batch(rhs, k, n), false);
-                let mut shape = batch;
-                shape.extend([m, n]);
-                out.reshape(shape)
-            }
+            _ => batched(self, rhs, false),
         }
+    }
+
+    /// `self · rhsᵀ` over the last two dimensions, batch dimensions broadcast as in
+    /// [`Tensor::matmul`]: `(…, m, k)` and `(…, n, k)` give `(…, m, n)` — attention's scores
+    /// `q·kᵀ`. In PyTorch `k.transpose(-2, -1)` is a view, free; here a transpose is a copy, so
+    /// this product reads `rhs` through swapped strides instead (its gradient comes back in
+    /// `rhs`'s own layout, with no transpose either).
+    pub fn matmul_t(&self, rhs: &Tensor) -> Tensor {
+        let (ra, rb) = (self.rank(), rhs.rank());
+        assert!(
+            ra >= 2 && rb >= 2 && self.dims()[ra - 1] == rhs.dims()[rb - 1],
+            "matmul_t: lhs {} and rhs {} must be (…, m, k) and (…, n, k)",
+            self.shape(),
+            rhs.shape()
+        );
+        batched(self, rhs, true)
     }
 
     /// `F.linear(x, w, b)` = x·wᵀ + b for `x: (…, in)`, a weight `w: (out, in)` stored as
@@ -234,6 +232,31 @@ impl Tensor {
     pub fn addmm(bias: &Tensor, x: &Tensor, w: &Tensor) -> Tensor {
         features_product("addmm", x, w, Some(bias), false)
     }
+}
+
+/// The batched product of `a: (…, m, k)` and `b: (…, k, n)` (`(…, n, k)`, read transposed,
+/// with `trans_b`), batch dimensions broadcast.
+fn batched(a: &Tensor, b: &Tensor, trans_b: bool) -> Tensor {
+    let (ra, rb) = (a.rank(), b.rank());
+    let (m, k) = (a.dims()[ra - 2], a.dims()[ra - 1]);
+    let (rows_b, cols_b) = (b.dims()[rb - 2], b.dims()[rb - 1]);
+    let n = if trans_b { rows_b } else { cols_b };
+    let batch = broadcast_shapes("matmul", &a.dims()[..ra - 2], &b.dims()[..rb - 2]);
+    let bn: usize = batch.iter().product();
+    let as_batch = |x: &Tensor, r: usize, c: usize| {
+        let xb: usize = x.dims()[..x.rank() - 2].iter().product();
+        if xb == 1 {
+            x.reshape([1, r, c])
+        } else {
+            let mut full = batch.clone();
+            full.extend([r, c]);
+            x.broadcast_to(&full).reshape([bn, r, c])
+        }
+    };
+    let out = bmm(&as_batch(a, m, k), &as_batch(b, rows_b, cols_b), trans_b);
+    let mut shape = batch;
+    shape.extend([m, n]);
+    out.reshape(shape)
 }
 
 /// x·w (x·wᵀ with `trans_w`, w stored `(out, in)`) + bias over the last dimension of `x: (…, in)`:

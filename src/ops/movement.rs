@@ -76,6 +76,33 @@ impl Backward for NarrowBackward {
     }
 }
 
+/// y = the heads of the columns `start..start + width` of x (B, T, W): ∂L/∂x is ∂L/∂y moved
+/// back to (B, T, width) — the inverse permutation — and added into that window.
+struct SplitHeadsBackward {
+    start: usize,
+}
+
+impl Backward for SplitHeadsBackward {
+    fn name(&self) -> &'static str {
+        "split_heads"
+    }
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let zeros = g.new_full(inputs[0].dims().to_vec(), 0.0);
+        self.accumulate_into(inputs, g, &zeros);
+        vec![Some(zeros)]
+    }
+    fn sparse_input_grad(&self) -> bool {
+        true
+    }
+    fn accumulate_into(&self, inputs: &[Tensor], g: &Tensor, acc: &Tensor) -> bool {
+        let (b, nh, t, hs) = (g.dims()[0], g.dims()[1], g.dims()[2], g.dims()[3]);
+        // (B, NH, T, HS) → (B, T, NH, HS): one copy, then acc[…, start..start + NH·HS] += it
+        let moved = g.storage().strided_copy(&[b, t, nh, hs], &[nh * t * hs, hs, t * hs, 1], 0);
+        acc.storage_mut().narrow_add_(&moved, inputs[0].dims(), 2, self.start, nh * hs);
+        true
+    }
+}
+
 /// y = cat(x₀, x₁, …): each input's gradient is its window of ∂L/∂y.
 struct CatBackward(usize);
 
@@ -216,6 +243,26 @@ impl Tensor {
         shape[d] = len;
         let out = self.storage().strided_copy(&shape, &strides, start * strides[d]);
         Tensor::from_op(out, shape, &[self], || NarrowBackward { dim: d, start })
+    }
+
+    /// Attention's heads from the columns `start..start + width` of `x: (B, T, W)`: shape
+    /// `(B, NH, T, width / NH)`, head h holding columns `start + h·HS ..` of every position —
+    /// `x.narrow(-1, start, width).reshape([B, T, NH, HS]).transpose(1, 2)` (Hugging Face's
+    /// `_split_heads` of one of q, k, v), in one copy instead of two: PyTorch's narrow and
+    /// reshape are views, here every movement op copies, so the three are done as one read
+    /// through strides.
+    pub fn split_heads(&self, start: usize, width: usize, n_head: usize) -> Tensor {
+        let d = self.dims();
+        assert!(
+            self.rank() == 3 && n_head > 0 && width.is_multiple_of(n_head) && start + width <= d[2],
+            "split_heads: columns {start}..{} of shape {} into {n_head} heads (want (B, T, W), W ≥ {0}, width divisible by the heads)",
+            start + width,
+            self.shape()
+        );
+        let (b, t, w, hs) = (d[0], d[1], d[2], width / n_head);
+        let shape = vec![b, n_head, t, hs];
+        let out = self.storage().strided_copy(&shape, &[t * w, hs, w, 1], start);
+        Tensor::from_op(out, shape, &[self], || SplitHeadsBackward { start })
     }
 
     /// Splits `dim` into `n` equal pieces (`torch.chunk` when divisible).

@@ -245,6 +245,28 @@ pub(super) fn strided_copy(x: &[f32], out_shape: &[usize], strides: &[usize], of
         out.extend_from_slice(&x[offset..offset + n]);
         return out;
     }
+    let rank = out_shape.len();
+    if strides[rank - 1] == 1 && out_shape[rank - 1] >= 16 {
+        // The last dimension contiguous in the source (attention's heads, a narrow): whole runs
+        // copied at once, the source offset stepped like an odometer over the other dimensions.
+        let run = out_shape[rank - 1];
+        let (shape, strides) = (&out_shape[..rank - 1], &strides[..rank - 1]);
+        let mut out = pool::take(n);
+        let (mut idx, mut src) = (vec![0; rank - 1], offset);
+        for o in out.chunks_exact_mut(run) {
+            o.copy_from_slice(&x[src..src + run]);
+            for d in (0..rank - 1).rev() {
+                idx[d] += 1;
+                src += strides[d];
+                if idx[d] < shape[d] {
+                    break;
+                }
+                src -= strides[d] * shape[d];
+                idx[d] = 0;
+            }
+        }
+        return out;
+    }
     let v = ArrayViewD::from_shape(IxDyn(out_shape).strides(IxDyn(strides)), &x[offset..])
         .expect("strided_copy: view in bounds");
     let mut out = pool::take(n);

@@ -350,3 +350,53 @@ fn permutes_and_narrows_that_keep_contiguous_runs_match_the_definition() {
         assert_eq!(v, xs[src], "narrow at {idx:?}");
     }
 }
+
+#[test]
+fn split_heads_and_matmul_t_equal_the_copies_they_replace() {
+    // Reference: the ops they fuse — narrow, reshape, transpose (each a copy) and a product
+    // with a materialised transpose. Copies move values without arithmetic, so the heads must
+    // be equal bit for bit, and so must the gradient of qkv that flows back through them alone.
+    // The product reads k through swapped strides, which packs it differently and may add its
+    // terms in another order: q·kᵀ is checked against the f64 sum within Higham's bound
+    // |ŝ − s| ≤ γₖ·Σ|q||k|, γₖ = kε/(1 − kε), and the attention output and qkv's gradient that
+    // flow from it to 1e-5 of the reference's.
+    let (b, t, c, nh) = (2, 5, 12, 3);
+    let hs = c / nh;
+    let x = Tensor::randn([b, t, 3 * c], &mut crate::manual_seed(3));
+    let run = |fused: bool, through_product: bool| {
+        let x = x.detach().requires_grad_();
+        let heads = |i: usize| {
+            if fused {
+                x.split_heads(i * c, c, nh)
+            } else {
+                x.narrow(-1, i * c, c).reshape([b, t, nh, hs]).transpose(1, 2)
+            }
+        };
+        let (q, k, v) = (heads(0), heads(1), heads(2));
+        let scores = if fused { q.matmul_t(&k) } else { q.matmul(&k.transpose(-2, -1)) };
+        let y = scores.softmax(-1).matmul(&v);
+        let loss = if through_product { y.square().sum() } else { (q.square() + k.exp() + v * 3.0).sum() };
+        loss.backward();
+        (q.to_vec(), k.to_vec(), scores.to_vec(), y.to_vec(), x.grad().unwrap().to_vec())
+    };
+    let (fused, reference) = (run(true, false), run(false, false));
+    assert_eq!(fused.0, reference.0, "the heads of q");
+    assert_eq!(fused.1, reference.1, "the heads of k");
+    assert_eq!(fused.4, reference.4, "qkv's gradient through the heads alone");
+    let (fused, reference) = (run(true, true), run(false, true));
+    let (q, k) = (&fused.0, &fused.1);
+    let gamma = hs as f64 * f32::EPSILON as f64 / 2.0 / (1.0 - hs as f64 * f32::EPSILON as f64 / 2.0);
+    for (n, &s) in fused.2.iter().enumerate() {
+        let (bh, i, j) = (n / (t * t), n / t % t, n % t);
+        let (qi, kj) = (&q[(bh * t + i) * hs..][..hs], &k[(bh * t + j) * hs..][..hs]);
+        let exact: f64 = qi.iter().zip(kj).map(|(&a, &b)| a as f64 * b as f64).sum();
+        let bound = gamma * qi.iter().zip(kj).map(|(&a, &b)| (a as f64 * b as f64).abs()).sum::<f64>();
+        assert!((s as f64 - exact).abs() <= bound, "q·kᵀ at {n}: {s} vs {exact} (bound {bound:e})");
+    }
+    for (what, a, r) in [("attention's output", &fused.3, &reference.3), ("qkv's gradient", &fused.4, &reference.4)] {
+        let scale = r.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (x, y) in a.iter().zip(r.iter()) {
+            assert!((x - y).abs() <= 1e-5 * scale, "{what}: {x} vs {y}");
+        }
+    }
+}
