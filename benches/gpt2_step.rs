@@ -326,6 +326,11 @@ fn self_test() {
         let want = 2 * (config.n_layer as u64 * block + 2 * head_rows * c * v); // two steps
         assert_eq!(flops("forward"), want, "forward products, one_label={one_label}");
         assert_eq!(flops("backward"), 2 * want, "backward products, one_label={one_label}");
+        // q, k and v's gradients go back into qkv's in place (the engine's accumulate_into),
+        // and that work is the backward's too: 3 a block a step, none of them filed as forward
+        let adds: Vec<&serde_json::Value> = ev.iter().filter(|e| e["name"] == "split_heads_add_").collect();
+        assert_eq!(adds.len(), 2 * 3 * config.n_layer, "split_heads' gradient adds");
+        assert!(adds.iter().all(|e| e["cat"] == "backward"), "a gradient add filed outside the backward");
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!(

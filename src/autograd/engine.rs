@@ -59,7 +59,11 @@ pub(crate) fn backward(root: &Tensor, grad_root: Tensor) {
     for t in order.iter().rev() {
         for (node, out, g) in sparse.remove(&t.id()).unwrap_or_default() {
             let acc = grads.get(&t.id()).filter(|acc| acc.is_sole_owner());
-            if !acc.is_some_and(|acc| node.op.accumulate_into(&node.inputs, &g, acc)) {
+            // (in the rule's profiler span, like its backward: this is the same work done in place)
+            let added = |acc: &Tensor| {
+                crate::profiler::backward_rule(node.op.name(), || node.op.accumulate_into(&node.inputs, &g, acc))
+            };
+            if !acc.is_some_and(added) {
                 propagate(&mut grads, &node, &out, &g);
             }
         }

@@ -117,6 +117,14 @@ pub trait Backend: Sized + Send + Sync {
     /// In place: `self[.., start..start + len, ..] += g` along `dim`, self of `shape`, g of
     /// `shape` with `len` at `dim`.
     fn narrow_add_(&mut self, g: &Self, shape: &[usize], dim: usize, start: usize, len: usize);
+    /// In place, the adjoint of `Tensor::split_heads`: `self` (B, T, W) gets head h of `g`
+    /// (B, NH, T, HS) added into its columns `start + h·HS ..`. By default the heads are moved
+    /// back to (B, T, NH·HS) by one copy and added by [`Backend::narrow_add_`]; a backend may do
+    /// both in one pass.
+    fn split_heads_add_(&mut self, g: &Self, [b, nh, t, hs]: [usize; 4], width: usize, start: usize) {
+        let moved = g.strided_copy(&[b, t, nh, hs], &[nh * t * hs, hs, t * hs, 1], 0);
+        self.narrow_add_(&moved, &[b, t, width], 2, start, nh * hs);
+    }
     /// One optimizer update of every parameter in `slots`, in place (multi-tensor: a GPU does
     /// them all in one launch).
     fn optim_step(slots: &mut [ParamSlot<'_, Self>], step: OptimStep);
@@ -458,6 +466,16 @@ impl Storage {
             #[allow(unreachable_patterns)]
             (a, g) => panic!("narrow backward: operands on {} and {}", a.device(), g.device()),
         }
+    }
+    /// See [`Backend::split_heads_add_`].
+    pub(crate) fn split_heads_add_(&mut self, g: &Storage, heads: [usize; 4], width: usize, start: usize) {
+        profiled!(g.device(), "split_heads_add_", [&heads[..]], 0, 3 * g.len(); match (self, g) {
+            (Storage::Cpu(a), Storage::Cpu(g)) => a.split_heads_add_(g, heads, width, start),
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(a), Storage::Cuda(g)) => a.split_heads_add_(g, heads, width, start),
+            #[allow(unreachable_patterns)]
+            (a, g) => panic!("split_heads backward: operands on {} and {}", a.device(), g.device()),
+        })
     }
     /// See [`Backend::optim_step`]: the slots are grouped by device, and each device's backend
     /// updates its group (a GPU in one launch per device).

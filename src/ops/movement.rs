@@ -95,10 +95,8 @@ impl Backward for SplitHeadsBackward {
         true
     }
     fn accumulate_into(&self, inputs: &[Tensor], g: &Tensor, acc: &Tensor) -> bool {
-        let (b, nh, t, hs) = (g.dims()[0], g.dims()[1], g.dims()[2], g.dims()[3]);
-        // (B, NH, T, HS) → (B, T, NH, HS): one copy, then acc[…, start..start + NH·HS] += it
-        let moved = g.storage().strided_copy(&[b, t, nh, hs], &[nh * t * hs, hs, t * hs, 1], 0);
-        acc.storage_mut().narrow_add_(&moved, inputs[0].dims(), 2, self.start, nh * hs);
+        let d = g.dims();
+        acc.storage_mut().split_heads_add_(&g.storage(), [d[0], d[1], d[2], d[3]], inputs[0].dims()[2], self.start);
         true
     }
 }

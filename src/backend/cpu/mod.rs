@@ -182,6 +182,18 @@ impl Backend for CpuStorage {
             dst.iter_mut().zip(&g.0[o * len * inner..(o + 1) * len * inner]).for_each(|(d, &s)| *d += s);
         }
     }
+    fn split_heads_add_(&mut self, g: &Self, [b, nh, t, hs]: [usize; 4], width: usize, start: usize) {
+        // self[bi, ti, start + h·HS + d] += g[bi, h, ti, d]: walking self in order, one run of
+        // HS per head, with no intermediate copy
+        let a = self.as_mut_slice();
+        for (row, dst) in a.chunks_exact_mut(width).enumerate().take(b * t) {
+            let (bi, ti) = (row / t, row % t);
+            for (h, dst) in dst[start..start + nh * hs].chunks_exact_mut(hs).enumerate() {
+                let src = &g.0[((bi * nh + h) * t + ti) * hs..][..hs];
+                dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+            }
+        }
+    }
     fn optim_step(slots: &mut [ParamSlot<'_, Self>], step: OptimStep) {
         for s in slots {
             let (w, g) = (s.w.as_mut_slice(), s.g.as_slice());
