@@ -157,6 +157,9 @@ fn softmax_family() {
     check("softmax dim 1", |t| t[0].softmax(1), &[&x]);
     check("log_softmax", |t| t[0].log_softmax(-1), &[&x]);
     check("log_softmax dim 0", |t| t[0].log_softmax(0), &[&x]);
+    // scale, causal fill and softmax in one op: finite differences through the unmasked scores
+    let causal = Tensor::from_vec((0..16).map(|i| if i % 4 > i / 4 { 1.0 } else { 0.0 }).collect(), [4, 4]);
+    check("masked_softmax", |t| t[0].masked_softmax(&causal, f32::MIN, 0.5).square(), &[&randn(&[2, 4, 4], 39)]);
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub mod cuda;
 pub mod op;
 #[macro_use]
 mod profiled;
+mod fused;
 use profiled::device_timer;
 
 pub use available::set_num_threads;
@@ -466,16 +467,6 @@ impl Storage {
             #[allow(unreachable_patterns)]
             (a, g) => panic!("narrow backward: operands on {} and {}", a.device(), g.device()),
         }
-    }
-    /// See [`Backend::split_heads_add_`].
-    pub(crate) fn split_heads_add_(&mut self, g: &Storage, heads: [usize; 4], width: usize, start: usize) {
-        profiled!(g.device(), "split_heads_add_", [&heads[..]], 0, 3 * g.len(); match (self, g) {
-            (Storage::Cpu(a), Storage::Cpu(g)) => a.split_heads_add_(g, heads, width, start),
-            #[cfg(feature = "cuda")]
-            (Storage::Cuda(a), Storage::Cuda(g)) => a.split_heads_add_(g, heads, width, start),
-            #[allow(unreachable_patterns)]
-            (a, g) => panic!("split_heads backward: operands on {} and {}", a.device(), g.device()),
-        })
     }
     /// See [`Backend::optim_step`]: the slots are grouped by device, and each device's backend
     /// updates its group (a GPU in one launch per device).

@@ -226,10 +226,10 @@ impl BlockStep {
                 return self.dropout.forward(&blk.attn_proj.forward(&y));
             }
         }
-        // q·kᵀ: (B, NH, T, T_all), k read transposed in place
-        let scores = q.matmul_t(&k) * scale;
-        // f32::MIN rather than −∞, as Hugging Face does: a fully masked row stays finite.
-        let att = scores.masked_fill(mask, f32::MIN).softmax(-1);
+        // softmax(q·kᵀ·scale), masked: (B, NH, T, T_all), k read transposed in place, scale, mask
+        // and softmax one kernel. f32::MIN rather than −∞, as Hugging Face does: a fully masked
+        // row stays finite.
+        let att = q.matmul_t(&k).masked_softmax(mask, f32::MIN, scale);
         if let Some(probe) = &self.probe {
             probe.lock().unwrap_or_else(|e| e.into_inner()).push(att.detach());
         }

@@ -36,7 +36,76 @@ impl Backward for LogSoftmaxBackward {
 }
 // ANCHOR_END: log_softmax_backward
 
+/// y = softmax(scale·x with the masked places set to a fill) along the last dim; the fill is
+/// a constant, so ∂L/∂x = scale·y ⊙ (g − Σ g·y) where unmasked and 0 where masked.
+struct MaskedSoftmaxBackward {
+    mask: Tensor,
+    mask_rows: Vec<usize>,
+    scale: f32,
+}
+
+impl Backward for MaskedSoftmaxBackward {
+    fn name(&self) -> &'static str {
+        "masked_softmax"
+    }
+    fn backward(&self, _inputs: &[Tensor], y: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let cols = y.dims().last().copied().unwrap_or(1);
+        let mask = (&*self.mask.storage(), self.mask_rows.as_slice());
+        let grad = match y.storage().masked_softmax_grad(&g.storage(), mask, cols, self.scale) {
+            Some(grad) => Tensor::from_storage(grad, y.shape().clone()),
+            // (only a device with the forward kernel records this rule, and it has both)
+            None => (y * &(g - &(g * y).sum_dims(&[-1], true))).masked_fill(&self.mask, 0.0) * self.scale,
+        };
+        vec![Some(grad)]
+    }
+}
+
 impl Tensor {
+    // ANCHOR: masked_softmax
+    /// Attention's probabilities from its raw scores: softmax along the last dimension of
+    /// `scale`·x with the places where `mask` ≠ 0 set to `fill` first —
+    /// `(x * scale).masked_fill(mask, fill).softmax(-1)`, with the same result bit for bit, as
+    /// one kernel on the CPU (one pass over the (B, NH, T, T) scores forward and one backward,
+    /// instead of three each). `mask` broadcasts to x's shape and spans its last dimension:
+    /// a causal (1, 1, T, T) mask or one with padding, (B, 1, T, T).
+    pub fn masked_softmax(&self, mask: &Tensor, fill: f32, scale: f32) -> Tensor {
+        let (dims, rank) = (self.dims(), self.rank());
+        let spans_rows = rank > 0
+            && mask.rank() <= rank
+            && !mask.requires_grad()
+            && mask.dims().last() == dims.last()
+            && crate::shape::broadcast_shapes("masked_softmax", mask.dims(), dims) == dims;
+        if spans_rows {
+            let cols = dims[rank - 1];
+            // where each row's mask starts: the mask's broadcast strides over x's leading dims
+            let strides = crate::shape::broadcast_strides(mask.dims(), dims);
+            let lead = &dims[..rank - 1];
+            let mut mask_rows = Vec::with_capacity(self.numel() / cols.max(1));
+            let mut idx = vec![0usize; lead.len()];
+            for _ in 0..self.numel() / cols.max(1) {
+                mask_rows.push(idx.iter().zip(&strides).map(|(i, s)| i * s).sum());
+                for d in (0..lead.len()).rev() {
+                    idx[d] += 1;
+                    if idx[d] < lead[d] {
+                        break;
+                    }
+                    idx[d] = 0;
+                }
+            }
+            let out = self.storage().masked_softmax((&mask.storage(), &mask_rows), cols, scale, fill);
+            if let Some(out) = out {
+                let mask = mask.detach();
+                return Tensor::from_op(out, self.shape().clone(), &[self], || MaskedSoftmaxBackward {
+                    mask,
+                    mask_rows,
+                    scale,
+                });
+            }
+        }
+        (self * scale).masked_fill(mask, fill).softmax(-1)
+    }
+    // ANCHOR_END: masked_softmax
+
     fn softmax_impl(&self, dim: isize, log: bool) -> Tensor {
         let d = self.shape().dim("softmax", dim);
         let last = self.rank().saturating_sub(1);

@@ -218,3 +218,25 @@ pub(crate) fn split_at_dim(shape: &[usize], dim: usize) -> (usize, usize, usize)
     let inner = shape[dim + 1..].iter().product();
     (outer, shape[dim], inner)
 }
+
+/// [`reduce::masked_softmax`] on storages.
+pub(crate) fn masked_softmax(
+    x: &CpuStorage,
+    mask: (&CpuStorage, &[usize]),
+    cols: usize,
+    scale: f32,
+    fill: f32,
+) -> CpuStorage {
+    CpuStorage::new(reduce::masked_softmax(&x.0, &mask.0 .0, mask.1, cols, scale, fill))
+}
+
+/// [`reduce::masked_softmax_grad`] on storages.
+pub(crate) fn masked_softmax_grad(
+    y: &CpuStorage,
+    g: &CpuStorage,
+    mask: (&CpuStorage, &[usize]),
+    cols: usize,
+    scale: f32,
+) -> CpuStorage {
+    CpuStorage::new(reduce::masked_softmax_grad(&y.0, &g.0, (&mask.0 .0, mask.1), cols, scale))
+}

@@ -141,6 +141,100 @@ fn softmax_rows(x: &[f32], out: &mut [f32], cols: usize, log: bool) {
 }
 // ANCHOR_END: softmax_kernel
 
+/// Attention's probabilities from its raw scores in one pass per row: softmax over rows of
+/// `cols` of z, z = `fill` where the mask is set and `scale`·x elsewhere — the same arithmetic
+/// as `(x * scale).masked_fill(mask, fill).softmax(-1)` ([`softmax_rows`]), so the same bits.
+/// Row r of x reads the `cols` mask values from `mask_rows[r]` on (a causal (T, T) mask is the
+/// same few rows for every batch entry and head; a padding mask differs by batch entry).
+pub(crate) fn masked_softmax(
+    x: &[f32],
+    mask: &[f32],
+    mask_rows: &[usize],
+    cols: usize,
+    scale: f32,
+    fill: f32,
+) -> Vec<f32> {
+    let mut out = pool::take(x.len());
+    if cols == 0 {
+        return out;
+    }
+    // blocks of whole rows, about PAR_THRESHOLD/2 elements each (a task per row of a (T, T)
+    // score matrix would be thousands of tiny tasks)
+    let per = (PAR_THRESHOLD / 2 / cols).max(1);
+    let block = |(i, (xb, ob)): (usize, (&[f32], &mut [f32]))| {
+        masked_softmax_rows((xb, ob), (mask, &mask_rows[i * per..]), cols, scale, fill);
+    };
+    if x.len() >= PAR_THRESHOLD {
+        x.par_chunks(per * cols).zip(out.par_chunks_mut(per * cols)).enumerate().for_each(block);
+    } else {
+        block((0, (x, &mut out)));
+    }
+    out
+}
+
+/// A block of rows of [`masked_softmax`], each row's softmax as [`softmax_rows`] computes it;
+/// compiled for AVX-512 and AVX2 too, the whole block in one call (a (T, T) score row is short).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn masked_softmax_rows(
+    (x, out): (&[f32], &mut [f32]),
+    (mask, rows): (&[f32], &[usize]),
+    cols: usize,
+    scale: f32,
+    fill: f32,
+) {
+    for ((xr, o), &at) in x.chunks(cols).zip(out.chunks_mut(cols)).zip(rows) {
+        for ((o, &v), &m) in o.iter_mut().zip(xr).zip(&mask[at..at + cols]) {
+            *o = if m != 0.0 { fill } else { scale * v };
+        }
+        let m = o.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        o.iter_mut().for_each(|o| *o = exp_fast(*o - m));
+        let inv = 1.0 / sum_run(o);
+        o.iter_mut().for_each(|o| *o *= inv);
+    }
+}
+
+/// A block of rows of [`masked_softmax_grad`], compiled like [`masked_softmax_rows`].
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn masked_softmax_grad_rows(
+    (y, g, out): (&[f32], &[f32], &mut [f32]),
+    (mask, rows): (&[f32], &[usize]),
+    cols: usize,
+    scale: f32,
+) {
+    for (((o, yr), gr), &at) in out.chunks_mut(cols).zip(y.chunks(cols)).zip(g.chunks(cols)).zip(rows) {
+        let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+        for (((o, &y), &g), &m) in o.iter_mut().zip(yr).zip(gr).zip(&mask[at..at + cols]) {
+            *o = if m != 0.0 { 0.0 } else { y * (g - dot) * scale };
+        }
+    }
+}
+
+/// [`masked_softmax`]'s backward from its output y: ∂L/∂x = scale·y ⊙ (g − Σ g·y), 0 where the
+/// mask is set — softmax's backward, then the masked fill's (0 at the filled places) and the
+/// scale's, in the order those three backward rules apply them (the same bits).
+pub(crate) fn masked_softmax_grad(
+    y: &[f32],
+    g: &[f32],
+    (mask, mask_rows): (&[f32], &[usize]),
+    cols: usize,
+    scale: f32,
+) -> Vec<f32> {
+    let mut out = pool::take(y.len());
+    if cols == 0 {
+        return out;
+    }
+    let per = (PAR_THRESHOLD / 2 / cols).max(1);
+    if y.len() >= PAR_THRESHOLD {
+        let n = per * cols;
+        out.par_chunks_mut(n).zip(y.par_chunks(n).zip(g.par_chunks(n))).enumerate().for_each(|(i, (ob, (yb, gb)))| {
+            masked_softmax_grad_rows((yb, gb, ob), (mask, &mask_rows[i * per..]), cols, scale);
+        });
+    } else {
+        masked_softmax_grad_rows((y, g, &mut out), (mask, mask_rows), cols, scale);
+    }
+    out
+}
+
 /// One row of layer norm's work: (input, output) and (mean, rstd) slots.
 type LayerNormRow<'a> = ((&'a [f32], &'a mut [f32]), (&'a mut f32, &'a mut f32));
 

@@ -400,3 +400,38 @@ fn split_heads_and_matmul_t_equal_the_copies_they_replace() {
         }
     }
 }
+
+#[test]
+fn masked_softmax_is_the_scale_the_fill_and_the_softmax_bit_for_bit() {
+    // Reference: the three ops it fuses, `(x * scale).masked_fill(mask, fill).softmax(-1)`,
+    // forward and backward; the same arithmetic in the same order, so the same bits. A causal
+    // (1, 1, T, T) mask and a padded (B, 1, T, T) one, below and above the parallel threshold.
+    for (b, nh, t) in [(2, 3, 5), (4, 4, 48)] {
+        let n = b * nh * t * t;
+        assert_eq!(n >= PAR_THRESHOLD, t == 48, "one case on each side of the threshold");
+        let x = Tensor::randn([b, nh, t, t], &mut manual_seed(t as u64));
+        let g = Tensor::randn([b, nh, t, t], &mut manual_seed(1 + t as u64));
+        let causal: Vec<f32> = (0..t * t).map(|i| if i % t > i / t { 1.0 } else { 0.0 }).collect();
+        let causal = Tensor::from_vec(causal, [1, 1, t, t]);
+        let padded: Vec<f32> =
+            (0..b * t * t).map(|i| if i % t > (i / t) % t || i % t < i / (t * t) { 1.0 } else { 0.0 }).collect();
+        let padded = Tensor::from_vec(padded, [b, 1, t, t]);
+        for mask in [&causal, &padded] {
+            let run = |fused: bool| {
+                let x = x.detach().requires_grad_();
+                let y = if fused {
+                    x.masked_softmax(mask, f32::MIN, 0.125)
+                } else {
+                    (&x * 0.125).masked_fill(mask, f32::MIN).softmax(-1)
+                };
+                assert_eq!(y.grad_fn(), Some(if fused { "masked_softmax" } else { "softmax" }), "the path taken");
+                y.backward_with(&g);
+                (y.to_vec(), x.grad().unwrap().to_vec())
+            };
+            let (fused, reference) = (run(true), run(false));
+            let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same(&fused.0, &reference.0), "probabilities, mask {}", mask.shape());
+            assert!(same(&fused.1, &reference.1), "gradient, mask {}", mask.shape());
+        }
+    }
+}
