@@ -112,6 +112,14 @@ fn large_cases() {
         let mask = t[0].new_from_vec((0..64 * 64).map(|i| if i % 64 > i / 64 { 1.0 } else { 0.0 }).collect(), [64, 64]);
         t[0].masked_fill(&mask, f32::NEG_INFINITY).softmax(-1).square() // Σ y² has a non-zero gradient
     });
+    // GPT-2's attention as the model writes it: heads split out of qkv (on the GPU a strided copy,
+    // its backward the default copy + narrow_add_), q·kᵀ read transposed by cuBLAS, and
+    // masked_softmax (the GPU runs its three ops; the CPU its fused kernel)
+    gpu_vs_cpu("attention: split_heads, matmul_t, masked_softmax", &[r(&[2, 48, 3 * 96], &mut rng)], 1e-4, |t| {
+        let mask = t[0].new_from_vec((0..48 * 48).map(|i| if i % 48 > i / 48 { 1.0 } else { 0.0 }).collect(), [48, 48]);
+        let heads = |i: usize| t[0].split_heads(i * 96, 96, 4);
+        heads(0).matmul_t(&heads(1)).masked_softmax(&mask, f32::MIN, 0.2).matmul(&heads(2))
+    });
     gpu_vs_cpu("layer norm", &[r(&[64, 768], &mut rng), r(&[768], &mut rng), r(&[768], &mut rng)], 1e-4, |t| {
         t[0].layer_norm(&t[1], &t[2], 1e-5)
     });
