@@ -295,7 +295,8 @@ fn self_test() {
         attn_pdrop: 0.0,
         ..Gpt2Config::gpt2()
     };
-    let (b, t, c, v, nh) = (2u64, 8u64, 32u64, 96u64, 4u64);
+    let (b, t) = (2u64, 8u64);
+    let (c, v, nh) = (config.n_embd as u64, config.vocab_size as u64, config.n_head as u64);
     let n = b * t;
     let block = 2 * n * c * 3 * c + 2 * (2 * b * nh * t * t * (c / nh)) + 2 * n * c * c + 2 * (2 * n * c * 4 * c);
     let dir = std::env::temp_dir().join(format!("gradschool-gpt2-step-{}", std::process::id()));

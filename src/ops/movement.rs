@@ -49,6 +49,14 @@ impl Backward for ExpandBackward {
     }
 }
 
+/// The whole input gradient of an op whose `accumulate_into` adds ∂L/∂y into part of it (the
+/// engine calls that directly when it can add in place): zeros with ∂L/∂y added.
+fn added_to_zeros(op: &impl Backward, inputs: &[Tensor], g: &Tensor) -> Vec<Option<Tensor>> {
+    let zeros = g.new_full(inputs[0].dims().to_vec(), 0.0);
+    op.accumulate_into(inputs, g, &zeros);
+    vec![Some(zeros)]
+}
+
 /// y = x[.., start..start+len, ..]: ∂L/∂x is ∂L/∂y in that window and 0 elsewhere.
 struct NarrowBackward {
     dim: usize,
@@ -61,9 +69,7 @@ impl Backward for NarrowBackward {
     }
     fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
         // zeros with g added into its window (one pass less than concatenating zero pads)
-        let zeros = g.new_full(inputs[0].dims().to_vec(), 0.0);
-        self.accumulate_into(inputs, g, &zeros);
-        vec![Some(zeros)]
+        added_to_zeros(self, inputs, g)
     }
     fn sparse_input_grad(&self) -> bool {
         true
@@ -87,9 +93,7 @@ impl Backward for SplitHeadsBackward {
         "split_heads"
     }
     fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
-        let zeros = g.new_full(inputs[0].dims().to_vec(), 0.0);
-        self.accumulate_into(inputs, g, &zeros);
-        vec![Some(zeros)]
+        added_to_zeros(self, inputs, g)
     }
     fn sparse_input_grad(&self) -> bool {
         true

@@ -248,7 +248,8 @@ pub(super) fn strided_copy(x: &[f32], out_shape: &[usize], strides: &[usize], of
     let rank = out_shape.len();
     if strides[rank - 1] == 1 && out_shape[rank - 1] >= 16 {
         // The last dimension contiguous in the source (attention's heads, a narrow): whole runs
-        // copied at once, the source offset stepped like an odometer over the other dimensions.
+        // copied at once, the source offset stepped like an odometer over the other dimensions
+        // (runs shorter than a 64-byte cache line stay with ndarray's element loop below).
         let run = out_shape[rank - 1];
         let (shape, strides) = (&out_shape[..rank - 1], &strides[..rank - 1]);
         let mut out = pool::take(n);
