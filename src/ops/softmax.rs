@@ -61,7 +61,6 @@ impl Backward for MaskedSoftmaxBackward {
 }
 
 impl Tensor {
-    // ANCHOR: masked_softmax
     /// Attention's probabilities from its raw scores: softmax along the last dimension of
     /// `scale`·x with the places where `mask` ≠ 0 set to `fill` first —
     /// `(x * scale).masked_fill(mask, fill).softmax(-1)`, with the same result bit for bit, as
@@ -104,7 +103,6 @@ impl Tensor {
         }
         (self * scale).masked_fill(mask, fill).softmax(-1)
     }
-    // ANCHOR_END: masked_softmax
 
     fn softmax_impl(&self, dim: isize, log: bool) -> Tensor {
         let d = self.shape().dim("softmax", dim);
